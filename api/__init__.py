@@ -1,0 +1,1 @@
+"""gridpatrol HTTP API (FastAPI): thin handlers over the ``gis`` domain."""

@@ -1,0 +1,41 @@
+"""The FastAPI application: ``create_app(settings)`` with a lifespan owning the engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api.errors import add_exception_handlers
+from api.routes import health, layers
+from gis.db import open_database
+from gis.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the app; with no ``engine`` the lifespan opens (and migrates) the database."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None
+        app.state.engine = engine or open_database(settings)
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="gridpatrol",
+        summary="Grid-based community governance: grids, buildings, reports and patrols.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    add_exception_handlers(app)
+    app.include_router(health.router)
+    app.include_router(layers.router)
+    return app

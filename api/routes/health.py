@@ -1,0 +1,19 @@
+"""``GET /health``: the service and the database it runs on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import EngineDep
+from gis.db import check_connection, server_versions
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(engine: EngineDep) -> dict[str, Any]:
+    """Database reachable, with PostgreSQL, PostGIS and pgRouting versions."""
+    check_connection(engine)
+    return {"status": "ok", **server_versions(engine)}

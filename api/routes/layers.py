@@ -1,0 +1,41 @@
+"""List endpoints of the stored layers, as GeoJSON FeatureCollections."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import BBoxDep, ConnDep, SettingsDep
+from gis.layers import LISTABLE, get_feature, list_features
+
+router = APIRouter(tags=["layers"])
+
+
+def _register(layer: str) -> None:
+    def list_layer(
+        conn: ConnDep,
+        settings: SettingsDep,
+        bbox: BBoxDep,
+        limit: Annotated[int, Query(ge=1, description="page size (at most the server maximum)")] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        return list_features(
+            conn, layer=layer, bbox=bbox, limit=min(limit, settings.max_page_size), offset=offset
+        )
+
+    list_layer.__doc__ = (
+        f"The {layer} as a GeoJSON FeatureCollection, filtered by `bbox` and paged; "
+        "`numberMatched` is the total."
+    )
+    router.add_api_route(f"/{layer}", list_layer, methods=["GET"], name=f"list_{layer}")
+
+
+for _layer in LISTABLE:
+    _register(_layer)
+
+
+@router.get("/grids/{code}")
+def get_grid(conn: ConnDep, code: str) -> dict[str, Any]:
+    """One grid as a GeoJSON Feature."""
+    return get_feature(conn, layer="grids", code=code)

@@ -1,0 +1,1 @@
+"""gridpatrol domain: grids, buildings, reports and patrols on PostGIS."""

@@ -1,0 +1,46 @@
+"""The demo city shipped in ``data/demo/``: loading it, and telling whether a database is empty."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from data.generate import DEMO_DIR, layer_paths
+from gis.importing import ImportResult, Progress, import_file
+
+
+def database_is_empty(conn: Connection) -> bool:
+    """True when no district has been loaded yet."""
+    return conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM districts)")).scalar_one() is True
+
+
+def demo_manifest(directory: Path = DEMO_DIR) -> dict[str, Any]:
+    """Counts and facts the generator recorded for the demo city."""
+    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text())
+    return manifest
+
+
+def load_city(
+    engine: Engine,
+    directory: Path = DEMO_DIR,
+    *,
+    progress: Progress | None = None,
+) -> list[ImportResult]:
+    """Import every layer file of a generated city, parents first, in one transaction."""
+    paths = layer_paths(directory)
+    if not paths:
+        from gis.errors import ImportRejected
+
+        raise ImportRejected(f"{directory}: no layer files (districts.geojson, …) found")
+    results = []
+    with engine.begin() as conn:
+        for layer, path in paths.items():
+            def layer_progress(step: str, done: int, total: int, _layer: str = layer) -> None:
+                if progress:
+                    progress(f"{_layer}: {step}", done, total)
+
+            results.append(import_file(conn, path, layer=layer, progress=layer_progress))
+    return results

@@ -1,0 +1,43 @@
+"""Domain errors: each carries what the user must fix.
+
+The API maps these to HTTP statuses in one table (``api/errors.py``); the CLI maps them to a
+message and an exit code.
+"""
+
+from __future__ import annotations
+
+
+class GridpatrolError(Exception):
+    """Base of every error gridpatrol reports to a user."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(GridpatrolError):
+    """A requested object does not exist."""
+
+
+class InvalidInput(GridpatrolError, ValueError):
+    """A parameter is malformed or out of range."""
+
+
+class InvalidBBox(InvalidInput):
+    """A ``bbox`` parameter is not ``minx,miny,maxx,maxy`` in EPSG:4326."""
+
+
+class ImportRejected(GridpatrolError):
+    """A file import was refused as a whole; nothing was written."""
+
+    def __init__(self, detail: str, problems: list[str] | None = None) -> None:
+        super().__init__(detail)
+        self.problems = problems or []
+
+
+class Conflict(GridpatrolError):
+    """The request conflicts with the current state of stored data."""
+
+
+class DatabaseUnavailable(GridpatrolError):
+    """The database cannot be reached or lacks a required extension."""

@@ -1,0 +1,121 @@
+"""A real PostGIS for the whole suite: a throwaway cluster (or ``DATABASE_URL``'s server).
+
+Isolation is by database: the session builds two templates, one migrated and empty, one with
+the demo city loaded; a test that writes gets its own ``CREATE DATABASE … TEMPLATE`` copy
+(fast: a file copy), and read-only tests share one demo database. Nothing is mocked.
+When the database cannot be had, the suite errors: a skipped database test is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from gis.cluster import EmbeddedCluster
+from gis.db import make_engine, migrate
+from gis.demo import load_city
+from gis.settings import Settings
+
+EMPTY_TEMPLATE = "gp_test_empty"
+DEMO_TEMPLATE = "gp_test_demo"
+
+
+class TestServer:
+    """The PostgreSQL server the tests create their databases on."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url).set(drivername="postgresql+psycopg")
+
+    def url_for(self, dbname: str) -> str:
+        return self.url.set(database=dbname).render_as_string(hide_password=False)
+
+    def admin(self) -> psycopg.Connection:
+        params = self.url.set(drivername="postgresql", database="postgres")
+        return psycopg.connect(params.render_as_string(hide_password=False), autocommit=True)
+
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        with self.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            clause = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{clause}')
+        return self.url_for(name)
+
+    def drop_database(self, name: str) -> None:
+        with self.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[TestServer]:
+    """``DATABASE_URL``'s server when set, else a throwaway embedded cluster."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield TestServer(url)
+        return
+    # Not pytest's tmp_path: its parents are closed to the postgres user when we run as root.
+    home = Path(tempfile.mkdtemp(prefix="gridpatrol-test-pg-"))
+    home.chmod(0o755)
+    cluster = EmbeddedCluster(home, durable=False)
+    cluster.start()
+    try:
+        yield TestServer(cluster.url)
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def templates(pg_server: TestServer) -> Iterator[dict[str, str]]:
+    """Build the empty and the demo templates once per session."""
+    suffix = uuid.uuid4().hex[:6]
+    empty, demo = f"{EMPTY_TEMPLATE}_{suffix}", f"{DEMO_TEMPLATE}_{suffix}"
+    engine = make_engine(pg_server.create_database(empty))
+    migrate(engine)
+    engine.dispose()
+    engine = make_engine(pg_server.create_database(demo, template=empty))
+    load_city(engine)
+    engine.dispose()
+    yield {"empty": empty, "demo": demo}
+    pg_server.drop_database(demo)
+    pg_server.drop_database(empty)
+
+
+def _fresh(pg_server: TestServer, template: str) -> Iterator[Engine]:
+    name = f"gp_t_{uuid.uuid4().hex[:12]}"
+    engine = make_engine(pg_server.create_database(name, template=template), pool_size=5)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        pg_server.drop_database(name)
+
+
+@pytest.fixture
+def empty_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
+    """A migrated, empty database of this test's own."""
+    yield from _fresh(pg_server, templates["empty"])
+
+
+@pytest.fixture
+def demo_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
+    """A database with the demo city, this test's own to change."""
+    yield from _fresh(pg_server, templates["demo"])
+
+
+@pytest.fixture(scope="session")
+def shared_demo_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
+    """One demo-city database shared by read-only tests (do not write to it)."""
+    yield from _fresh(pg_server, templates["demo"])
+
+
+def settings_for(engine: Engine, **overrides: object) -> Settings:
+    """Settings pointing at ``engine``'s database."""
+    url = engine.url.render_as_string(hide_password=False)
+    return Settings(database_url=url, tile_url="", **overrides)  # type: ignore[arg-type]
