@@ -32,7 +32,9 @@ def get_conn(request: Request) -> Iterator[Connection]:
 def bbox_query(
     bbox: Annotated[
         str | None,
-        Query(description="minx,miny,maxx,maxy in EPSG:4326", examples=["104.05,30.65,104.07,30.67"]),
+        Query(
+            description="minx,miny,maxx,maxy in EPSG:4326", examples=["104.05,30.65,104.07,30.67"]
+        ),
     ] = None,
 ) -> BBox | None:
     """Parse ``bbox``; raises ``InvalidBBox`` (422) naming the problem."""

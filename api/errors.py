@@ -51,9 +51,7 @@ def add_exception_handlers(app: FastAPI) -> None:
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()
-        ]
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
         detail = "; ".join(_field_message(e) for e in errors)
         return JSONResponse(status_code=422, content={"detail": detail, "errors": errors})
 

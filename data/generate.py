@@ -39,11 +39,40 @@ METRIC_CRS = "EPSG:32648"  # UTM 48N: metres for this extent
 DISTRICT_CODES = ("990101", "990102", "990103")
 DISTRICT_NAMES = ("河西区", "河东区", "南湖区")
 SUBDISTRICT_NAMES = (
-    "东风", "红星", "建设", "解放", "人民", "和平", "光明", "文化", "新华", "长安", "锦江", "青羊",
+    "东风",
+    "红星",
+    "建设",
+    "解放",
+    "人民",
+    "和平",
+    "光明",
+    "文化",
+    "新华",
+    "长安",
+    "锦江",
+    "青羊",
 )
 COMMUNITY_NAMES = (
-    "柳荫", "春晖", "金桥", "梧桐", "锦绣", "翠苑", "兴隆", "安居", "望江", "清水", "玉泉", "桂花",
-    "银杏", "芙蓉", "紫荆", "竹林", "荷塘", "枫林", "松园", "丹桂",
+    "柳荫",
+    "春晖",
+    "金桥",
+    "梧桐",
+    "锦绣",
+    "翠苑",
+    "兴隆",
+    "安居",
+    "望江",
+    "清水",
+    "玉泉",
+    "桂花",
+    "银杏",
+    "芙蓉",
+    "紫荆",
+    "竹林",
+    "荷塘",
+    "枫林",
+    "松园",
+    "丹桂",
 )
 STRADDLING_NAME = "三河社区"
 # Coordinates are rounded before writing so files hold exactly what was checked.
@@ -121,8 +150,11 @@ def _hierarchy(spec: CitySpec) -> tuple[int, int, _Labels, dict[str, Any]]:
     tw = th = side
     nx, ny = tw * TILE_CELLS, th * TILE_CELLS
     half_w, half_h = tw // 2, th // 2
-    district_rects = [(0, 0, half_w, th), (half_w, half_h, tw - half_w, th - half_h),
-                      (half_w, 0, tw - half_w, half_h)]
+    district_rects = [
+        (0, 0, half_w, th),
+        (half_w, half_h, tw - half_w, th - half_h),
+        (half_w, 0, tw - half_w, half_h),
+    ]
     tile_grid = np.full((tw, th), -1, dtype=np.int64)
     tile_comm = np.full((tw, th), -1, dtype=np.int64)
     tile_sub = np.full((tw, th), -1, dtype=np.int64)
@@ -198,10 +230,12 @@ def _hierarchy(spec: CitySpec) -> tuple[int, int, _Labels, dict[str, Any]]:
 # ----------------------------------------------------------------------------- geometry
 def _cell_polygons(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """One polygon per cell, row-major over (i, j), sharing vertices with its neighbours."""
-    corners_lon = np.stack([lon[:-1, :-1], lon[1:, :-1], lon[1:, 1:], lon[:-1, 1:],
-                            lon[:-1, :-1]], axis=-1)
-    corners_lat = np.stack([lat[:-1, :-1], lat[1:, :-1], lat[1:, 1:], lat[:-1, 1:],
-                            lat[:-1, :-1]], axis=-1)
+    corners_lon = np.stack(
+        [lon[:-1, :-1], lon[1:, :-1], lon[1:, 1:], lon[:-1, 1:], lon[:-1, :-1]], axis=-1
+    )
+    corners_lat = np.stack(
+        [lat[:-1, :-1], lat[1:, :-1], lat[1:, 1:], lat[:-1, 1:], lat[:-1, :-1]], axis=-1
+    )
     coords = np.stack([corners_lon, corners_lat], axis=-1).reshape(-1, 5, 2)
     return shapely.polygons(coords)
 
@@ -222,8 +256,9 @@ def _multi(geom: Any) -> Any:
     return geom
 
 
-def _metric_point(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray,
-                  u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _metric_point(
+    x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, u: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Bilinear position (u, v in [0, 1]) inside cell (i, j) of the metric mesh."""
     x00, x10, x11, x01 = x[i, j], x[i + 1, j], x[i + 1, j + 1], x[i, j + 1]
     y00, y10, y11, y01 = y[i, j], y[i + 1, j], y[i + 1, j + 1], y[i, j + 1]
@@ -232,8 +267,9 @@ def _metric_point(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray,
     return px, py
 
 
-def _rectangles(cx: np.ndarray, cy: np.ndarray, half_w: np.ndarray, half_h: np.ndarray,
-                angle: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _rectangles(
+    cx: np.ndarray, cy: np.ndarray, half_w: np.ndarray, half_h: np.ndarray, angle: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Corner coordinates (n × 5) of rotated rectangles, in metres."""
     signs = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]], dtype=float)
     dx = signs[None, :, 0] * half_w[:, None]
@@ -258,7 +294,7 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
     grid_geom = _dissolve(cells, labels.grid)
 
     subdistrict_names = {}
-    for i, sub in enumerate(meta["subdistricts"]):
+    for i, _sub in enumerate(meta["subdistricts"]):
         base = SUBDISTRICT_NAMES[i % len(SUBDISTRICT_NAMES)]
         suffix = "" if i < len(SUBDISTRICT_NAMES) else str(i // len(SUBDISTRICT_NAMES) + 1)
         subdistrict_names[i] = f"{base}{suffix}街道"
@@ -271,25 +307,35 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
         suffix = "" if i < len(COMMUNITY_NAMES) else str(i // len(COMMUNITY_NAMES) + 1)
         community_names[i] = f"{base}{suffix}社区"
 
-    planted: dict[str, Any] = {"gaps": [], "slivers": [], "overlaps": [],
-                               "split_buildings": [], "unassigned_buildings": []}
+    planted: dict[str, Any] = {
+        "gaps": [],
+        "slivers": [],
+        "overlaps": [],
+        "split_buildings": [],
+        "unassigned_buildings": [],
+    }
     grid_rows = {g["idx"]: g for g in meta["grids"]}
     if spec.plant_problems:
         _plant_grid_problems(grid_geom, labels, meta, (mx, my), (lon, lat), proj, planted)
 
     districts = gpd.GeoDataFrame(
         {"code": list(DISTRICT_CODES), "name": list(DISTRICT_NAMES)},
-        geometry=[_multi(districts_geom[d]) for d in range(3)], crs=4326,
+        geometry=[_multi(districts_geom[d]) for d in range(3)],
+        crs=4326,
     )
     subdistricts = gpd.GeoDataFrame(
-        {"code": [s["code"] for s in meta["subdistricts"]],
-         "name": [subdistrict_names[i] for i in range(len(meta["subdistricts"]))]},
+        {
+            "code": [s["code"] for s in meta["subdistricts"]],
+            "name": [subdistrict_names[i] for i in range(len(meta["subdistricts"]))],
+        },
         geometry=[_multi(subdistrict_geom[i]) for i in range(len(meta["subdistricts"]))],
         crs=4326,
     )
     communities = gpd.GeoDataFrame(
-        {"code": [c["code"] for c in meta["communities"]],
-         "name": [community_names[i] for i in range(len(meta["communities"]))]},
+        {
+            "code": [c["code"] for c in meta["communities"]],
+            "name": [community_names[i] for i in range(len(meta["communities"]))],
+        },
         geometry=[_multi(community_geom[i]) for i in range(len(meta["communities"]))],
         crs=4326,
     )
@@ -302,7 +348,8 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
         grid_names.append(f"{community_names[comm]}第{grid_serial_in_comm[comm]}网格")
     grids = gpd.GeoDataFrame(
         {"code": [grid_rows[i]["code"] for i in grid_idx], "name": grid_names},
-        geometry=[_multi(grid_geom[i]) for i in grid_idx], crs=4326,
+        geometry=[_multi(grid_geom[i]) for i in grid_idx],
+        crs=4326,
     )
 
     buildings = _buildings(spec, rng, labels, mx, my, proj, planted)
@@ -313,18 +360,28 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
         "seed": spec.seed,
         "spec": spec.__dict__,
         "counts": {
-            "districts": len(districts), "subdistricts": len(subdistricts),
-            "communities": len(communities), "grids": len(grids),
-            "buildings": len(buildings), "facilities": len(facilities), "roads": len(roads),
+            "districts": len(districts),
+            "subdistricts": len(subdistricts),
+            "communities": len(communities),
+            "grids": len(grids),
+            "buildings": len(buildings),
+            "facilities": len(facilities),
+            "roads": len(roads),
         },
         "residents": int(buildings["residents"].sum()),
         "straddling_community": meta["straddling_community"],
         "metric_crs": METRIC_CRS,
     }
     return {
-        "districts": districts, "subdistricts": subdistricts, "communities": communities,
-        "grids": grids, "buildings": buildings, "facilities": facilities, "roads": roads,
-        "manifest": manifest, "planted": planted,
+        "districts": districts,
+        "subdistricts": subdistricts,
+        "communities": communities,
+        "grids": grids,
+        "buildings": buildings,
+        "facilities": facilities,
+        "roads": roads,
+        "manifest": manifest,
+        "planted": planted,
     }
 
 
@@ -335,13 +392,19 @@ def _shared_edges(labels: _Labels, comm_filter: np.ndarray) -> list[tuple[int, i
     return [tuple(map(int, ij)) for ij in np.argwhere(same_comm)]
 
 
-def _plant_grid_problems(grid_geom: dict[int, Any], labels: _Labels, meta: dict[str, Any],
-                         metric: tuple[np.ndarray, np.ndarray],
-                         lonlat: tuple[np.ndarray, np.ndarray], proj: _Projector,
-                         planted: dict[str, Any]) -> None:
+def _plant_grid_problems(
+    grid_geom: dict[int, Any],
+    labels: _Labels,
+    meta: dict[str, Any],
+    metric: tuple[np.ndarray, np.ndarray],
+    lonlat: tuple[np.ndarray, np.ndarray],
+    proj: _Projector,
+    planted: dict[str, Any],
+) -> None:
     """A gap, an overlap and a sliver, each on an edge shared by two grids of one community."""
-    s_comm = next(i for i, c in enumerate(meta["communities"])
-                  if c["code"] == meta["straddling_community"])
+    s_comm = next(
+        i for i, c in enumerate(meta["communities"]) if c["code"] == meta["straddling_community"]
+    )
     not_straddling = labels.community != s_comm
     code_of = {g["idx"]: g["code"] for g in meta["grids"]}
     mx, my = metric
@@ -370,27 +433,43 @@ def _plant_grid_problems(grid_geom: dict[int, Any], labels: _Labels, meta: dict[
     west, east = int(labels.grid[i, j]), int(labels.grid[i + 1, j])
     gap = triangle(i, j, -12.0)
     grid_geom[west] = shapely.difference(grid_geom[west], gap)
-    planted["gaps"].append({"community": meta["communities"][int(labels.community[i, j])]["code"],
-                            "between": [code_of[west], code_of[east]], "approx_area_m2": 600.0})
+    planted["gaps"].append(
+        {
+            "community": meta["communities"][int(labels.community[i, j])]["code"],
+            "between": [code_of[west], code_of[east]],
+            "approx_area_m2": 600.0,
+        }
+    )
 
     i, j = pick(1, 2)
     west, east = int(labels.grid[i, j]), int(labels.grid[i + 1, j])
     bump = triangle(i, j, 12.0)
     grid_geom[west] = shapely.union(grid_geom[west], bump)
-    planted["overlaps"].append({"grids": [code_of[west], code_of[east]],
-                                "approx_area_m2": 600.0})
+    planted["overlaps"].append({"grids": [code_of[west], code_of[east]], "approx_area_m2": 600.0})
 
     i, j = pick(0, 3)
     west, east = int(labels.grid[i, j]), int(labels.grid[i + 1, j])
     sliver = triangle(i, j, -0.015)
     grid_geom[west] = shapely.difference(grid_geom[west], sliver)
-    planted["slivers"].append({"community": meta["communities"][int(labels.community[i, j])]["code"],
-                               "between": [code_of[west], code_of[east]], "approx_area_m2": 0.75})
+    planted["slivers"].append(
+        {
+            "community": meta["communities"][int(labels.community[i, j])]["code"],
+            "between": [code_of[west], code_of[east]],
+            "approx_area_m2": 0.75,
+        }
+    )
     planted["_split_edge"] = pick(0, 5)
 
 
-def _buildings(spec: CitySpec, rng: np.random.Generator, labels: _Labels, mx: np.ndarray,
-               my: np.ndarray, proj: _Projector, planted: dict[str, Any]) -> gpd.GeoDataFrame:
+def _buildings(
+    spec: CitySpec,
+    rng: np.random.Generator,
+    labels: _Labels,
+    mx: np.ndarray,
+    my: np.ndarray,
+    proj: _Projector,
+    planted: dict[str, Any],
+) -> gpd.GeoDataFrame:
     nx, ny = labels.grid.shape
     n_cells = nx * ny
     per_cell = max(1, math.ceil(spec.buildings / n_cells))
@@ -446,15 +525,26 @@ def _buildings(spec: CitySpec, rng: np.random.Generator, labels: _Labels, mx: np
         planted["split_buildings"].append(codes[-2])
         planted["unassigned_buildings"].append(codes[-1])
     return gpd.GeoDataFrame(
-        {"code": codes, "name": names, "floors": floors, "households": households,
-         "residents": residents},
+        {
+            "code": codes,
+            "name": names,
+            "floors": floors,
+            "households": households,
+            "residents": residents,
+        },
         geometry=geoms,
         crs=4326,
     )
 
 
-def _facilities(rng: np.random.Generator, labels: _Labels, meta: dict[str, Any],
-                mx: np.ndarray, my: np.ndarray, proj: _Projector) -> gpd.GeoDataFrame:
+def _facilities(
+    rng: np.random.Generator,
+    labels: _Labels,
+    meta: dict[str, Any],
+    mx: np.ndarray,
+    my: np.ndarray,
+    proj: _Projector,
+) -> gpd.GeoDataFrame:
     """Service stations per community, a waste point per grid, cameras, border checkpoints."""
     nx, ny = labels.grid.shape
     rows: list[tuple[str, str, int, int, float, float]] = []
@@ -463,8 +553,16 @@ def _facilities(rng: np.random.Generator, labels: _Labels, meta: dict[str, Any],
     order = rng.permutation(nx * ny)
     first_in_comm = pd.Series(order).groupby(flat_comm[order]).first()
     for comm, cell in first_in_comm.items():
-        rows.append(("service_station", f"{meta['communities'][int(comm)]['code']}综合服务站",
-                     int(cell) // ny, int(cell) % ny, 0.09, 0.5))
+        rows.append(
+            (
+                "service_station",
+                f"{meta['communities'][int(comm)]['code']}综合服务站",
+                int(cell) // ny,
+                int(cell) % ny,
+                0.09,
+                0.5,
+            )
+        )
     first_in_grid = pd.Series(order).groupby(flat_grid[order]).first()
     for _grid, cell in first_in_grid.items():
         rows.append(("waste_point", "垃圾分类点", int(cell) // ny, int(cell) % ny, 0.5, 0.09))
@@ -475,13 +573,13 @@ def _facilities(rng: np.random.Generator, labels: _Labels, meta: dict[str, Any],
     for i, j in border[:: max(1, len(border) // 12)]:
         rows.append(("checkpoint", "治安卡口", int(i), int(j), 0.91, 0.5))
     kinds, names, ci, cj, u, v = (np.array(col) for col in zip(*rows, strict=True))
-    px, py = _metric_point(mx, my, ci.astype(int), cj.astype(int), u.astype(float),
-                           v.astype(float))
+    px, py = _metric_point(mx, my, ci.astype(int), cj.astype(int), u.astype(float), v.astype(float))
     lon, lat = proj.lonlat(px, py)
     lon, lat = np.round(lon, POINT_DECIMALS), np.round(lat, POINT_DECIMALS)
     codes = [f"FAC-{k + 1:06d}" for k in range(len(kinds))]
-    return gpd.GeoDataFrame({"code": codes, "kind": kinds, "name": names},
-                            geometry=shapely.points(lon, lat), crs=4326)
+    return gpd.GeoDataFrame(
+        {"code": codes, "kind": kinds, "name": names}, geometry=shapely.points(lon, lat), crs=4326
+    )
 
 
 def _roads(lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDataFrame:
@@ -497,12 +595,20 @@ def _roads(lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDataFrame:
         pts = np.column_stack([lon[:, j], lat[:, j]])
         segments.extend(np.stack([pts[:-1], pts[1:]], axis=1))
         names.extend([f"纬{j // 2 + 1}路"] * (n_x - 1))
-    return gpd.GeoDataFrame({"name": names}, geometry=shapely.linestrings(np.array(segments)),
-                            crs=4326)
+    return gpd.GeoDataFrame(
+        {"name": names}, geometry=shapely.linestrings(np.array(segments)), crs=4326
+    )
 
 
-LAYER_ORDER = ("districts", "subdistricts", "communities", "grids", "buildings", "facilities",
-               "roads")
+LAYER_ORDER = (
+    "districts",
+    "subdistricts",
+    "communities",
+    "grids",
+    "buildings",
+    "facilities",
+    "roads",
+)
 
 
 def write_city(city: dict[str, Any], out: Path, *, file_format: str = "geojson") -> list[Path]:
@@ -516,16 +622,26 @@ def write_city(city: dict[str, Any], out: Path, *, file_format: str = "geojson")
             pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG")
         else:
             path = out / f"{layer}.geojson"
-            decimals = ADMIN_DECIMALS if layer in LAYER_ORDER[:4] or layer == "roads" else (
-                POINT_DECIMALS)
-            pyogrio.write_dataframe(frame, path, driver="GeoJSON",
-                                    layer_options={"COORDINATE_PRECISION": decimals,
-                                                   "RFC7946": "NO", "WRITE_BBOX": "NO"})
+            decimals = (
+                ADMIN_DECIMALS if layer in LAYER_ORDER[:4] or layer == "roads" else (POINT_DECIMALS)
+            )
+            pyogrio.write_dataframe(
+                frame,
+                path,
+                driver="GeoJSON",
+                layer_options={
+                    "COORDINATE_PRECISION": decimals,
+                    "RFC7946": "NO",
+                    "WRITE_BBOX": "NO",
+                },
+            )
         written.append(path)
-    (out / "manifest.json").write_text(json.dumps(city["manifest"], ensure_ascii=False, indent=2)
-                                       + "\n")
-    (out / "planted.json").write_text(json.dumps(city["planted"], ensure_ascii=False, indent=2)
-                                      + "\n")
+    (out / "manifest.json").write_text(
+        json.dumps(city["manifest"], ensure_ascii=False, indent=2) + "\n"
+    )
+    (out / "planted.json").write_text(
+        json.dumps(city["planted"], ensure_ascii=False, indent=2) + "\n"
+    )
     return written
 
 
@@ -547,17 +663,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grids", type=int, default=DEMO.grids, help="base grids (tiles)")
     parser.add_argument("--buildings", type=int, default=DEMO.buildings)
     parser.add_argument("--grids-per-community", type=int, default=DEMO.grids_per_community)
-    parser.add_argument("--communities-per-subdistrict", type=int,
-                        default=DEMO.communities_per_subdistrict)
+    parser.add_argument(
+        "--communities-per-subdistrict", type=int, default=DEMO.communities_per_subdistrict
+    )
     parser.add_argument("--format", choices=("geojson", "gpkg"), default="geojson")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--no-planted-problems", action="store_true")
     args = parser.parse_args(argv)
     spec = CitySpec(
-        grids=args.grids, buildings=args.buildings,
+        grids=args.grids,
+        buildings=args.buildings,
         grids_per_community=args.grids_per_community,
         communities_per_subdistrict=args.communities_per_subdistrict,
-        plant_problems=not args.no_planted_problems, seed=args.seed,
+        plant_problems=not args.no_planted_problems,
+        seed=args.seed,
     )
     city = generate_city(spec)
     paths = write_city(city, args.out, file_format=args.format)

@@ -131,7 +131,9 @@ class EmbeddedCluster:
     @property
     def url(self) -> str:
         if self.port is None:
-            raise DatabaseUnavailable("The embedded cluster is not initialised: run `gridpatrol db up`")
+            raise DatabaseUnavailable(
+                "The embedded cluster is not initialised: run `gridpatrol db up`"
+            )
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{DATABASE_NAME}"
 
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -208,9 +210,7 @@ class EmbeddedCluster:
             os.chmod(self.home, 0o755)
             _give_to_server_user(self.pgdata)
             _give_to_server_user(self.logfile.parent)
-            probe = subprocess.run(
-                _as_server_user(["test", "-w", str(self.pgdata)]), check=False
-            )
+            probe = subprocess.run(_as_server_user(["test", "-w", str(self.pgdata)]), check=False)
             if probe.returncode != 0:
                 raise DatabaseUnavailable(
                     f"The postgres user cannot write {self.pgdata} (a parent directory is closed "
@@ -265,7 +265,9 @@ class EmbeddedCluster:
                     return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise DatabaseUnavailable(f"The embedded cluster did not accept connections: {exc}") from exc
+                    raise DatabaseUnavailable(
+                        f"The embedded cluster did not accept connections: {exc}"
+                    ) from exc
                 time.sleep(0.2)
 
     def _create_database(self) -> None:

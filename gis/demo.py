@@ -38,6 +38,7 @@ def load_city(
     results = []
     with engine.begin() as conn:
         for layer, path in paths.items():
+
             def layer_progress(step: str, done: int, total: int, _layer: str = layer) -> None:
                 if progress:
                     progress(f"{_layer}: {step}", done, total)

@@ -158,9 +158,7 @@ def _attribute_problems(
             )
         codes = frame["code"].map(lambda v: v.strip() if isinstance(v, str) else v)
         # Shapefiles and GeoPackages may store numeric-looking codes as numbers.
-        codes = codes.map(
-            lambda v: str(int(v)) if isinstance(v, (int, np.integer)) else v
-        )
+        codes = codes.map(lambda v: str(int(v)) if isinstance(v, (int, np.integer)) else v)
         for idx, value in enumerate(codes):
             problem = code_problem(layer.name, value)
             if problem:
@@ -208,9 +206,7 @@ def _attribute_problems(
     return problems, clean
 
 
-def _parent_problems(
-    conn: Connection, layer: Layer, codes: pd.Series
-) -> dict[int, list[str]]:
+def _parent_problems(conn: Connection, layer: Layer, codes: pd.Series) -> dict[int, list[str]]:
     if not layer.parent_column or layer.parent_digits is None:
         return {}
     parent_table = {6: "districts", 9: "subdistricts", 12: "communities"}[layer.parent_digits]
@@ -278,9 +274,7 @@ def _copy_to_stage(
     progress: Progress | None,
 ) -> None:
     columns = _stage_columns(spec)
-    column_defs = ", ".join(
-        f"{c} {'text' if c == 'code' else spec.columns[c]}" for c in columns
-    )
+    column_defs = ", ".join(f"{c} {'text' if c == 'code' else spec.columns[c]}" for c in columns)
     # Several layers may be imported in one transaction (the demo city): one stage at a time.
     conn.execute(text("DROP TABLE IF EXISTS import_stage"))
     conn.execute(
@@ -301,7 +295,9 @@ def _copy_to_stage(
             chunk = table.iloc[start : start + _COPY_CHUNK]
             buffer = io.StringIO()
             chunk.to_csv(buffer, header=False, index=False)
-            with cursor.copy(f"COPY import_stage ({column_list}) FROM STDIN WITH (FORMAT csv)") as copy:
+            with cursor.copy(
+                f"COPY import_stage ({column_list}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy:
                 copy.write(buffer.getvalue())
             if progress:
                 progress("copy", min(start + _COPY_CHUNK, total), total)

@@ -106,8 +106,12 @@ LAYERS: dict[str, Layer] = {
                 "grid_code": "grid_code",
                 "grid_share": "round(grid_share::numeric, 4)",
             },
-            columns={"name": "text", "floors": "integer", "households": "integer",
-                     "residents": "integer"},
+            columns={
+                "name": "text",
+                "floors": "integer",
+                "households": "integer",
+                "residents": "integer",
+            },
             located=True,
         ),
         Layer(
@@ -206,10 +210,14 @@ def list_features(
         raise InvalidInput("offset must not be negative")
     where, params = _bbox_where(bbox)
     order = "code" if spec.key == "code" else "id"
-    rows = conn.execute(
-        text(_feature_sql(spec, where) + f" ORDER BY {order} LIMIT :limit OFFSET :offset"),
-        params | {"limit": limit, "offset": offset},
-    ).scalars().all()
+    rows = (
+        conn.execute(
+            text(_feature_sql(spec, where) + f" ORDER BY {order} LIMIT :limit OFFSET :offset"),
+            params | {"limit": limit, "offset": offset},
+        )
+        .scalars()
+        .all()
+    )
     total = conn.execute(text(f"SELECT count(*) FROM {spec.table} {where}"), params).scalar_one()
     return {
         "type": "FeatureCollection",
@@ -228,7 +236,9 @@ def get_feature(conn: Connection, *, layer: str, code: str) -> dict[str, Any]:
         text(_feature_sql(spec, "WHERE code = :code")), {"code": code}
     ).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"no {layer[:-1] if layer != 'facilities' else 'facility'} with code {code!r}")
+        raise NotFound(
+            f"no {layer[:-1] if layer != 'facilities' else 'facility'} with code {code!r}"
+        )
     return dict(row)
 
 

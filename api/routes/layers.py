@@ -17,7 +17,9 @@ def _register(layer: str) -> None:
         conn: ConnDep,
         settings: SettingsDep,
         bbox: BBoxDep,
-        limit: Annotated[int, Query(ge=1, description="page size (at most the server maximum)")] = 100,
+        limit: Annotated[
+            int, Query(ge=1, description="page size (at most the server maximum)")
+        ] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
         return list_features(

@@ -6,8 +6,16 @@ from sqlalchemy import Engine, text
 
 from gis.db import migrate, server_versions
 
-TABLES = ("districts", "subdistricts", "communities", "grids", "buildings", "facilities", "roads",
-          "reports")
+TABLES = (
+    "districts",
+    "subdistricts",
+    "communities",
+    "grids",
+    "buildings",
+    "facilities",
+    "roads",
+    "reports",
+)
 
 
 def test_migrations_apply_from_empty_and_are_idempotent(empty_engine: Engine) -> None:
@@ -31,7 +39,9 @@ def test_migrations_apply_from_empty_and_are_idempotent(empty_engine: Engine) ->
         assert set(TABLES) <= gist
         srids = dict(
             conn.execute(
-                text("SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema='public'")
+                text(
+                    "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema='public'"
+                )
             ).all()
         )
         assert {srids[t] for t in TABLES} == {4326}

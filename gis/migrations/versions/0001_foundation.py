@@ -53,7 +53,8 @@ def upgrade() -> None:
             name text,
             floors integer CONSTRAINT buildings_floors_nonneg CHECK (floors IS NULL OR floors >= 0),
             households integer
-                CONSTRAINT buildings_households_nonneg CHECK (households IS NULL OR households >= 0),
+                CONSTRAINT buildings_households_nonneg
+                CHECK (households IS NULL OR households >= 0),
             residents integer
                 CONSTRAINT buildings_residents_nonneg CHECK (residents IS NULL OR residents >= 0),
             grid_code varchar(15) REFERENCES grids(code) ON DELETE SET NULL,

@@ -1,0 +1,98 @@
+"""The typer app and what every command shares: error mapping, progress, the engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from gis.db import open_database
+from gis.errors import (
+    DatabaseUnavailable,
+    GridpatrolError,
+    ImportRejected,
+    InvalidInput,
+    NotFound,
+)
+from gis.importing import ImportResult, describe
+from gis.settings import Settings
+
+app = typer.Typer(
+    help="gridpatrol: grid-based community governance on PostGIS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(help="The embedded PostGIS cluster in .gridpatrol/.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+EXIT_CODES: dict[type[GridpatrolError], int] = {
+    InvalidInput: 2,
+    ImportRejected: 2,
+    NotFound: 4,
+    DatabaseUnavailable: 3,
+}
+
+
+def fail(exc: GridpatrolError) -> NoReturn:
+    """Print a domain error and exit with its code."""
+    err_console.print(f"[bold red]error:[/] {exc.detail}", highlight=False, soft_wrap=True)
+    code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), 1)
+    raise typer.Exit(code)
+
+
+def run(action: Callable[[], T]) -> T:
+    """Run ``action``, turning domain errors into a message and an exit code."""
+    try:
+        return action()
+    except GridpatrolError as exc:
+        fail(exc)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar fed by the domain's ``progress(step, done, total)`` callbacks."""
+    if not enabled:
+        yield None
+        return
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as bar:
+
+        def update(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        yield update
+
+
+def open_engine(settings: Settings) -> Engine:
+    return run(lambda: open_database(settings))
+
+
+def print_results(results: list[ImportResult], as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps([describe(r) for r in results]))
+        return
+    table = Table("layer", "features", "inserted", "updated", "unchanged")
+    for r in results:
+        table.add_row(r.layer, str(r.features), str(r.inserted), str(r.updated), str(r.unchanged))
+    console.print(table)

@@ -1,0 +1,137 @@
+"""Commands for the database and data: ``db``, ``load``, ``demo``, ``serve``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.app import (
+    app,
+    console,
+    db_app,
+    err_console,
+    fail,
+    open_engine,
+    print_results,
+    progress_bar,
+    run,
+)
+from data.generate import DEMO_DIR
+from gis.cluster import EmbeddedCluster
+from gis.db import make_engine, migrate
+from gis.demo import database_is_empty, load_city
+from gis.errors import InvalidInput
+from gis.importing import ImportResult, import_file
+from gis.layers import LAYERS
+from gis.settings import get_settings
+
+
+# ----------------------------------------------------------------------------- db
+@db_app.command("up")
+def db_up() -> None:
+    """Create (first time) and start the embedded cluster; print its URL."""
+    settings = get_settings()
+    url = run(lambda: EmbeddedCluster(settings.home).start())
+    run(lambda: migrate(make_engine(url)))
+    console.print(url, highlight=False)
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the embedded cluster (its data stays in .gridpatrol/)."""
+    cluster = EmbeddedCluster(get_settings().home)
+    run(cluster.stop)
+    console.print("stopped")
+
+
+@db_app.command("status")
+def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Whether the embedded cluster exists and runs (and what DATABASE_URL says)."""
+    settings = get_settings()
+    status = run(lambda: EmbeddedCluster(settings.home).status())
+    data = {
+        "home": str(status.home),
+        "initialised": status.initialised,
+        "running": status.running,
+        "port": status.port,
+        "url": status.url,
+        "database_url_env": bool(settings.database_url),
+    }
+    if as_json:
+        console.print_json(json.dumps(data))
+    else:
+        for key, value in data.items():
+            console.print(f"{key}: {value}", highlight=False)
+    if not status.running and not settings.database_url:
+        raise typer.Exit(1)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """The database URL gridpatrol uses (DATABASE_URL, or the embedded cluster's)."""
+    settings = get_settings()
+    if settings.database_url:
+        console.print(settings.database_url, highlight=False)
+        return
+    console.print(run(lambda: EmbeddedCluster(settings.home).url), highlight=False)
+
+
+# ----------------------------------------------------------------------------- data
+@app.command("load")
+def load(
+    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or Shapefile")],
+    layer: Annotated[str, typer.Option("--layer", "-l", help=f"one of: {', '.join(LAYERS)}")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+) -> None:
+    """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326)."""
+    if layer not in LAYERS:
+        fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {', '.join(LAYERS)}"))
+    engine = open_engine(get_settings())
+
+    def action() -> ImportResult:
+        with progress_bar(not as_json and sys.stderr.isatty()) as progress, engine.begin() as conn:
+            return import_file(conn, path, layer=layer, progress=progress)
+
+    print_results([run(action)], as_json)
+
+
+@app.command("demo")
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+) -> None:
+    """(Re)load the demo city from data/demo (upserts by code; nothing is duplicated)."""
+    engine = open_engine(get_settings())
+    with progress_bar(not as_json and sys.stderr.isatty()) as progress:
+        results = run(lambda: load_city(engine, DEMO_DIR, progress=progress))
+    print_results(results, as_json)
+
+
+# ----------------------------------------------------------------------------- serve
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+) -> None:
+    """Start the API and maps; sets up the database and demo city on first run."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = get_settings()
+    engine = open_engine(settings)
+    with engine.connect() as conn:
+        empty = database_is_empty(conn)
+    if empty:
+        err_console.print("empty database: loading the demo city from data/demo …")
+        with progress_bar(sys.stderr.isatty()) as progress:
+            run(lambda: load_city(engine, DEMO_DIR, progress=progress))
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    err_console.print(
+        f"gridpatrol serving on http://{bind_host}:{bind_port}  (API docs: /docs)", highlight=False
+    )
+    uvicorn.run(create_app(settings, engine=engine), host=bind_host, port=bind_port)
