@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import add_exception_handlers
 from api.routes import health, layers
 from gis.db import open_database
 from gis.settings import Settings, get_settings
+from maps.assets import ROOTS
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -38,4 +40,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     add_exception_handlers(app)
     app.include_router(health.router)
     app.include_router(layers.router)
+    # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
+    for root, directory in ROOTS.items():
+        app.mount(
+            f"/static/{root}",
+            StaticFiles(directory=directory, check_dir=False),
+            name=f"static-{root}",
+        )
     return app

@@ -57,10 +57,9 @@ fi
   || .venv/bin/python -m pip install -q --no-deps -e .
 
 # --- map assets (Leaflet and plugins, from the npm registry; served by gridpatrol) --------
-if [ -f maps/package.json ]; then
-  if [ ! -f maps/static/vendor/.installed ] || ! cmp -s maps/package-lock.json maps/static/vendor/.installed; then
-    say "installing map assets from the npm registry (maps/package-lock.json)"
-    .venv/bin/python -m maps.assets install
-  fi
+if [ ! -f maps/node_modules/.gridpatrol-installed ] \
+   || ! cmp -s maps/package-lock.json maps/node_modules/.gridpatrol-installed; then
+  say "installing map assets (Leaflet and plugins) from the npm registry: maps/package-lock.json"
+  .venv/bin/python -m maps.assets install
 fi
 say "ready"

@@ -1,0 +1,189 @@
+"""Offline map assets: every script and stylesheet a Folium page needs, without a CDN.
+
+Folium writes CDN URLs into its pages. Government intranets (and this build machine) have no
+internet, so gridpatrol installs the same libraries from the npm registry at set-up
+(``maps/package.json``, locked in ``package-lock.json``, into ``maps/node_modules``), plus
+Folium's own plugin scripts from its Python package, and rewrites each page:
+
+- ``served``: URLs point at ``/static/…``, which the API serves from those directories;
+- ``standalone``: scripts and stylesheets are inlined (fonts and images as data URIs), so a
+  written ``.html`` file opens anywhere.
+
+A page referencing a URL this table does not know is refused rather than shipped half-online.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Literal
+
+import folium
+
+MAPS_DIR = Path(__file__).parent
+VENDOR_DIR = MAPS_DIR / "node_modules"
+FOLIUM_DIR = Path(folium.__file__).parent / "templates"
+STAMP = VENDOR_DIR / ".gridpatrol-installed"
+ROOTS = {"vendor": VENDOR_DIR, "folium": FOLIUM_DIR}
+
+_CDNJS = "https://cdnjs.cloudflare.com/ajax/libs"
+_JSDELIVR = "https://cdn.jsdelivr.net"
+
+# URL as Folium writes it -> local "root/path", or None for assets our maps do not use.
+ASSET_FILES: dict[str, str | None] = {
+    f"{_JSDELIVR}/npm/leaflet@1.9.3/dist/leaflet.js": "vendor/leaflet/dist/leaflet.js",
+    f"{_JSDELIVR}/npm/leaflet@1.9.3/dist/leaflet.css": "vendor/leaflet/dist/leaflet.css",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "vendor/jquery/dist/jquery.min.js",
+    f"{_CDNJS}/jquery/3.7.1/jquery.min.js": "vendor/jquery/dist/jquery.min.js",
+    f"{_JSDELIVR}/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": (
+        "vendor/bootstrap/dist/js/bootstrap.bundle.min.js"
+    ),
+    f"{_JSDELIVR}/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": (
+        "vendor/bootstrap/dist/css/bootstrap.min.css"
+    ),
+    f"{_CDNJS}/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": (
+        "vendor/leaflet.awesome-markers/dist/leaflet.awesome-markers.js"
+    ),
+    f"{_CDNJS}/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": (
+        "vendor/leaflet.awesome-markers/dist/leaflet.awesome-markers.css"
+    ),
+    f"{_JSDELIVR}/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": (
+        "vendor/@fortawesome/fontawesome-free/css/all.min.css"
+    ),
+    # Bootstrap 3 glyphicons and rotated awesome-markers: our maps use neither.
+    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": None,
+    f"{_JSDELIVR}/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": (
+        None
+    ),
+    f"{_JSDELIVR}/gh/python-visualization/folium@main/folium/templates/leaflet_heat.min.js": (
+        "folium/leaflet_heat.min.js"
+    ),
+    f"{_CDNJS}/leaflet.markercluster/1.1.0/leaflet.markercluster.js": (
+        "vendor/leaflet.markercluster/dist/leaflet.markercluster.js"
+    ),
+    f"{_CDNJS}/leaflet.markercluster/1.1.0/MarkerCluster.css": (
+        "vendor/leaflet.markercluster/dist/MarkerCluster.css"
+    ),
+    f"{_CDNJS}/leaflet.markercluster/1.1.0/MarkerCluster.Default.css": (
+        "vendor/leaflet.markercluster/dist/MarkerCluster.Default.css"
+    ),
+    f"{_JSDELIVR}/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.min.js": (
+        "vendor/leaflet.fullscreen/Control.FullScreen.js"
+    ),
+    f"{_JSDELIVR}/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.css": (
+        "vendor/leaflet.fullscreen/Control.FullScreen.css"
+    ),
+}
+
+_SCRIPT = re.compile(r'<script src="(https?://[^"]+)"></script>')
+_STYLESHEET = re.compile(r'<link rel="stylesheet" href="(https?://[^"]+)"\s*/?>')
+_CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
+
+RenderMode = Literal["served", "standalone"]
+
+
+class AssetsMissing(RuntimeError):
+    """The npm-installed map assets are not on disk."""
+
+
+class UnknownAsset(RuntimeError):
+    """A page references a CDN URL with no local copy in ``ASSET_FILES``."""
+
+
+def local_path(asset: str) -> Path:
+    """Filesystem path of a ``root/path`` asset name."""
+    root, _, rest = asset.partition("/")
+    return ROOTS[root] / rest
+
+
+def check_installed() -> None:
+    """Raise ``AssetsMissing`` with the fix when the assets are not installed."""
+    missing = [a for a in ASSET_FILES.values() if a and not local_path(a).exists()]
+    if missing:
+        raise AssetsMissing(
+            f"map assets are not installed ({missing[0]} is missing): run scripts/setup.sh "
+            "or `python -m maps.assets install`"
+        )
+
+
+def install() -> None:
+    """Install the locked npm packages into ``maps/node_modules`` (needs npm)."""
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", str(MAPS_DIR)],
+        check=True,
+    )
+    STAMP.write_bytes((MAPS_DIR / "package-lock.json").read_bytes())
+    check_installed()
+
+
+def _data_uri(path: Path) -> str:
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if path.suffix == ".woff2":
+        mime = "font/woff2"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def _inline_css(path: Path) -> str:
+    """A stylesheet with its relative ``url(...)`` references turned into data URIs."""
+
+    def replace(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        if ref.startswith(("data:", "http:", "https:", "#")):
+            return match.group(0)
+        target = (path.parent / ref.split("?")[0].split("#")[0]).resolve()
+        if not target.exists():
+            return match.group(0)
+        return f'url("{_data_uri(target)}")'
+
+    return _CSS_URL.sub(replace, path.read_text(encoding="utf-8"))
+
+
+def localize_html(html: str, *, mode: RenderMode, static_url: str = "/static") -> str:
+    """Rewrite a rendered Folium page so it loads nothing from the internet."""
+    check_installed()
+
+    def resolve(url: str) -> str | None:
+        if url not in ASSET_FILES:
+            raise UnknownAsset(f"no local copy of map asset {url}; add it to maps/assets.py")
+        return ASSET_FILES[url]
+
+    def script(match: re.Match[str]) -> str:
+        asset = resolve(match.group(1))
+        if asset is None:
+            return ""
+        if mode == "served":
+            return f'<script src="{static_url}/{asset}"></script>'
+        code = local_path(asset).read_text(encoding="utf-8").replace("</script", "<\\/script")
+        return f"<script>{code}</script>"
+
+    def stylesheet(match: re.Match[str]) -> str:
+        asset = resolve(match.group(1))
+        if asset is None:
+            return ""
+        if mode == "served":
+            return f'<link rel="stylesheet" href="{static_url}/{asset}"/>'
+        return f"<style>{_inline_css(local_path(asset))}</style>"
+
+    return _STYLESHEET.sub(stylesheet, _SCRIPT.sub(script, html))
+
+
+def render(fmap: folium.Map, *, mode: RenderMode, static_url: str = "/static") -> str:
+    """The complete offline HTML page of ``fmap``."""
+    return localize_html(fmap.get_root().render(), mode=mode, static_url=static_url)
+
+
+def write(fmap: folium.Map, path: Path) -> Path:
+    """Write ``fmap`` as a standalone page that opens with no network."""
+    path.write_text(render(fmap, mode="standalone"), encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["install"]:
+        install()
+    else:
+        sys.exit("usage: python -m maps.assets install")

@@ -1,0 +1,93 @@
+"""Loading a page in headless Chromium (Debian's) with the network off, as a person would.
+
+Every request that is not to this machine (or a data:/file: URL) is aborted and recorded;
+JavaScript errors and console errors are collected; Leaflet's drawn layers are counted.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+_COUNT_LAYERS = """() => ({
+  paths: document.querySelectorAll('.leaflet-overlay-pane path').length,
+  canvases: document.querySelectorAll('.leaflet-overlay-pane canvas, canvas.leaflet-heatmap-layer').length,
+  markers: document.querySelectorAll('.leaflet-marker-pane > *').length,
+  tooltips: document.querySelectorAll('.leaflet-tooltip').length,
+  controls: document.querySelectorAll('.leaflet-control-layers').length,
+  legend: document.querySelectorAll('.gp-legend').length,
+  leaflet: typeof window.L !== 'undefined',
+})"""
+
+
+@dataclass
+class PageReport:
+    """What Chromium saw."""
+
+    errors: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        raise RuntimeError("Chromium is not installed: run scripts/setup.sh --test")
+    return path
+
+
+def _is_local(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "file", "about", "blob") or parsed.hostname in (
+        "127.0.0.1",
+        "localhost",
+        "testserver",
+    )
+
+
+def load_page(url: str, *, screenshot: Path | None = None, wait_ms: int = 800) -> PageReport:
+    """Open ``url`` (http://127.0.0.1… or file://…) offline; report errors and layer counts."""
+    report = PageReport()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.on("pageerror", lambda exc: report.errors.append(f"pageerror: {exc}"))
+            page.on(
+                "console",
+                lambda msg: (
+                    report.errors.append(f"console: {msg.text}") if msg.type == "error" else None
+                ),
+            )
+
+            def route(route_obj, request) -> None:  # type: ignore[no-untyped-def]
+                if _is_local(request.url):
+                    route_obj.continue_()
+                else:
+                    report.blocked.append(request.url)
+                    route_obj.abort()
+
+            page.route("**/*", route)
+            page.goto(url, wait_until="load")
+            page.wait_for_timeout(wait_ms)
+            report.counts = page.evaluate(_COUNT_LAYERS)
+            if screenshot is not None:
+                page.screenshot(path=str(screenshot))
+        finally:
+            browser.close()
+    return report

@@ -1,0 +1,90 @@
+"""Map pages carry no CDN reference and render offline in Chromium, served or standalone."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import folium
+import pytest
+import uvicorn
+from folium.plugins import HeatMap, MarkerCluster
+from sqlalchemy import Engine
+
+from api.main import create_app
+from maps import assets
+from maps.base import base_map
+from tests.browser import load_page
+from tests.conftest import settings_for
+
+pytestmark = pytest.mark.browser
+
+
+def _sample_map() -> folium.Map:
+    fmap = base_map(bounds=(104.0, 30.6, 104.1, 30.7), tile_url="", attribution="", title="样例")
+    folium.GeoJson(
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[104.01, 30.61], [104.05, 30.61], [104.05, 30.65], [104.01, 30.61]]
+                ],
+            },
+            "properties": {"name": "x"},
+        },
+        name="polygon",
+    ).add_to(fmap)
+    cluster = MarkerCluster(name="markers").add_to(fmap)
+    folium.Marker([30.65, 104.05], icon=folium.Icon(color="red", icon="info-sign")).add_to(cluster)
+    HeatMap([[30.65, 104.05, 1.0], [30.66, 104.06, 2.0]], name="heat").add_to(fmap)
+    folium.LayerControl().add_to(fmap)
+    return fmap
+
+
+def test_every_cdn_reference_is_rewritten() -> None:
+    html = assets.render(_sample_map(), mode="served")
+    assert "cdn" not in html and "https://" not in html.split("<body>")[0]
+    assert "/static/vendor/leaflet/dist/leaflet.js" in html
+
+
+def test_unknown_cdn_asset_is_refused() -> None:
+    html = '<script src="https://example.invalid/x.js"></script>'
+    with pytest.raises(assets.UnknownAsset, match="example.invalid"):
+        assets.localize_html(html, mode="served")
+
+
+def test_standalone_page_renders_offline(tmp_path: Path) -> None:
+    path = assets.write(_sample_map(), tmp_path / "map.html")
+    report = load_page(path.as_uri(), screenshot=tmp_path / "map.png")
+    assert report.errors == []
+    assert report.blocked == []
+    assert report.counts["leaflet"]
+    assert report.counts["paths"] >= 1
+    assert report.counts["markers"] >= 1
+
+
+@pytest.fixture
+def live_server(empty_engine: Engine) -> Iterator[str]:
+    app = create_app(settings_for(empty_engine), engine=empty_engine)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_served_page_loads_assets_from_gridpatrol(live_server: str, tmp_path: Path) -> None:
+    page = tmp_path / "served.html"
+    html = assets.render(_sample_map(), mode="served", static_url=f"{live_server}/static")
+    page.write_text(html, encoding="utf-8")
+    report = load_page(page.as_uri())
+    assert report.errors == []
+    assert report.blocked == []
+    assert report.counts["paths"] >= 1
