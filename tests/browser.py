@@ -26,7 +26,8 @@ CHROMIUM_FLAGS = [
 ]
 _COUNT_LAYERS = """() => ({
   paths: document.querySelectorAll('.leaflet-overlay-pane path').length,
-  canvases: document.querySelectorAll('.leaflet-overlay-pane canvas, canvas.leaflet-heatmap-layer').length,
+  canvases: document.querySelectorAll(
+    '.leaflet-overlay-pane canvas, canvas.leaflet-heatmap-layer').length,
   markers: document.querySelectorAll('.leaflet-marker-pane > *').length,
   tooltips: document.querySelectorAll('.leaflet-tooltip').length,
   controls: document.querySelectorAll('.leaflet-control-layers').length,
