@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,11 +31,11 @@ def status_for(exc: GridpatrolError) -> int:
     """The status of the most specific class in the table."""
     for cls in type(exc).__mro__:
         if cls in DEFAULT_STATUS_CODES:
-            return DEFAULT_STATUS_CODES[cls]  # type: ignore[index]
+            return DEFAULT_STATUS_CODES[cls]
     return 400
 
 
-def _field_message(error: dict[str, object]) -> str:
+def _field_message(error: dict[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
     where = ".".join(loc) or "request"
     return f"{where}: {error.get('msg', 'invalid')}"

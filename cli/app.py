@@ -22,7 +22,7 @@ from gis.errors import (
     NotFound,
 )
 from gis.importing import ImportResult, describe
-from gis.settings import Settings
+from gis.settings import Settings, get_settings
 
 app = typer.Typer(
     help="gridpatrol: grid-based community governance on PostGIS.",
@@ -84,8 +84,26 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | No
         yield update
 
 
+_open_engines: list[Engine] = []
+
+
 def open_engine(settings: Settings) -> Engine:
-    return run(lambda: open_database(settings))
+    """The migrated database engine, disposed of when the command ends."""
+    engine = run(lambda: open_database(settings))
+    _open_engines.append(engine)
+    return engine
+
+
+def _dispose_engines() -> None:
+    while _open_engines:
+        _open_engines.pop().dispose()
+
+
+@app.callback()
+def _per_invocation(ctx: typer.Context) -> None:
+    """Read the environment anew and close connections at the end of every invocation."""
+    get_settings.cache_clear()
+    ctx.call_on_close(_dispose_engines)
 
 
 def print_results(results: list[ImportResult], as_json: bool) -> None:

@@ -36,7 +36,11 @@ def db_up() -> None:
     """Create (first time) and start the embedded cluster; print its URL."""
     settings = get_settings()
     url = run(lambda: EmbeddedCluster(settings.home).start())
-    run(lambda: migrate(make_engine(url)))
+    engine = make_engine(url)
+    try:
+        run(lambda: migrate(engine))
+    finally:
+        engine.dispose()
     console.print(url, highlight=False)
 
 

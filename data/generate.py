@@ -237,7 +237,8 @@ def _cell_polygons(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         [lat[:-1, :-1], lat[1:, :-1], lat[1:, 1:], lat[:-1, 1:], lat[:-1, :-1]], axis=-1
     )
     coords = np.stack([corners_lon, corners_lat], axis=-1).reshape(-1, 5, 2)
-    return shapely.polygons(coords)
+    polygons: np.ndarray = shapely.polygons(coords)
+    return polygons
 
 
 def _dissolve(cells: np.ndarray, labels: np.ndarray) -> dict[int, Any]:
@@ -389,7 +390,7 @@ def _shared_edges(labels: _Labels, comm_filter: np.ndarray) -> list[tuple[int, i
     """Cells (i, j) whose east neighbour is another grid of the same community."""
     g, c = labels.grid, labels.community
     same_comm = (c[:-1, :] == c[1:, :]) & (g[:-1, :] != g[1:, :]) & comm_filter[:-1, :]
-    return [tuple(map(int, ij)) for ij in np.argwhere(same_comm)]
+    return [(int(i), int(j)) for i, j in np.argwhere(same_comm)]
 
 
 def _plant_grid_problems(

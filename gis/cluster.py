@@ -52,16 +52,10 @@ def find_bindir() -> Path:
     raise DatabaseUnavailable(f"PostgreSQL {PG_MAJOR} server is not installed: {INSTALL_HINT}")
 
 
-def check_extensions_installed(bindir: Path) -> None:
+def check_extensions_installed(bindir: Path, *, sharedir: Path | None = None) -> None:
     """Fail early, with the install command, when PostGIS or pgRouting is missing."""
-    sharedir = Path(f"/usr/share/postgresql/{PG_MAJOR}")
-    pg_config = bindir / "pg_config"
-    if pg_config.exists():
-        out = subprocess.run(
-            [str(pg_config), "--sharedir"], capture_output=True, text=True, check=False
-        )
-        if out.returncode == 0 and out.stdout.strip():
-            sharedir = Path(out.stdout.strip())
+    if sharedir is None:
+        sharedir = _sharedir(bindir)
     for extension, package in (
         ("postgis", "postgresql-15-postgis-3"),
         ("pgrouting", "postgresql-15-pgrouting"),
@@ -70,6 +64,18 @@ def check_extensions_installed(bindir: Path) -> None:
             raise DatabaseUnavailable(
                 f"The {extension} extension ({package}) is not installed: {INSTALL_HINT}"
             )
+
+
+def _sharedir(bindir: Path) -> Path:
+    sharedir = Path(f"/usr/share/postgresql/{PG_MAJOR}")
+    pg_config = bindir / "pg_config"
+    if pg_config.exists():
+        out = subprocess.run(
+            [str(pg_config), "--sharedir"], capture_output=True, text=True, check=False
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            sharedir = Path(out.stdout.strip())
+    return sharedir
 
 
 def _running_as_root() -> bool:

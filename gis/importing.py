@@ -102,7 +102,7 @@ def _geometry_problems(frame: gpd.GeoDataFrame, layer: Layer) -> dict[int, list[
     problems: dict[int, list[str]] = {}
     geoms = frame.geometry.values
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    for idx in np.flatnonzero(missing):
+    for idx in map(int, np.flatnonzero(missing)):
         problems.setdefault(int(idx), []).append("missing or empty geometry")
     present = ~missing
     types = np.asarray(shapely.get_type_id(geoms))
@@ -112,9 +112,8 @@ def _geometry_problems(frame: gpd.GeoDataFrame, layer: Layer) -> dict[int, list[
         "line": (1, 5),
     }[layer.geometry]
     wrong = present & ~np.isin(types, allowed_ids)
-    for idx in np.flatnonzero(wrong):
-        actual = shapely.get_type_id(geoms[idx])
-        name = shapely.GeometryType(actual).name.title().replace("string", "String")
+    for idx in map(int, np.flatnonzero(wrong)):
+        name = geoms[idx].geom_type
         problems.setdefault(int(idx), []).append(
             f"wrong geometry type {name}; the {layer.name} layer takes "
             f"{' or '.join(_GEOMETRY_TYPES[layer.geometry])}"
@@ -129,19 +128,26 @@ def _geometry_problems(frame: gpd.GeoDataFrame, layer: Layer) -> dict[int, list[
             | (bounds[:, 1] < -90)
             | (bounds[:, 3] > 90)
         )
-    for idx in np.flatnonzero(out_of_range):
+    for idx in map(int, np.flatnonzero(out_of_range)):
         problems.setdefault(int(idx), []).append(
             "coordinates out of range for longitude/latitude (is the file's CRS right?)"
         )
     to_check = checkable & ~out_of_range
     valid = np.ones(len(frame), dtype=bool)
     valid[to_check] = shapely.is_valid(geoms[to_check])
-    for idx in np.flatnonzero(~valid):
+    for idx in map(int, np.flatnonzero(~valid)):
         reason = shapely.is_valid_reason(geoms[idx])
         problems.setdefault(int(idx), []).append(
             f"invalid geometry: {reason} (repair it, e.g. with make_valid, and import again)"
         )
     return problems
+
+
+def _text_or_none(value: object) -> str | None:
+    """A cell as stripped text; missing and blank cells are ``None``."""
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return None
+    return str(value).strip() or None
 
 
 def _attribute_problems(
@@ -156,16 +162,22 @@ def _attribute_problems(
             raise ImportRejected(
                 f"{source}: missing column 'code' (the {layer.name} layer needs a code per feature)"
             )
-        codes = frame["code"].map(lambda v: v.strip() if isinstance(v, str) else v)
         # Shapefiles and GeoPackages may store numeric-looking codes as numbers.
-        codes = codes.map(lambda v: str(int(v)) if isinstance(v, (int, np.integer)) else v)
+        codes = pd.Series(
+            [
+                str(int(v)) if isinstance(v, (int, np.integer)) else _text_or_none(v)
+                for v in frame["code"]
+            ],
+            index=frame.index,
+            dtype=object,
+        )
         for idx, value in enumerate(codes):
             problem = code_problem(layer.name, value)
             if problem:
                 problems.setdefault(idx, []).append(problem)
         valid_codes = codes.where(codes.map(lambda v: isinstance(v, str)))
         duplicated = valid_codes.notna() & valid_codes.duplicated(keep=False)
-        for idx in np.flatnonzero(duplicated.to_numpy()):
+        for idx in map(int, np.flatnonzero(duplicated.to_numpy())):
             problems.setdefault(int(idx), []).append(
                 f"duplicate code {valid_codes.iloc[idx]!r} in the file"
             )
@@ -185,15 +197,18 @@ def _attribute_problems(
             bad = values.notna() & (
                 numbers.isna() | (numbers < 0) | (numbers != np.floor(numbers.fillna(0)))
             )
-            for idx in np.flatnonzero(bad.to_numpy()):
+            for idx in map(int, np.flatnonzero(bad.to_numpy())):
                 problems.setdefault(int(idx), []).append(
                     f"{column} must be a whole number >= 0, got {values.iloc[idx]!r}"
                 )
             clean[column] = numbers.where(~bad).astype("Int64")
         else:
-            text_values = values.map(lambda v: None if v is None or v != v else str(v).strip())
+            # object dtype: pandas' string dtype would turn None back into a (truthy) NaN.
+            text_values = pd.Series(
+                [_text_or_none(v) for v in values], index=values.index, dtype=object
+            )
             if column in layer.required:
-                for idx in np.flatnonzero(text_values.map(lambda v: not v).to_numpy()):
+                for idx in map(int, np.flatnonzero(text_values.isna().to_numpy())):
                     problems.setdefault(int(idx), []).append(f"missing {column}")
             clean[column] = text_values
 

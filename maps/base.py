@@ -27,12 +27,12 @@ def base_map(
         minx, miny, maxx, maxy = bounds
         fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     if title:
-        fmap.get_root().html.add_child(
+        fmap.get_root().html.add_child(  # type: ignore[attr-defined]
             folium.Element(
                 '<div style="position:fixed;top:10px;left:60px;z-index:1000;background:white;'
                 "padding:6px 12px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);"
                 f'font:600 15px sans-serif">{title}</div>'
             )
         )
-    Fullscreen(position="topleft").add_to(fmap)
+    Fullscreen(position="topleft").add_to(fmap)  # type: ignore[no-untyped-call]
     return fmap
