@@ -119,3 +119,13 @@ def settings_for(engine: Engine, **overrides: object) -> Settings:
     """Settings pointing at ``engine``'s database."""
     url = engine.url.render_as_string(hide_password=False)
     return Settings(database_url=url, tile_url="", **overrides)  # type: ignore[arg-type]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: a missing database or browser must not pass quietly."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if os.environ.get("CI") and skipped and exitstatus == 0:
+        if reporter:
+            reporter.write_line(f"CI: {skipped} test(s) skipped; failing the run", red=True)
+        session.exitstatus = 1
