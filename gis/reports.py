@@ -106,30 +106,9 @@ def _request_hash(report: ReportInput) -> str:
 
 # One statement: locate, find the coordinating community and a likely duplicate, insert the
 # report (or nothing when the idempotency key exists) and its first event.
-_SUBMIT = f"""
+_SUBMIT_TEMPLATE = f"""
 WITH t AS (SELECT COALESCE(CAST(:reported_at AS timestamptz), now()) AS at),
-pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom),
-loc AS (
-    SELECT pt.geom,
-        (SELECT d.code FROM districts d WHERE ST_Intersects(d.geom, pt.geom)
-         ORDER BY d.code LIMIT 1) AS district_code,
-        (SELECT s.code FROM subdistricts s WHERE ST_Intersects(s.geom, pt.geom)
-         ORDER BY s.code LIMIT 1) AS subdistrict_code,
-        (SELECT c.code FROM communities c WHERE ST_Intersects(c.geom, pt.geom)
-         ORDER BY c.code LIMIT 1) AS community_code,
-        (SELECT g.code FROM grids g WHERE ST_Intersects(g.geom, pt.geom)
-         ORDER BY g.code LIMIT 1) AS grid_code,
-        b.id AS building_id, b.distance_m AS building_distance_m
-    FROM pt
-    LEFT JOIN LATERAL (
-        SELECT b.id, ST_Distance(b.geom::geography, pt.geom::geography) AS distance_m
-        FROM buildings b
-        WHERE ST_DWithin(b.geom::geography, pt.geom::geography, :snap_m)
-        ORDER BY distance_m, b.id
-        LIMIT 1
-    ) b ON true
-),
-coord AS (
+{{locate}}coord AS (
     SELECT CASE
         WHEN loc.grid_code IS NULL OR loc.community_code IS NULL THEN NULL
         -- Enclave: the point lies in another district than its community's own.
@@ -181,6 +160,48 @@ SELECT ins.id, 'report', NULL, 'reported', :actor,
 FROM ins
 RETURNING report_id
 """
+
+# Where a point lies: the hierarchy's polygons containing it and the building containing it or
+# else the nearest within :snap_m metres. Shared by intake and ``locate_point``.
+_LOCATE_CTES = """pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom),
+loc AS (
+    SELECT pt.geom,
+        (SELECT d.code FROM districts d WHERE ST_Intersects(d.geom, pt.geom)
+         ORDER BY d.code LIMIT 1) AS district_code,
+        (SELECT s.code FROM subdistricts s WHERE ST_Intersects(s.geom, pt.geom)
+         ORDER BY s.code LIMIT 1) AS subdistrict_code,
+        (SELECT c.code FROM communities c WHERE ST_Intersects(c.geom, pt.geom)
+         ORDER BY c.code LIMIT 1) AS community_code,
+        (SELECT g.code FROM grids g WHERE ST_Intersects(g.geom, pt.geom)
+         ORDER BY g.code LIMIT 1) AS grid_code,
+        b.id AS building_id, b.distance_m AS building_distance_m
+    FROM pt
+    LEFT JOIN LATERAL (
+        SELECT b.id, ST_Distance(b.geom::geography, pt.geom::geography) AS distance_m
+        FROM buildings b
+        WHERE ST_DWithin(b.geom::geography, pt.geom::geography, :snap_m)
+        ORDER BY distance_m, b.id
+        LIMIT 1
+    ) b ON true
+),
+"""
+_SUBMIT = _SUBMIT_TEMPLATE.replace("{locate}", _LOCATE_CTES)
+
+
+def locate_point(conn: Connection, *, lat: float, lon: float) -> dict[str, Any]:
+    """District, subdistrict, community, grid and building (with distance_m) of a point."""
+    row = conn.execute(
+        text("WITH " + _LOCATE_CTES.rstrip().rstrip(",") + " SELECT * FROM loc"),
+        {"lat": lat, "lon": lon, "snap_m": BUILDING_SNAP_M},
+    ).one()
+    return {
+        "district_code": row.district_code,
+        "subdistrict_code": row.subdistrict_code,
+        "community_code": row.community_code,
+        "grid_code": row.grid_code,
+        "building_id": row.building_id,
+        "building_distance_m": row.building_distance_m,
+    }
 
 
 def submit_report(
