@@ -174,7 +174,9 @@ def post_service_request(
             raise InvalidInput(f"{name}: required")
     if not fields.get("lat") and not fields.get("long"):
         raise InvalidInput("lat: required (with long); address_string alone cannot be located")
-    name = " ".join(p for p in (fields.get("first_name"), fields.get("last_name")) if p) or None
+    reporter: str | None = (
+        " ".join(p for p in (fields.get("first_name"), fields.get("last_name")) if p) or None
+    )
     submission = submit_report(
         conn,
         ReportInput(
@@ -182,7 +184,7 @@ def post_service_request(
             lon=_number(fields, "long"),
             category=fields["service_code"],
             description=fields["description"],
-            reporter_name=name,
+            reporter_name=reporter,
             reporter_phone=fields.get("phone") or None,
             photo_url=fields.get("media_url") or None,
         ),

@@ -41,7 +41,7 @@ def _popup(properties: dict[str, Any]) -> str:
 
 def add_open_reports_layer(fmap: folium.Map, features: dict[str, Any]) -> None:
     """Add the open reports of a FeatureCollection as a clustered, toggleable layer."""
-    cluster = MarkerCluster(name=LAYER_NAME, show=True)
+    cluster = MarkerCluster(name=LAYER_NAME, show=True)  # type: ignore[no-untyped-call]
     for feature in features.get("features", []):
         lon, lat = feature["geometry"]["coordinates"]
         properties = feature["properties"]
