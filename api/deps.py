@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy import Connection, Engine
 
+from gis.categories import Category
 from gis.layers import BBox, parse_bbox
 from gis.settings import Settings
 
@@ -20,6 +21,11 @@ def get_engine(request: Request) -> Engine:
 def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def get_categories_dep(request: Request) -> dict[str, Category]:
+    categories: dict[str, Category] = request.app.state.categories
+    return categories
 
 
 def get_conn(request: Request) -> Iterator[Connection]:
@@ -45,3 +51,4 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 ConnDep = Annotated[Connection, Depends(get_conn)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 BBoxDep = Annotated[BBox | None, Depends(bbox_query)]
+CategoriesDep = Annotated[dict[str, Category], Depends(get_categories_dep)]

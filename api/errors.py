@@ -14,6 +14,7 @@ from gis.errors import (
     GridpatrolError,
     ImportRejected,
     InvalidInput,
+    InvalidTransition,
     NotFound,
 )
 
@@ -49,6 +50,9 @@ def add_exception_handlers(app: FastAPI) -> None:
         body: dict[str, object] = {"detail": exc.detail}
         if isinstance(exc, ImportRejected) and exc.problems:
             body["problems"] = exc.problems
+        if isinstance(exc, InvalidTransition):
+            body["current_status"] = exc.current_status
+            body["allowed_actions"] = exc.allowed_actions
         return JSONResponse(status_code=status_for(exc), content=body)
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import add_exception_handlers
-from api.routes import health, layers
+from api.routes import health, kpis, layers, open311, reports
+from gis.categories import get_categories
 from gis.db import open_database
 from gis.settings import Settings, get_settings
 from maps.assets import ROOTS
@@ -19,12 +20,15 @@ from maps.assets import ROOTS
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the app; with no ``engine`` the lifespan opens (and migrates) the database."""
     settings = settings or get_settings()
+    # Read and validated now: a bad categories file stops the app before it serves anything.
+    categories = get_categories(settings.categories_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         app.state.engine = engine or open_database(settings)
         app.state.settings = settings
+        app.state.categories = categories
         try:
             yield
         finally:
@@ -40,6 +44,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     add_exception_handlers(app)
     app.include_router(health.router)
     app.include_router(layers.router)
+    app.include_router(reports.router)
+    app.include_router(kpis.router)
+    app.include_router(open311.router)
     # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
     for root, directory in ROOTS.items():
         app.mount(

@@ -28,6 +28,7 @@ from gis.errors import InvalidInput
 from gis.importing import ImportResult, import_file
 from gis.layers import LAYERS
 from gis.settings import get_settings
+from gis.workers import import_workers_csv
 
 
 # ----------------------------------------------------------------------------- db
@@ -87,14 +88,25 @@ def db_url() -> None:
 # ----------------------------------------------------------------------------- data
 @app.command("load")
 def load(
-    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or Shapefile")],
-    layer: Annotated[str, typer.Option("--layer", "-l", help=f"one of: {', '.join(LAYERS)}")],
+    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or Shapefile (workers: CSV)")],
+    layer: Annotated[
+        str, typer.Option("--layer", "-l", help=f"one of: {', '.join([*LAYERS, 'workers'])}")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326)."""
-    if layer not in LAYERS:
-        fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {', '.join(LAYERS)}"))
+    if layer not in LAYERS and layer != "workers":
+        known = ", ".join([*LAYERS, "workers"])
+        fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {known}"))
     engine = open_engine(get_settings())
+    if layer == "workers":
+        # A CSV, not a vector file: its own importer, same all-or-nothing transaction.
+        def load_workers() -> ImportResult:
+            with engine.begin() as conn:
+                return import_workers_csv(conn, path)
+
+        print_results([run(load_workers)], as_json)
+        return
 
     def action() -> ImportResult:
         with progress_bar(not as_json and sys.stderr.isatty()) as progress, engine.begin() as conn:

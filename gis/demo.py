@@ -44,4 +44,10 @@ def load_city(
                     progress(f"{_layer}: {step}", done, total)
 
             results.append(import_file(conn, path, layer=layer, progress=layer_progress))
+        # Workers come as a CSV (not a vector layer); a city without one has none yet.
+        workers_csv = directory / "workers.csv"
+        if workers_csv.exists():
+            from gis.workers import import_workers_csv
+
+            results.append(import_workers_csv(conn, workers_csv))
     return results

@@ -39,5 +39,14 @@ class Conflict(GridpatrolError):
     """The request conflicts with the current state of stored data."""
 
 
+class InvalidTransition(Conflict):
+    """An action not allowed in a report's current state; names the state and allowed actions."""
+
+    def __init__(self, detail: str, *, current_status: str, allowed_actions: list[str]) -> None:
+        super().__init__(detail)
+        self.current_status = current_status
+        self.allowed_actions = allowed_actions
+
+
 class DatabaseUnavailable(GridpatrolError):
     """The database cannot be reached or lacks a required extension."""

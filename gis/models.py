@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
@@ -138,3 +139,74 @@ class Report(Base):
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     building_id: Mapped[int | None] = mapped_column(BigInteger)
     geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
+    # Lifecycle (migration 0002): see gis/lifecycle.py for the state machine.
+    reporter_name: Mapped[str | None] = mapped_column(Text)
+    reporter_phone: Mapped[str | None] = mapped_column(Text)
+    photo_url: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    request_hash: Mapped[str | None] = mapped_column(Text)
+    building_distance_m: Mapped[float | None] = mapped_column(Float)
+    due_arrival_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    escalation_level: Mapped[str] = mapped_column(Text, default="grid")
+    responsible_code: Mapped[str | None] = mapped_column(Text)
+    coordinating_community_code: Mapped[str | None] = mapped_column(String(12))
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"), index=True)
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('reported', 'accepted', 'rejected', 'duplicate', 'dispatched', "
+            "'in_progress', 'resolved', 'verified', 'closed')",
+            name="reports_status",
+        ),
+        CheckConstraint(
+            "escalation_level IN ('grid', 'community', 'subdistrict', 'district')",
+            name="reports_escalation_level",
+        ),
+    )
+
+
+class ReportEvent(Base):
+    """One transition of a report: append-only (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "report_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    action: Mapped[str] = mapped_column(Text)
+    from_status: Mapped[str | None] = mapped_column(Text)
+    to_status: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Worker(Base):
+    """A grid worker, party member or building leader who answers reports in their grids."""
+
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('grid_worker', 'party_member', 'building_leader')", name="workers_role"
+        ),
+    )
+
+
+class WorkerGrid(Base):
+    """Which grids a worker serves."""
+
+    __tablename__ = "worker_grids"
+    worker_id: Mapped[int] = mapped_column(
+        ForeignKey("workers.id", ondelete="CASCADE"), primary_key=True
+    )
+    grid_code: Mapped[str] = mapped_column(
+        ForeignKey("grids.code", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     tile_attribution: str = "© OpenStreetMap contributors"
     # Largest page a list endpoint returns.
     max_page_size: int = 1000
+    # Report categories and deadlines (TOML); validated when the app starts.
+    categories_file: Path = Path(__file__).with_name("categories.toml")
 
     @field_validator("database_url")
     @classmethod

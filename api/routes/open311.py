@@ -1,0 +1,142 @@
+"""Open311 GeoReport v2 under ``/open311/v2/``, with the standard's error format.
+
+Errors here are a list of ``{"code", "description"}`` as GeoReport v2 clients expect; the route
+class converts them for these routes only, leaving the rest of the API on ``{"detail": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CategoriesDep, ConnDep, EngineDep
+from api.errors import status_for
+from gis.errors import GridpatrolError, InvalidInput
+from gis.open311 import (
+    describe_service,
+    find_service_requests,
+    get_service_request,
+    list_services,
+    post_service_request,
+)
+from gis.reports import MAX_DESCRIPTION_CHARS
+
+# A form body larger than this cannot hold a valid request (description limit plus fields).
+_MAX_BODY_BYTES = MAX_DESCRIPTION_CHARS * 4 + 16_384
+
+
+def open311_error(status: int, description: str) -> JSONResponse:
+    """An Open311 error response: ``[{"code": status, "description": ...}]``."""
+    return JSONResponse(status_code=status, content=[{"code": status, "description": description}])
+
+
+class Open311Route(APIRoute):
+    """Turns domain and validation errors into Open311's error format."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except GridpatrolError as exc:
+                status = status_for(exc)
+                # GeoReport v2 reports malformed input as 400.
+                return open311_error(400 if status == 422 else status, exc.detail)
+            except RequestValidationError as exc:
+                described = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                return open311_error(400, described)
+
+        return guarded
+
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
+
+
+@router.get("/services.json")
+def services(cats: CategoriesDep) -> list[dict[str, Any]]:
+    """The report categories as Open311 services."""
+    return list_services(cats)
+
+
+@router.get("/services/{service_code}.json")
+def service(service_code: str, cats: CategoriesDep) -> dict[str, Any]:
+    """A service definition (no extra attributes)."""
+    return describe_service(cats, service_code)
+
+
+@router.get("/requests.json")
+def requests(
+    conn: ConnDep,
+    cats: CategoriesDep,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    status: str | None = None,
+    jurisdiction_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Service requests (newest first, at most 1000; last 90 days unless dates are given)."""
+    del jurisdiction_id  # one jurisdiction per server
+    return find_service_requests(
+        conn,
+        cats,
+        service_request_id=service_request_id,
+        service_code=service_code,
+        start_date=start_date,
+        end_date=end_date,
+        status=status,
+    )
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    """The POST fields, form-encoded (the standard) or JSON."""
+    body = await request.body()
+    if len(body) > _MAX_BODY_BYTES:
+        raise InvalidInput(f"description: request too large ({len(body)} bytes)")
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            raise InvalidInput("request: body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidInput("request: expected a JSON object of fields")
+        return {str(k): "" if v is None else str(v) for k, v in data.items()}
+    return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+@router.post("/requests.json", status_code=201)
+async def create_request(
+    request: Request,
+    engine: EngineDep,
+    cats: CategoriesDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> list[dict[str, Any]]:
+    """Create a service request from form fields (service_code, lat, long, description, …)."""
+    fields = await _form_fields(request)
+
+    def store() -> list[dict[str, Any]]:
+        with engine.begin() as conn:
+            return post_service_request(conn, cats, fields, idempotency_key=idempotency_key)[0]
+
+    # The database work is blocking: keep it off the event loop.
+    return await run_in_threadpool(store)
+
+
+@router.get("/requests/{service_request_id}.json")
+def request_by_id(
+    service_request_id: str, conn: ConnDep, cats: CategoriesDep
+) -> list[dict[str, Any]]:
+    """One service request, as a one-element list."""
+    return get_service_request(conn, cats, service_request_id)
