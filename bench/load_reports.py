@@ -39,10 +39,10 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def _start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
+def _start_server(database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = os.environ | {"DATABASE_URL": database_url}
     return subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--lookups", type=int, default=2000, help="bare lookup queries")
     parser.add_argument("--label", default="city")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--out", type=Path, help="append the result as a JSON line")
     args = parser.parse_args(argv)
     database_url = os.environ.get("DATABASE_URL")
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         ).one()
         buildings = conn.execute(text("SELECT count(*) FROM buildings")).scalar_one()
     bbox = (minx, miny, maxx, maxy)
-    server = _start_server(database_url, args.port)
+    server = _start_server(database_url, args.port, args.workers)
     base = f"http://127.0.0.1:{args.port}"
     try:
         asyncio.run(_wait_healthy(base))
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         "label": args.label,
         "buildings": buildings,
         "clients": args.clients,
+        "server_workers": args.workers,
         "duration_s": args.duration,
         **load,
         "every_201_in_db": stored == len(created),

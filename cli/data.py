@@ -131,6 +131,9 @@ def demo(
 def serve(
     host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="server processes; about one per CPU core under load")
+    ] = 1,
 ) -> None:
     """Start the API and maps; sets up the database and demo city on first run."""
     import uvicorn
@@ -150,4 +153,12 @@ def serve(
     err_console.print(
         f"gridpatrol serving on http://{bind_host}:{bind_port}  (API docs: /docs)", highlight=False
     )
-    uvicorn.run(create_app(settings, engine=engine), host=bind_host, port=bind_port)
+    if workers == 1:
+        uvicorn.run(create_app(settings, engine=engine), host=bind_host, port=bind_port)
+        return
+    # Each worker process builds its own app and engine from the environment; the database
+    # is already up and migrated, so their start-up only connects.
+    engine.dispose()
+    uvicorn.run(
+        "api.main:create_app", factory=True, host=bind_host, port=bind_port, workers=workers
+    )
