@@ -27,6 +27,7 @@ from gis.demo import database_is_empty, load_city
 from gis.errors import InvalidInput
 from gis.importing import ImportResult, import_file
 from gis.layers import LAYERS
+from gis.report_history import REPORTS_LAYER, import_report_file
 from gis.settings import get_settings
 
 
@@ -83,17 +84,25 @@ def db_url() -> None:
 # ----------------------------------------------------------------------------- data
 @app.command("load")
 def load(
-    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or Shapefile")],
-    layer: Annotated[str, typer.Option("--layer", "-l", help=f"one of: {', '.join(LAYERS)}")],
+    path: Annotated[
+        Path, typer.Argument(help="GeoJSON, GeoPackage or Shapefile; CSV with lon/lat for reports")
+    ],
+    layer: Annotated[
+        str,
+        typer.Option("--layer", "-l", help=f"one of: {', '.join([*LAYERS, REPORTS_LAYER])}"),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326)."""
-    if layer not in LAYERS:
-        fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {', '.join(LAYERS)}"))
+    known = [*LAYERS, REPORTS_LAYER]
+    if layer not in known:
+        fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {', '.join(known)}"))
     engine = open_engine(get_settings())
 
     def action() -> ImportResult:
         with progress_bar(not as_json and sys.stderr.isatty()) as progress, engine.begin() as conn:
+            if layer == REPORTS_LAYER:  # report history: located in bulk, upserted by id
+                return import_report_file(conn, path, progress=progress)
             return import_file(conn, path, layer=layer, progress=progress)
 
     print_results([run(action)], as_json)
