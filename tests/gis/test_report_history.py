@@ -15,6 +15,14 @@ from gis.errors import ImportRejected
 from gis.report_history import import_report_file
 
 
+@pytest.fixture
+def city(demo_engine: Engine) -> Engine:
+    """The demo city without its report history."""
+    with demo_engine.begin() as conn:
+        conn.execute(text("DELETE FROM reports"))
+    return demo_engine
+
+
 def _history(engine: Engine, n: int = 600) -> pd.DataFrame:
     """Random points over the demo city, half of them inside buildings."""
     with engine.connect() as conn:
@@ -57,16 +65,14 @@ def _expected(engine: Engine, points: gpd.GeoDataFrame) -> pd.DataFrame:
     return out
 
 
-def test_csv_history_is_located_like_an_independent_join(
-    demo_engine: Engine, tmp_path: Path
-) -> None:
-    history = _history(demo_engine)
+def test_csv_history_is_located_like_an_independent_join(city: Engine, tmp_path: Path) -> None:
+    history = _history(city)
     path = tmp_path / "history.csv"
     history.to_csv(path, index=False)
-    with demo_engine.begin() as conn:
+    with city.begin() as conn:
         result = import_report_file(conn, path)
     assert (result.features, result.inserted) == (len(history), len(history))
-    with demo_engine.connect() as conn:
+    with city.connect() as conn:
         stored = pd.read_sql(
             "SELECT description, grid_code, district_code, building_id, community_code, "
             "status, located FROM reports",
@@ -76,7 +82,7 @@ def test_csv_history_is_located_like_an_independent_join(
     points = gpd.GeoDataFrame(
         history[["description"]], geometry=gpd.points_from_xy(history.lon, history.lat), crs=4326
     )
-    expected = _expected(demo_engine, points).set_index(history["description"])
+    expected = _expected(city, points).set_index(history["description"])
     stored = stored.loc[expected.index]
     assert (stored["grid_code"].fillna("") == expected["grid_code"].fillna("")).all()
     assert (stored["district_code"].fillna("") == expected["district_code"].fillna("")).all()
@@ -91,16 +97,14 @@ def test_csv_history_is_located_like_an_independent_join(
     assert stored["located"].sum() == expected["district_code"].notna().sum()
 
 
-def test_reimporting_the_same_history_duplicates_nothing(
-    demo_engine: Engine, tmp_path: Path
-) -> None:
-    history = _history(demo_engine, 50)
+def test_reimporting_the_same_history_duplicates_nothing(city: Engine, tmp_path: Path) -> None:
+    history = _history(city, 50)
     history = pd.concat([history, history.iloc[:3]])  # identical rows are separate reports
     path = tmp_path / "history.csv"
     history.to_csv(path, index=False)
-    with demo_engine.begin() as conn:
+    with city.begin() as conn:
         first = import_report_file(conn, path)
-    with demo_engine.begin() as conn:
+    with city.begin() as conn:
         again = import_report_file(conn, path)
         count = conn.execute(text("SELECT count(*) FROM reports")).scalar_one()
     assert first.inserted == 53
@@ -108,8 +112,8 @@ def test_reimporting_the_same_history_duplicates_nothing(
     assert count == 53
 
 
-def test_geojson_history_with_status_and_closing_time(demo_engine: Engine, tmp_path: Path) -> None:
-    history = _history(demo_engine, 40)
+def test_geojson_history_with_status_and_closing_time(city: Engine, tmp_path: Path) -> None:
+    history = _history(city, 40)
     frame = gpd.GeoDataFrame(
         history.drop(columns=["lon", "lat"]),
         geometry=gpd.points_from_xy(history.lon, history.lat),
@@ -119,7 +123,7 @@ def test_geojson_history_with_status_and_closing_time(demo_engine: Engine, tmp_p
     frame["status"] = ["verified"] + [""] * 39
     path = tmp_path / "history.geojson"
     frame.to_file(path)
-    with demo_engine.begin() as conn:
+    with city.begin() as conn:
         assert import_report_file(conn, path).inserted == 40
         statuses = dict(
             conn.execute(text("SELECT status, count(*) FROM reports GROUP BY status")).all()
@@ -127,8 +131,8 @@ def test_geojson_history_with_status_and_closing_time(demo_engine: Engine, tmp_p
     assert statuses == {"verified": 1, "closed": 19, "reported": 20}
 
 
-def test_a_bad_row_rejects_the_whole_file(demo_engine: Engine, tmp_path: Path) -> None:
-    history = _history(demo_engine, 20)
+def test_a_bad_row_rejects_the_whole_file(city: Engine, tmp_path: Path) -> None:
+    history = _history(city, 20)
     history["closed_at"] = ""
     history.loc[3, "category"] = "graffiti"
     history.loc[5, "reported_at"] = "yesterday"
@@ -137,7 +141,7 @@ def test_a_bad_row_rejects_the_whole_file(demo_engine: Engine, tmp_path: Path) -
     history.loc[11, "status"] = "lost"
     path = tmp_path / "history.csv"
     history.to_csv(path, index=False)
-    with demo_engine.begin() as conn, pytest.raises(ImportRejected) as caught:
+    with city.begin() as conn, pytest.raises(ImportRejected) as caught:
         import_report_file(conn, path)
     detail = caught.value.detail
     assert "nothing was imported" in detail
@@ -146,12 +150,12 @@ def test_a_bad_row_rejects_the_whole_file(demo_engine: Engine, tmp_path: Path) -
     assert "row 8 (line 9): closed_at before reported_at" in detail
     assert "row 10 (line 11): missing or empty geometry" in detail
     assert "row 12 (line 13): unknown status 'lost'" in detail
-    with demo_engine.connect() as conn:
+    with city.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM reports")).scalar_one() == 0
 
 
-def test_a_csv_without_coordinates_is_refused(demo_engine: Engine, tmp_path: Path) -> None:
+def test_a_csv_without_coordinates_is_refused(city: Engine, tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     path.write_text("category,reported_at\nsanitation,2025-01-01T00:00:00Z\n")
-    with demo_engine.begin() as conn, pytest.raises(ImportRejected, match="missing column 'lon'"):
+    with city.begin() as conn, pytest.raises(ImportRejected, match="missing column 'lon'"):
         import_report_file(conn, path)
