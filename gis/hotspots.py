@@ -44,6 +44,9 @@ from gis.errors import InvalidInput, NotEnoughData
 
 Unit = Literal["grid", "hex"]
 UNITS: tuple[str, ...] = ("grid", "hex")
+# Hexagons by default: a city has far fewer grids than 200 m cells, and with a few dozen
+# units a permutation test rarely reaches 99 % after FDR (the demo's 68 grids do not).
+DEFAULT_UNIT = "hex"
 MIN_UNITS = 30
 DEFAULT_HEX_SIZE_M = 200.0
 DEFAULT_PERMUTATIONS = 9999
@@ -303,7 +306,7 @@ def _hex_units(
 def find_hotspots(
     conn: Connection,
     *,
-    unit: str = "grid",
+    unit: str = DEFAULT_UNIT,
     size_m: float | None = None,
     band_m: float | None = None,
     categories: tuple[str, ...] | list[str] | None = None,

@@ -131,8 +131,10 @@ def test_time_window_filters_reports(empty_engine: Engine) -> None:
     _planted(empty_engine)
     with empty_engine.connect() as conn:
         with pytest.raises(NotEnoughData, match="no reports"):
-            find_hotspots(conn, since=datetime(2026, 1, 1, tzinfo=UTC))
-        result = find_hotspots(conn, since=datetime(2025, 1, 1), until=datetime(2026, 1, 1))
+            find_hotspots(conn, unit="grid", since=datetime(2026, 1, 1, tzinfo=UTC))
+        result = find_hotspots(
+            conn, unit="grid", since=datetime(2025, 1, 1), until=datetime(2026, 1, 1)
+        )
     assert result.reports > 200
 
 
