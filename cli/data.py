@@ -105,7 +105,10 @@ def load(
                 return import_report_file(conn, path, progress=progress)
             return import_file(conn, path, layer=layer, progress=progress)
 
-    print_results([run(action)], as_json)
+    try:
+        print_results([run(action)], as_json)
+    finally:
+        engine.dispose()
 
 
 @app.command("demo")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,7 @@ from gis.hotspots import (
     describe_window,
     find_hotspots,
     hotspots_geojson,
+    report_heat_points,
 )
 from gis.settings import get_settings
 
@@ -44,13 +45,14 @@ def run_hotspots(
     until: datetime | None,
     permutations: int,
     seed: int,
-) -> tuple[HotspotResult, Any]:
-    """Open the database and run the analysis; returns the result and the engine."""
+    with_heat: bool = False,
+) -> tuple[HotspotResult, list[tuple[float, float, float]]]:
+    """Run the analysis (and, for maps, fetch the heat points) on the configured database."""
     engine = open_engine(get_settings())
 
-    def action() -> HotspotResult:
+    def action() -> tuple[HotspotResult, list[tuple[float, float, float]]]:
         with engine.connect() as conn:
-            return find_hotspots(
+            result = find_hotspots(
                 conn,
                 unit=unit,
                 size_m=size_m,
@@ -60,8 +62,19 @@ def run_hotspots(
                 permutations=permutations,
                 seed=seed,
             )
+            heat = (
+                report_heat_points(
+                    conn, categories=result.categories, since=result.since, until=result.until
+                )
+                if with_heat
+                else []
+            )
+            return result, heat
 
-    return run(action), engine
+    try:
+        return run(action)
+    finally:
+        engine.dispose()
 
 
 @app.command("hotspots")

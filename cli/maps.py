@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.app import app, console, run
+from cli.app import app, console
 from cli.hotspots import (
     CategoryOpt,
     PermutationsOpt,
@@ -18,7 +18,7 @@ from cli.hotspots import (
     UntilOpt,
     run_hotspots,
 )
-from gis.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, DEFAULT_UNIT, report_heat_points
+from gis.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, DEFAULT_UNIT
 from gis.settings import get_settings
 from maps.assets import write
 from maps.hotspots import hotspot_map
@@ -41,7 +41,7 @@ def map_hotspots(
     seed: SeedOpt = DEFAULT_SEED,
 ) -> None:
     """Hot and cold spots coloured by Gi* bin, with a heatmap of the reports."""
-    result, engine = run_hotspots(
+    result, heat = run_hotspots(
         unit=unit,
         size_m=size_m,
         category=category,
@@ -49,13 +49,8 @@ def map_hotspots(
         until=until,
         permutations=permutations,
         seed=seed,
+        with_heat=True,
     )
-    with engine.connect() as conn:
-        heat = run(
-            lambda: report_heat_points(
-                conn, categories=result.categories, since=result.since, until=result.until
-            )
-        )
     settings = get_settings()
     fmap = hotspot_map(
         result, heat_points=heat, tile_url=settings.tile_url, attribution=settings.tile_attribution

@@ -101,7 +101,7 @@ def read_report_file(path: Path) -> gpd.GeoDataFrame:
 # ----------------------------------------------------------------------------- checking
 def _parse_times(values: pd.Series) -> pd.Series:
     """ISO 8601 timestamps; naive ones are taken as UTC; unparseable ones become NaT."""
-    text_values = values.map(lambda v: None if v is None or v != v else str(v).strip() or None)
+    text_values = values.astype("string").str.strip().replace("", pd.NA)
     return pd.to_datetime(text_values, utc=True, errors="coerce", format="ISO8601")
 
 
@@ -150,8 +150,9 @@ def validate_reports(
 
     def texts(column: str) -> pd.Series:
         if column not in frame.columns:
-            return pd.Series([""] * len(frame), index=frame.index)
-        return frame[column].map(lambda v: "" if v is None or v != v else str(v).strip())
+            return pd.Series("", index=frame.index, dtype=object)
+        values = frame[column].astype("string").str.strip().fillna("")
+        return values.astype(object)
 
     clean = pd.DataFrame(index=frame.index)
     category = texts("category")
@@ -196,15 +197,19 @@ def validate_reports(
         _reject(source, frame, "external_id", problems, label=_row_label(source))
 
     clean["status"] = status
-    clean["reported_at"] = reported.map(lambda t: t.isoformat())
-    clean["closed_at"] = closed.map(lambda t: None if pd.isna(t) else t.isoformat())
+    # pandas writes these as "2025-01-01 00:35:00+00:00", which PostgreSQL reads as timestamptz.
+    clean["reported_at"] = reported
+    clean["closed_at"] = closed
     clean["description"] = texts("description")
     lon = shapely.get_x(frame.geometry.values)
     lat = shapely.get_y(frame.geometry.values)
     clean["lon"], clean["lat"] = lon, lat
     external = texts("external_id")
-    content = _content_ids(clean, lon, lat)
-    clean["external_id"] = np.where(external.ne(""), external, content)
+    missing_id = external.eq("").to_numpy()
+    if missing_id.any():  # hashing a million rows costs seconds: only when ids are missing
+        content = np.asarray(_content_ids(clean, lon, lat), dtype=object)
+        external = pd.Series(np.where(missing_id, content, external), index=frame.index)
+    clean["external_id"] = external
     duplicated = clean["external_id"].duplicated(keep=False).to_numpy()
     if duplicated.any():
         note(duplicated, clean["external_id"].map(lambda v: f"duplicate external_id {v!r}"))
@@ -280,7 +285,8 @@ WITH written AS (
         external_id, category, description, status, reported_at, closed_at, located,
         district_code, subdistrict_code, community_code, grid_code, building_id, geom
     )
-    SELECT p.external_id, p.category, p.description, p.status, p.reported_at, p.closed_at,
+    SELECT p.external_id, p.category, coalesce(p.description, ''), p.status, p.reported_at,
+           p.closed_at,
            (rd.code IS NOT NULL OR g.code IS NOT NULL OR rc.code IS NOT NULL),
            rd.code, left(coalesce(g.community_code, rc.code), 9),
            coalesce(g.community_code, rc.code), g.code, rb.building_id, p.geom
