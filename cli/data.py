@@ -27,6 +27,7 @@ from gis.demo import database_is_empty, load_city
 from gis.errors import InvalidInput
 from gis.importing import ImportResult, import_file
 from gis.layers import LAYERS
+from gis.report_history import REPORTS_LAYER, import_report_file
 from gis.settings import get_settings
 from gis.workers import import_workers_csv
 
@@ -86,17 +87,26 @@ def db_url() -> None:
 
 
 # ----------------------------------------------------------------------------- data
+LOADABLE_LAYERS = (*LAYERS, REPORTS_LAYER, "workers")
+
+
 @app.command("load")
 def load(
-    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or Shapefile (workers: CSV)")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoJSON, GeoPackage or Shapefile; CSV with lon/lat for reports; CSV for workers"
+        ),
+    ],
     layer: Annotated[
-        str, typer.Option("--layer", "-l", help=f"one of: {', '.join([*LAYERS, 'workers'])}")
+        str,
+        typer.Option("--layer", "-l", help=f"one of: {', '.join(LOADABLE_LAYERS)}"),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326)."""
-    if layer not in LAYERS and layer != "workers":
-        known = ", ".join([*LAYERS, "workers"])
+    if layer not in LOADABLE_LAYERS:
+        known = ", ".join(LOADABLE_LAYERS)
         fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {known}"))
     engine = open_engine(get_settings())
     if layer == "workers":
@@ -110,9 +120,14 @@ def load(
 
     def action() -> ImportResult:
         with progress_bar(not as_json and sys.stderr.isatty()) as progress, engine.begin() as conn:
+            if layer == REPORTS_LAYER:  # report history: located in bulk, upserted by id
+                return import_report_file(conn, path, progress=progress)
             return import_file(conn, path, layer=layer, progress=progress)
 
-    print_results([run(action)], as_json)
+    try:
+        print_results([run(action)], as_json)
+    finally:
+        engine.dispose()
 
 
 @app.command("demo")

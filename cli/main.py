@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import cli.data  # noqa: F401  (registers db, load, demo, serve)
+import cli.hotspots  # noqa: F401  (registers hotspots)
+import cli.maps  # noqa: F401  (registers the map group)
 from cli.app import app
 
 

@@ -90,6 +90,7 @@ class CitySpec:
     communities_per_subdistrict: int = 2
     plant_problems: bool = True
     seed: int = SEED
+    reports: int = 24_000
 
 
 DEMO = CitySpec()
@@ -356,6 +357,7 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
     buildings = _buildings(spec, rng, labels, mx, my, proj, planted)
     facilities = _facilities(rng, labels, meta, mx, my, proj)
     roads = _roads(lon, lat)
+    reports, clusters = generate_reports(buildings, n=spec.reports, seed=spec.seed)
 
     manifest = {
         "seed": spec.seed,
@@ -372,6 +374,12 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
         "residents": int(buildings["residents"].sum()),
         "straddling_community": meta["straddling_community"],
         "metric_crs": METRIC_CRS,
+        "report_history": {
+            "reports": len(reports),
+            "year": REPORT_YEAR,
+            "timezone": "+08:00",
+            "clusters": clusters,
+        },
     }
     return {
         "districts": districts,
@@ -381,6 +389,7 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
         "buildings": buildings,
         "facilities": facilities,
         "roads": roads,
+        "reports": reports,
         "manifest": manifest,
         "planted": planted,
     }
@@ -601,6 +610,168 @@ def _roads(lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDataFrame:
     )
 
 
+# ----------------------------------------------------------------------------- reports
+REPORT_YEAR = 2025
+REPORTS_FILE = "reports.csv"
+REPORT_CATEGORIES = (
+    "sanitation",
+    "public_security",
+    "neighbour_dispute",
+    "parking",
+    "building_leak",
+    "road_damage",
+    "waste_sorting",
+    "elderly_care",
+)
+_CATEGORY_TEXT = {
+    "sanitation": "环境卫生问题",
+    "public_security": "治安隐患",
+    "neighbour_dispute": "邻里纠纷（犬只/噪音）",
+    "parking": "乱停车",
+    "building_leak": "楼栋漏水",
+    "road_damage": "道路/井盖破损",
+    "waste_sorting": "垃圾分类点满溢",
+    "elderly_care": "独居老人求助",
+}
+
+
+@dataclass(frozen=True)
+class _ClusterKind:
+    """Where reports pile up: a share of them, a spread, categories and hours of day."""
+
+    kind: str
+    sigma_m: float
+    categories: tuple[float, ...]  # weights in REPORT_CATEGORIES order
+    hours: tuple[float, ...]  # 24 weights, local time
+
+
+def _hours(*peaks: tuple[int, int, float]) -> tuple[float, ...]:
+    weights = np.full(24, 0.2)
+    weights[7:23] += 0.6  # awake hours
+    for start, end, extra in peaks:
+        weights[start:end] += extra
+    return tuple(float(w) for w in weights)
+
+
+_KINDS = {
+    "market": _ClusterKind(
+        "market",
+        350.0,
+        (0.35, 0.1, 0.1, 0.15, 0.0, 0.05, 0.25, 0.0),
+        _hours((6, 10, 3.0), (16, 19, 2.0)),
+    ),
+    "old_compound": _ClusterKind(
+        "old_compound",
+        400.0,
+        (0.1, 0.05, 0.25, 0.05, 0.3, 0.05, 0.05, 0.15),
+        _hours((8, 11, 2.0), (19, 22, 2.5)),
+    ),
+    "transport_hub": _ClusterKind(
+        "transport_hub",
+        350.0,
+        (0.1, 0.3, 0.05, 0.35, 0.0, 0.2, 0.0, 0.0),
+        _hours((7, 9, 3.5), (17, 20, 3.5)),
+    ),
+}
+_BACKGROUND = _ClusterKind("background", 0.0, (0.2, 0.1, 0.15, 0.15, 0.1, 0.1, 0.1, 0.1), _hours())
+# Planted centres as fractions of the city's extent (west→east, south→north).
+_CLUSTERS = (
+    ("market", "东门菜市场", 0.25, 0.72),
+    ("old_compound", "机械厂老宿舍", 0.22, 0.22),
+    ("transport_hub", "东客运站", 0.75, 0.45),
+)
+_CLUSTER_SHARE = 0.6
+
+
+def generate_reports(
+    buildings: gpd.GeoDataFrame, *, n: int, seed: int = SEED, year: int = REPORT_YEAR
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """A year of report history over a city's buildings, clustered around planted centres.
+
+    Half of the reports fall around a market, an old compound and a transport hub
+    (Gaussian, ``sigma_m`` metres), each with its own category mix and hours of day; the rest
+    are spread over random buildings. Returns the rows (CSV columns) and the cluster centres.
+    """
+    rng = np.random.default_rng(seed + 5)  # own stream: the other layers stay as they were
+    to_metric = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
+    to_lonlat = Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
+    centroids = shapely.centroid(buildings.geometry.values)
+    bx, by = to_metric.transform(shapely.get_x(centroids), shapely.get_y(centroids))
+    bx, by = np.asarray(bx), np.asarray(by)
+    x0, x1, y0, y1 = bx.min(), bx.max(), by.min(), by.max()
+
+    n_clustered = int(round(n * _CLUSTER_SHARE))
+    per_cluster = np.full(len(_CLUSTERS), n_clustered // len(_CLUSTERS))
+    per_cluster[: n_clustered % len(_CLUSTERS)] += 1
+    xs, ys, kinds, clusters = [], [], [], []
+    for (kind_name, name, fx, fy), count in zip(_CLUSTERS, per_cluster, strict=True):
+        kind = _KINDS[kind_name]
+        cx, cy = x0 + fx * (x1 - x0), y0 + fy * (y1 - y0)
+        xs.append(rng.normal(cx, kind.sigma_m, count))
+        ys.append(rng.normal(cy, kind.sigma_m, count))
+        kinds += [kind] * int(count)
+        lon, lat = to_lonlat.transform(cx, cy)
+        clusters.append(
+            {
+                "kind": kind_name,
+                "name": name,
+                "lon": round(float(lon), POINT_DECIMALS),
+                "lat": round(float(lat), POINT_DECIMALS),
+                "sigma_m": kind.sigma_m,
+                "reports": int(count),
+            }
+        )
+    spread = n - n_clustered
+    pick = rng.integers(0, len(bx), spread)
+    xs.append(bx[pick] + rng.normal(0, 15.0, spread))
+    ys.append(by[pick] + rng.normal(0, 15.0, spread))
+    kinds += [_BACKGROUND] * spread
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    lon, lat = to_lonlat.transform(x, y)
+
+    categories = np.empty(n, dtype=object)
+    hours = np.empty(n, dtype=np.int64)
+    kind_of = np.array([k.kind for k in kinds])
+    for kind in (*_KINDS.values(), _BACKGROUND):
+        mask = kind_of == kind.kind
+        cat_p = np.array(kind.categories) / sum(kind.categories)
+        hour_p = np.array(kind.hours) / sum(kind.hours)
+        categories[mask] = rng.choice(REPORT_CATEGORIES, int(mask.sum()), p=cat_p)
+        hours[mask] = rng.choice(24, int(mask.sum()), p=hour_p)
+    start = np.datetime64(f"{year}-01-01T00:00")
+    days = rng.integers(0, 365, n)
+    minutes = rng.integers(0, 60, n)
+    local = start + days.astype("timedelta64[D]") + hours.astype("timedelta64[h]")
+    local = local + minutes.astype("timedelta64[m]")
+    # Most reports are closed within hours to days; the last weeks' may still be open.
+    to_close = np.exp(rng.normal(np.log(20.0), 1.2, n)).astype(np.int64)  # hours
+    closed_local = local + to_close.astype("timedelta64[h]")
+    year_end = np.datetime64(f"{year + 1}-01-01T00:00")
+    open_ = (closed_local >= year_end) | (rng.random(n) < 0.01)
+    order = np.argsort(local, kind="stable")
+    fmt = "%Y-%m-%dT%H:%M:00+08:00"
+    reported_at = pd.to_datetime(local[order]).strftime(fmt)
+    closed_at = pd.Series(pd.to_datetime(closed_local[order]).strftime(fmt))
+    closed_at[open_[order]] = ""
+    status = np.where(
+        open_[order], rng.choice(["reported", "dispatched", "in_progress"], n), "closed"
+    )
+    cats = categories[order]
+    rows = pd.DataFrame(
+        {
+            "external_id": [f"DEMO-{k + 1:07d}" for k in range(n)],
+            "category": cats,
+            "status": status,
+            "reported_at": reported_at,
+            "closed_at": closed_at.to_numpy(),
+            "lon": np.round(np.asarray(lon)[order], POINT_DECIMALS),
+            "lat": np.round(np.asarray(lat)[order], POINT_DECIMALS),
+            "description": [_CATEGORY_TEXT[c] for c in cats],
+        }
+    )
+    return rows, clusters
+
+
 LAYER_ORDER = (
     "districts",
     "subdistricts",
@@ -637,6 +808,8 @@ def write_city(city: dict[str, Any], out: Path, *, file_format: str = "geojson")
                 },
             )
         written.append(path)
+    city["reports"].to_csv(out / REPORTS_FILE, index=False)
+    written.append(out / REPORTS_FILE)
     (out / "manifest.json").write_text(
         json.dumps(city["manifest"], ensure_ascii=False, indent=2) + "\n"
     )
@@ -669,6 +842,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--format", choices=("geojson", "gpkg"), default="geojson")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--reports", type=int, default=DEMO.reports, help="report history rows")
     parser.add_argument("--no-planted-problems", action="store_true")
     args = parser.parse_args(argv)
     spec = CitySpec(
@@ -678,6 +852,7 @@ def main(argv: list[str] | None = None) -> None:
         communities_per_subdistrict=args.communities_per_subdistrict,
         plant_problems=not args.no_planted_problems,
         seed=args.seed,
+        reports=args.reports,
     )
     city = generate_city(spec)
     paths = write_city(city, args.out, file_format=args.format)

@@ -80,3 +80,25 @@ def get_category(code: str, *, path: Path = CATEGORIES_FILE) -> Category:
         raise NotFound(
             f"unknown category {code!r}; expected one of: {', '.join(categories)}"
         ) from None
+
+
+def configured_categories() -> dict[str, Category]:
+    """The categories of the file the settings name (``GRIDPATROL_CATEGORIES_FILE``)."""
+    from gis.settings import get_settings
+
+    return get_categories(get_settings().categories_file)
+
+
+def category_codes() -> tuple[str, ...]:
+    """Codes of the configured categories, in file order."""
+    return tuple(configured_categories())
+
+
+def validate_category(code: str) -> str:
+    """``code`` when it is a configured category; ``InvalidInput`` naming the allowed ones."""
+    codes = category_codes()
+    if code not in codes:
+        raise InvalidInput(
+            f"category: unknown category {code!r}; expected one of: {', '.join(codes)}"
+        )
+    return code

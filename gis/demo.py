@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from data.generate import DEMO_DIR, layer_paths
+from data.generate import DEMO_DIR, REPORTS_FILE, layer_paths
 from gis.importing import ImportResult, Progress, import_file
+from gis.report_history import REPORTS_LAYER, import_report_file
 
 
 def database_is_empty(conn: Connection) -> bool:
@@ -29,7 +30,11 @@ def load_city(
     *,
     progress: Progress | None = None,
 ) -> list[ImportResult]:
-    """Import every layer file of a generated city, parents first, in one transaction."""
+    """Import every layer file of a generated city, parents first, then its report history.
+
+    All in one transaction; the history (``reports.csv``, if any) comes last because it is
+    located against the grids, buildings and districts just loaded.
+    """
     paths = layer_paths(directory)
     if not paths:
         from gis.errors import ImportRejected
@@ -50,4 +55,12 @@ def load_city(
             from gis.workers import import_workers_csv
 
             results.append(import_workers_csv(conn, workers_csv))
+        history = directory / REPORTS_FILE
+        if history.exists():
+
+            def report_progress(step: str, done: int, total: int) -> None:
+                if progress:
+                    progress(f"{REPORTS_LAYER}: {step}", done, total)
+
+            results.append(import_report_file(conn, history, progress=report_progress))
     return results

@@ -23,6 +23,10 @@ class InvalidInput(GridpatrolError, ValueError):
     """A parameter is malformed or out of range."""
 
 
+class NotEnoughData(InvalidInput):
+    """An analysis was asked of too little data to mean anything (too few units or reports)."""
+
+
 class InvalidBBox(InvalidInput):
     """A ``bbox`` parameter is not ``minx,miny,maxx,maxy`` in EPSG:4326."""
 

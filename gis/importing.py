@@ -241,9 +241,16 @@ def _parent_problems(conn: Connection, layer: Layer, codes: pd.Series) -> dict[i
     return problems
 
 
-def _reject(source: str, frame: gpd.GeoDataFrame, key: str, problems: dict[int, list[str]]) -> None:
+def _reject(
+    source: str,
+    frame: gpd.GeoDataFrame,
+    key: str,
+    problems: dict[int, list[str]],
+    *,
+    label: Callable[[int], str] | None = None,
+) -> None:
     lines = [
-        f"{_feature_label(frame, idx, key)}: {'; '.join(reasons)}"
+        f"{label(idx) if label else _feature_label(frame, idx, key)}: {'; '.join(reasons)}"
         for idx, reasons in sorted(problems.items())
     ]
     shown = lines[:_MAX_LISTED_PROBLEMS]
@@ -281,6 +288,30 @@ def _stage_columns(spec: Layer) -> list[str]:
     return [*keys, *spec.columns]
 
 
+def copy_frame(
+    conn: Connection,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    progress: Progress | None = None,
+    step: str = "copy",
+) -> None:
+    """COPY ``frame``'s columns (names = table columns) into ``table`` in chunks."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    total = len(frame)
+    column_list = ", ".join(frame.columns)
+    with raw.cursor() as cursor:
+        for start in range(0, total, _COPY_CHUNK):
+            chunk = frame.iloc[start : start + _COPY_CHUNK]
+            buffer = io.StringIO()
+            chunk.to_csv(buffer, header=False, index=False)
+            with cursor.copy(f"COPY {table} ({column_list}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(buffer.getvalue())
+            if progress:
+                progress(step, min(start + _COPY_CHUNK, total), total)
+
+
 def _copy_to_stage(
     conn: Connection,
     frame: gpd.GeoDataFrame,
@@ -301,21 +332,7 @@ def _copy_to_stage(
     table = clean[columns].copy() if columns else pd.DataFrame(index=clean.index)
     table.insert(0, "idx", np.arange(len(frame)))
     table["wkb"] = shapely.to_wkb(frame.geometry.values, hex=True, include_srid=False)
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    total = len(table)
-    column_list = ", ".join(["idx", *columns, "wkb"])
-    with raw.cursor() as cursor:
-        for start in range(0, total, _COPY_CHUNK):
-            chunk = table.iloc[start : start + _COPY_CHUNK]
-            buffer = io.StringIO()
-            chunk.to_csv(buffer, header=False, index=False)
-            with cursor.copy(
-                f"COPY import_stage ({column_list}) FROM STDIN WITH (FORMAT csv)"
-            ) as copy:
-                copy.write(buffer.getvalue())
-            if progress:
-                progress("copy", min(start + _COPY_CHUNK, total), total)
+    copy_frame(conn, "import_stage", table, progress=progress)
 
 
 def _upsert_sql(spec: Layer) -> str:

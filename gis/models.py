@@ -138,6 +138,8 @@ class Report(Base):
     community_code: Mapped[str | None] = mapped_column(String(12), index=True)
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     building_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Source system id or content hash of an imported history row (re-import is idempotent).
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
     geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
     # Lifecycle (migration 0002): see gis/lifecycle.py for the state machine.
     reporter_name: Mapped[str | None] = mapped_column(Text)

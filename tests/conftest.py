@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from gis.cluster import EmbeddedCluster
@@ -26,6 +26,7 @@ from gis.settings import Settings
 
 EMPTY_TEMPLATE = "gp_test_empty"
 DEMO_TEMPLATE = "gp_test_demo"
+CITY_TEMPLATE = "gp_test_city"
 
 
 class TestServer:
@@ -73,16 +74,22 @@ def pg_server() -> Iterator[TestServer]:
 
 @pytest.fixture(scope="session")
 def templates(pg_server: TestServer) -> Iterator[dict[str, str]]:
-    """Build the empty and the demo templates once per session."""
+    """Build the empty, demo, and demo-without-report-history templates once per session."""
     suffix = uuid.uuid4().hex[:6]
     empty, demo = f"{EMPTY_TEMPLATE}_{suffix}", f"{DEMO_TEMPLATE}_{suffix}"
+    city = f"{CITY_TEMPLATE}_{suffix}"
     engine = make_engine(pg_server.create_database(empty))
     migrate(engine)
     engine.dispose()
     engine = make_engine(pg_server.create_database(demo, template=empty))
     load_city(engine)
     engine.dispose()
-    yield {"empty": empty, "demo": demo}
+    engine = make_engine(pg_server.create_database(city, template=demo))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM reports"))
+    engine.dispose()
+    yield {"empty": empty, "demo": demo, "city": city}
+    pg_server.drop_database(city)
     pg_server.drop_database(demo)
     pg_server.drop_database(empty)
 
@@ -107,6 +114,12 @@ def empty_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[E
 def demo_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
     """A database with the demo city, this test's own to change."""
     yield from _fresh(pg_server, templates["demo"])
+
+
+@pytest.fixture
+def city_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
+    """The demo city without its report history (a clean intake queue), this test's own."""
+    yield from _fresh(pg_server, templates["city"])
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,8 @@ GOOD = {
 
 
 @pytest.fixture
-def client(demo_engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(demo_engine), engine=demo_engine)) as c:
+def client(city_engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_for(city_engine), engine=city_engine)) as c:
         yield c
 
 
@@ -63,9 +63,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_20_concurrent_identical_posts_store_exactly_one(demo_engine: Engine) -> None:
+def test_20_concurrent_identical_posts_store_exactly_one(city_engine: Engine) -> None:
     port = _free_port()
-    app = create_app(settings_for(demo_engine), engine=demo_engine)
+    app = create_app(settings_for(city_engine), engine=city_engine)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -88,8 +88,8 @@ def test_20_concurrent_identical_posts_store_exactly_one(demo_engine: Engine) ->
         thread.join(timeout=10)
     assert [r.status_code for r in responses] == [201] * 20
     assert len({r.json()["id"] for r in responses}) == 1
-    assert _count(demo_engine) == 1
-    assert _count(demo_engine, "report_events") == 1
+    assert _count(city_engine) == 1
+    assert _count(city_engine, "report_events") == 1
 
 
 @pytest.mark.parametrize(
@@ -105,30 +105,30 @@ def test_20_concurrent_identical_posts_store_exactly_one(demo_engine: Engine) ->
     ],
 )
 def test_bad_input_is_422_naming_the_field_and_stores_nothing(
-    client: TestClient, demo_engine: Engine, change: dict[str, Any], field: str
+    client: TestClient, city_engine: Engine, change: dict[str, Any], field: str
 ) -> None:
     body = {k: v for k, v in (GOOD | change).items() if v is not None}
     response = client.post("/reports", json=body)
     assert response.status_code == 422
     assert response.json()["detail"].startswith(f"{field}:")
-    assert _count(demo_engine) == 0
+    assert _count(city_engine) == 0
 
 
 @pytest.mark.parametrize("missing", ["lat", "lon", "category", "description"])
-def test_missing_fields_are_named(client: TestClient, demo_engine: Engine, missing: str) -> None:
+def test_missing_fields_are_named(client: TestClient, city_engine: Engine, missing: str) -> None:
     body = {k: v for k, v in GOOD.items() if k != missing}
     response = client.post("/reports", json=body)
     assert response.status_code == 422
     assert f"{missing}: Field required" in response.json()["detail"]
-    assert _count(demo_engine) == 0
+    assert _count(city_engine) == 0
 
 
-def test_not_json_is_refused(client: TestClient, demo_engine: Engine) -> None:
+def test_not_json_is_refused(client: TestClient, city_engine: Engine) -> None:
     response = client.post(
         "/reports", content=b"lat=1", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 422
-    assert _count(demo_engine) == 0
+    assert _count(city_engine) == 0
 
 
 def test_dispatcher_flow_transitions_and_events(client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -22,6 +23,21 @@ def test_demo_counts_match_the_generator_manifest(shared_demo_engine: Engine) ->
     assert residents == manifest["residents"]
 
 
+def test_demo_report_history_is_loaded_and_located(shared_demo_engine: Engine) -> None:
+    history = demo_manifest()["report_history"]
+    with shared_demo_engine.connect() as conn:
+        stored, in_grid, first, last = conn.execute(
+            text(
+                "SELECT count(*), count(grid_code), min(reported_at), max(reported_at) FROM reports"
+            )
+        ).one()
+    assert stored == history["reports"] >= 20_000
+    assert in_grid >= 0.95 * stored
+    assert (last - first).days >= 360
+    kinds = {c["kind"] for c in history["clusters"]}
+    assert kinds == {"market", "old_compound", "transport_hub"}
+
+
 def test_demo_meets_the_size_the_product_needs() -> None:
     counts = demo_manifest()["counts"]
     assert counts["districts"] == 3
@@ -37,6 +53,9 @@ def test_committed_demo_is_what_the_generator_makes() -> None:
     assert city["manifest"] == demo_manifest()
     committed = gpd.read_file(DEMO_DIR / "grids.geojson")
     assert list(committed["code"]) == list(city["grids"]["code"])
+    committed_reports = pd.read_csv(DEMO_DIR / "reports.csv", dtype=str, keep_default_na=False)
+    generated = city["reports"].astype(str).replace("nan", "")
+    assert committed_reports.equals(generated.astype(str))
 
 
 def test_reloading_the_demo_duplicates_nothing(demo_engine: Engine) -> None:

@@ -37,7 +37,7 @@ def _containing(frame: gpd.GeoDataFrame, points: gpd.GeoSeries) -> list[set[str]
     return found
 
 
-def test_location_equals_shapely_point_in_polygon(demo_engine: Engine) -> None:
+def test_location_equals_shapely_point_in_polygon(city_engine: Engine) -> None:
     rng = np.random.default_rng(4)
     minx, miny, maxx, maxy = gpd.read_file(DEMO_DIR / "districts.geojson").total_bounds
     # Some points beyond the city so that "outside everything" is checked too.
@@ -55,7 +55,7 @@ def test_location_equals_shapely_point_in_polygon(demo_engine: Engine) -> None:
         metric_points.values, return_distance=True, return_all=False
     )
     reports = [
-        _submit(demo_engine, float(lat), float(lon)) for lat, lon in zip(lats, lons, strict=True)
+        _submit(city_engine, float(lat), float(lon)) for lat, lon in zip(lats, lons, strict=True)
     ]
     checked_buildings = 0
     for i, report in enumerate(reports):
@@ -88,25 +88,25 @@ def test_location_equals_shapely_point_in_polygon(demo_engine: Engine) -> None:
     assert any(not r["located"] for r in reports)
 
 
-def test_point_outside_every_grid_is_stored_unlocated(demo_engine: Engine) -> None:
-    report = _submit(demo_engine, 30.60, 104.00)
+def test_point_outside_every_grid_is_stored_unlocated(city_engine: Engine) -> None:
+    report = _submit(city_engine, 30.60, 104.00)
     assert report["located"] is False
     assert report["location"]["grid_code"] is None  # type: ignore[index]
     assert report["status"] == "reported"
     assert report["due_arrival_at"] is not None
-    with demo_engine.connect() as conn:
+    with city_engine.connect() as conn:
         queue = list_reports(conn, filters=ReportFilter(located=False))
     assert [f["id"] for f in queue["features"]] == [report["id"]]
 
 
-def test_deadlines_cross_the_day_boundary(demo_engine: Engine) -> None:
+def test_deadlines_cross_the_day_boundary(city_engine: Engine) -> None:
     late = datetime(2026, 3, 1, 23, 55, tzinfo=UTC)
-    routine = _submit(demo_engine, 30.66, 104.06, reported_at=late)
-    repair = _submit(demo_engine, 30.66, 104.07, category="building_leak", reported_at=late)
+    routine = _submit(city_engine, 30.66, 104.06, reported_at=late)
+    repair = _submit(city_engine, 30.66, 104.07, category="building_leak", reported_at=late)
     assert routine["due_arrival_at"] == "2026-03-02T00:05:00+00:00"
     assert routine["due_resolution_at"] == "2026-03-02T00:55:00+00:00"
     assert repair["due_resolution_at"] == "2026-03-08T23:55:00+00:00"
-    with demo_engine.connect() as conn:
+    with city_engine.connect() as conn:
 
         def overdue_ids(as_of: datetime) -> list[object]:
             page = list_reports(conn, filters=ReportFilter(overdue=True), as_of=as_of)
@@ -115,10 +115,10 @@ def test_deadlines_cross_the_day_boundary(demo_engine: Engine) -> None:
         assert overdue_ids(late + timedelta(minutes=9)) == []
         # Both are past their 10-minute arrival deadline just after midnight.
         assert overdue_ids(late + timedelta(minutes=11)) == sorted([routine["id"], repair["id"]])
-    with demo_engine.begin() as conn:
+    with city_engine.begin() as conn:
         for action in ("accept", "dispatch", "arrive"):
             transition_report(conn, int(str(routine["id"])), action=action, actor="t")
-    with demo_engine.connect() as conn:
+    with city_engine.connect() as conn:
         page = list_reports(
             conn, filters=ReportFilter(overdue=True), as_of=late + timedelta(minutes=11)
         )
@@ -130,42 +130,42 @@ def test_deadlines_cross_the_day_boundary(demo_engine: Engine) -> None:
         assert sorted(f["id"] for f in page["features"]) == sorted([routine["id"], repair["id"]])
 
 
-def test_duplicates_are_flagged_within_50_m_and_24_h(demo_engine: Engine) -> None:
+def test_duplicates_are_flagged_within_50_m_and_24_h(city_engine: Engine) -> None:
     t0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
-    first = _submit(demo_engine, 30.66, 104.06, reported_at=t0)
+    first = _submit(city_engine, 30.66, 104.06, reported_at=t0)
     # ~20 m north: the same problem.
-    near = _submit(demo_engine, 30.66018, 104.06, reported_at=t0 + timedelta(hours=2))
+    near = _submit(city_engine, 30.66018, 104.06, reported_at=t0 + timedelta(hours=2))
     assert near["likely_duplicate_of"] == first["id"]
     # ~80 m away, another category, or more than a day after every open one: not duplicates.
-    far = _submit(demo_engine, 30.66072, 104.06, reported_at=t0 + timedelta(hours=2))
+    far = _submit(city_engine, 30.66072, 104.06, reported_at=t0 + timedelta(hours=2))
     other = _submit(
-        demo_engine, 30.66, 104.06, category="parking", reported_at=t0 + timedelta(hours=2)
+        city_engine, 30.66, 104.06, category="parking", reported_at=t0 + timedelta(hours=2)
     )
-    later = _submit(demo_engine, 30.66, 104.06, reported_at=t0 + timedelta(hours=27))
+    later = _submit(city_engine, 30.66, 104.06, reported_at=t0 + timedelta(hours=27))
     assert far["likely_duplicate_of"] is None
     assert other["likely_duplicate_of"] is None
     assert later["likely_duplicate_of"] is None
     # Linked, not merged: both stay; the dispatcher confirms.
-    with demo_engine.begin() as conn:
+    with city_engine.begin() as conn:
         confirmed = transition_report(
             conn, int(str(near["id"])), action="confirm_duplicate", actor="dispatcher"
         )
     assert confirmed["status"] == "duplicate"
     assert confirmed["likely_duplicate_of"] == first["id"]
     # A closed original is no longer open: a new report there is not its duplicate.
-    with demo_engine.begin() as conn:
+    with city_engine.begin() as conn:
         transition_report(conn, int(str(first["id"])), action="reject", actor="d", note="fixed")
-    again = _submit(demo_engine, 30.66, 104.06, reported_at=t0 + timedelta(hours=3))
+    again = _submit(city_engine, 30.66, 104.06, reported_at=t0 + timedelta(hours=3))
     assert again["likely_duplicate_of"] is None
 
 
-def test_same_idempotency_key_returns_the_first_report(demo_engine: Engine) -> None:
-    first = _submit(demo_engine, 30.66, 104.06, idempotency_key="k-1")
-    again = _submit(demo_engine, 30.66, 104.06, idempotency_key="k-1")
+def test_same_idempotency_key_returns_the_first_report(city_engine: Engine) -> None:
+    first = _submit(city_engine, 30.66, 104.06, idempotency_key="k-1")
+    again = _submit(city_engine, 30.66, 104.06, idempotency_key="k-1")
     assert again["id"] == first["id"]
     with pytest.raises(Conflict, match="different request"):
-        _submit(demo_engine, 30.65, 104.06, idempotency_key="k-1")
-    with demo_engine.connect() as conn:
+        _submit(city_engine, 30.65, 104.06, idempotency_key="k-1")
+    with city_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM reports")).scalar_one() == 1
         events = conn.execute(text("SELECT count(*) FROM report_events")).scalar_one()
     assert events == 1

@@ -12,9 +12,9 @@ from gis.reports import ReportInput, open_reports_geojson, submit_report
 from maps.reports import OVERDUE_COLOUR, STATUS_COLOURS, add_open_reports_layer
 
 
-def test_layer_renders_open_reports(demo_engine: Engine) -> None:
+def test_layer_renders_open_reports(city_engine: Engine) -> None:
     long_ago = datetime.now(UTC) - timedelta(days=2)
-    with demo_engine.begin() as conn:
+    with city_engine.begin() as conn:
         late = submit_report(
             conn,
             ReportInput(lat=30.66, lon=104.06, category="parking", description="late"),

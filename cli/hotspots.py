@@ -1,0 +1,121 @@
+"""``gridpatrol hotspots``: Gi* hot and cold spots of reports (as ``GET /analytics/hotspots``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.app import app, console, open_engine, run
+from gis.hotspots import (
+    BIN_LABELS,
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_SEED,
+    DEFAULT_UNIT,
+    HotspotResult,
+    describe_window,
+    find_hotspots,
+    hotspots_geojson,
+    report_heat_points,
+)
+from gis.settings import get_settings
+
+UnitOpt = Annotated[str, typer.Option(help="hex or grid (Queen contiguity)")]
+SizeOpt = Annotated[
+    float | None, typer.Option("--size-m", help="hexagon edge length, metres (default 200)")
+]
+CategoryOpt = Annotated[
+    list[str] | None, typer.Option("--category", "-c", help="category code (repeatable)")
+]
+SinceOpt = Annotated[datetime | None, typer.Option(help="reported at or after (UTC)")]
+UntilOpt = Annotated[datetime | None, typer.Option(help="reported before (UTC)")]
+PermutationsOpt = Annotated[int, typer.Option(help="permutations for p-values")]
+SeedOpt = Annotated[int, typer.Option(help="random seed of the permutations")]
+
+
+def run_hotspots(
+    *,
+    unit: str,
+    size_m: float | None,
+    category: list[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    permutations: int,
+    seed: int,
+    with_heat: bool = False,
+) -> tuple[HotspotResult, list[tuple[float, float, float]]]:
+    """Run the analysis (and, for maps, fetch the heat points) on the configured database."""
+    engine = open_engine(get_settings())
+
+    def action() -> tuple[HotspotResult, list[tuple[float, float, float]]]:
+        with engine.connect() as conn:
+            result = find_hotspots(
+                conn,
+                unit=unit,
+                size_m=size_m,
+                categories=category,
+                since=since,
+                until=until,
+                permutations=permutations,
+                seed=seed,
+            )
+            heat = (
+                report_heat_points(
+                    conn, categories=result.categories, since=result.since, until=result.until
+                )
+                if with_heat
+                else []
+            )
+            return result, heat
+
+    try:
+        return run(action)
+    finally:
+        engine.dispose()
+
+
+@app.command("hotspots")
+def hotspots(
+    unit: UnitOpt = DEFAULT_UNIT,
+    size_m: SizeOpt = None,
+    category: CategoryOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    permutations: PermutationsOpt = DEFAULT_PERMUTATIONS,
+    seed: SeedOpt = DEFAULT_SEED,
+    top: Annotated[int, typer.Option(help="significant units listed in the table")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="GeoJSON FeatureCollection")] = False,
+) -> None:
+    """Where reports cluster: Getis-Ord Gi*, permutation p-values, FDR-corrected bins."""
+    result, _ = run_hotspots(
+        unit=unit,
+        size_m=size_m,
+        category=category,
+        since=since,
+        until=until,
+        permutations=permutations,
+        seed=seed,
+    )
+    if as_json:
+        console.print_json(json.dumps(hotspots_geojson(result), ensure_ascii=False))
+        return
+    console.print(
+        f"{len(result.units)} {result.unit} units, {result.reports:,} reports, "
+        f"{describe_window(result)}",
+        highlight=False,
+    )
+    summary = Table("bin", "meaning", "units")
+    for value, count in result.bin_counts().items():
+        summary.add_row(f"{value:+d}", BIN_LABELS[value], str(count))
+    console.print(summary)
+    significant = sorted((u for u in result.units if u.bin), key=lambda u: -abs(u.z))[:top]
+    if significant:
+        table = Table("unit", "reports", "z", "p", "p (FDR)", "bin")
+        for u in significant:
+            table.add_row(
+                u.id, str(u.count), f"{u.z:.2f}", f"{u.p:.4f}", f"{u.p_fdr:.4f}", f"{u.bin:+d}"
+            )
+        console.print(table)

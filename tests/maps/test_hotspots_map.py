@@ -1,0 +1,51 @@
+"""The hotspot map renders offline in Chromium: units, heatmap canvas, legend, layer control."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import shapely
+from sqlalchemy import Engine
+
+from gis.demo import demo_manifest
+from gis.hotspots import find_hotspots, report_heat_points
+from maps import assets
+from maps.hotspots import BIN_COLOURS, hotspot_map
+from tests.browser import load_page
+
+pytestmark = pytest.mark.browser
+
+
+def test_demo_hotspot_map_renders_offline_with_clusters_hot(
+    shared_demo_engine: Engine, tmp_path: Path
+) -> None:
+    with shared_demo_engine.connect() as conn:
+        result = find_hotspots(conn, unit="hex")
+        heat = report_heat_points(conn)
+    fmap = hotspot_map(result, heat_points=heat)
+    html = assets.render(fmap, mode="standalone")
+    path = tmp_path / "hotspots.html"
+    path.write_text(html, encoding="utf-8")
+    report = load_page(path.as_uri(), screenshot=Path("/tmp/bench5/hotspots.png"), wait_ms=1500)
+    assert report.errors == []
+    assert report.blocked == []
+    assert report.counts["paths"] == len(result.units)
+    assert report.counts["canvases"] >= 1  # the heatmap
+    assert report.counts["legend"] == 1
+    assert report.counts["controls"] == 1
+    # The units drawn at the planted clusters are in the hot colour.
+    for cluster in demo_manifest()["report_history"]["clusters"]:
+        centre = shapely.Point(cluster["lon"], cluster["lat"])
+        unit = next(
+            u for u in result.units if shapely.geometry.shape(u.geometry).intersects(centre)
+        )
+        assert unit.bin >= 2
+        assert BIN_COLOURS[unit.bin] in html
+
+
+def test_big_history_is_aggregated_for_the_heatmap(shared_demo_engine: Engine) -> None:
+    with shared_demo_engine.connect() as conn:
+        points = report_heat_points(conn, max_points=2_000)
+    assert 0 < len(points) <= 2_500
+    assert sum(w for _, _, w in points) == demo_manifest()["report_history"]["reports"]
