@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import Connection, text
 
 # A building belongs to the grid holding the largest share of its footprint. The share is a
@@ -62,3 +66,79 @@ def assign_buildings(conn: Connection) -> int:
 def assign_facilities(conn: Connection) -> None:
     """Set every facility's grid to the grid containing its point (none when outside all)."""
     conn.execute(text(_ASSIGN_FACILITIES))
+
+
+@dataclass(frozen=True)
+class SplitBuilding:
+    """A building whose largest grid holds less than the threshold share of its footprint."""
+
+    code: str
+    grid_code: str
+    share: float
+    # Share of the footprint in every grid it touches (the rest lies in no grid).
+    shares: dict[str, float]
+    residents: int | None
+
+
+@dataclass(frozen=True)
+class UnassignedBuilding:
+    """A building lying in no grid."""
+
+    code: str
+    residents: int | None
+    location: dict[str, Any]
+
+
+# Buildings near the communities in scope (all when :scope is NULL).
+_BUILDING_SCOPE = """
+    (CAST(:scope AS text[]) IS NULL OR EXISTS (
+        SELECT 1 FROM communities c
+        WHERE c.code = ANY(CAST(:scope AS text[])) AND c.geom && b.geom
+    ))
+"""
+
+# Reads the shares stored by assign_buildings, then measures every grid's share only for
+# the few split buildings (same planar ratio as the assignment).
+_SPLIT = f"""
+SELECT b.code, b.grid_code, b.grid_share, b.residents,
+       (SELECT json_object_agg(g.code, ST_Area(ST_Intersection(b.geom, g.geom))
+                                         / NULLIF(ST_Area(b.geom), 0))
+        FROM grids g WHERE g.geom && b.geom AND ST_Intersects(g.geom, b.geom)) AS shares
+FROM buildings b
+WHERE b.grid_code IS NOT NULL AND b.grid_share < :min_share AND {_BUILDING_SCOPE}
+ORDER BY b.code
+"""
+
+_UNASSIGNED = f"""
+SELECT b.code, b.residents, ST_AsGeoJSON(ST_PointOnSurface(b.geom), 8)::json
+FROM buildings b
+WHERE b.grid_code IS NULL AND {_BUILDING_SCOPE}
+ORDER BY b.code
+"""
+
+
+def find_split_buildings(
+    conn: Connection, *, min_share: float = 0.9, scope: Sequence[str] | None = None
+) -> list[SplitBuilding]:
+    """Buildings whose assigned grid holds less than ``min_share`` (0–1) of the footprint."""
+    rows = conn.execute(
+        text(_SPLIT), {"min_share": min_share, "scope": list(scope) if scope is not None else None}
+    )
+    return [
+        SplitBuilding(
+            code=r[0],
+            grid_code=r[1],
+            share=float(r[2]),
+            residents=r[3],
+            shares={k: round(float(v), 6) for k, v in sorted((r[4] or {}).items()) if v},
+        )
+        for r in rows
+    ]
+
+
+def find_unassigned_buildings(
+    conn: Connection, *, scope: Sequence[str] | None = None
+) -> list[UnassignedBuilding]:
+    """Buildings lying in no grid, each with a point on its footprint."""
+    rows = conn.execute(text(_UNASSIGNED), {"scope": list(scope) if scope is not None else None})
+    return [UnassignedBuilding(code=r[0], residents=r[1], location=r[2]) for r in rows]

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     tile_attribution: str = "© OpenStreetMap contributors"
     # Largest page a list endpoint returns.
     max_page_size: int = 1000
+    # Topology: gaps below this area (m²) are slivers, reported apart as warnings.
+    sliver_area_m2: float = 1.0
+    # Assignment: a building whose largest grid holds less than this share is "split".
+    split_share: float = 0.9
 
     @field_validator("database_url")
     @classmethod
