@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import add_exception_handlers
-from api.routes import coverage, health, layers, topology
+from api.routes import coverage, health, layers, maps, topology
 from gis.db import open_database
 from gis.settings import Settings, get_settings
 from maps.assets import ROOTS
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(layers.router)
     app.include_router(topology.router)
     app.include_router(coverage.router)
+    app.include_router(maps.router)
     # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
     for root, directory in ROOTS.items():
         app.mount(

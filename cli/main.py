@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import cli.data  # noqa: F401  (registers db, load, demo, serve)
+import cli.maps  # noqa: F401  (registers map grids|coverage)
 import cli.topology  # noqa: F401  (registers validate, repair)
 from cli.app import app
 

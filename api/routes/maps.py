@@ -1,0 +1,37 @@
+"""Map pages (HTML), drawn by Folium with every asset served by gridpatrol itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from api.deps import BBoxDep, ConnDep, SettingsDep
+from gis.mapping import DEFAULT_BUILDING_LIMIT
+from maps.assets import render
+from maps.pages import coverage_page, grids_page
+
+router = APIRouter(tags=["maps"], default_response_class=HTMLResponse)
+
+
+@router.get("/maps/grids")
+def grids_map(
+    conn: ConnDep,
+    settings: SettingsDep,
+    bbox: BBoxDep,
+    building_limit: Annotated[
+        int, Query(ge=0, le=50_000, description="most buildings drawn")
+    ] = DEFAULT_BUILDING_LIMIT,
+    problems: Annotated[bool, Query(description="highlight topology problems")] = True,
+) -> HTMLResponse:
+    """Districts, communities, grids (code, buildings, residents), buildings coloured by grid
+    and topology problems; city-wide grids are simplified, buildings need a ``bbox``."""
+    fmap = grids_page(conn, settings, bbox=bbox, building_limit=building_limit, problems=problems)
+    return HTMLResponse(render(fmap, mode="served"))
+
+
+@router.get("/maps/coverage")
+def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
+    """District borders, communities and grids spanning districts by share, enclave parts."""
+    return HTMLResponse(render(coverage_page(conn, settings), mode="served"))
