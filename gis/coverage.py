@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gis.topology import NOISE_AREA_M2, valid
+from gis.topology import NOISE_AREA_M2, invalid_codes, valid
 
 Geometry = dict[str, Any]
 _UNIT_LAYERS = {"communities": "community", "grids": "grid"}
@@ -76,7 +76,7 @@ _PARTS = """
 WITH units AS (
     SELECT u.code, u.name, {valid_u} AS geom FROM {table} u
     WHERE NOT EXISTS (
-        SELECT 1 FROM districts d WHERE d.geom && u.geom AND ST_CoveredBy(u.geom, d.geom)
+        SELECT 1 FROM districts d WHERE d.geom && u.geom AND ST_Covers({valid_d}, {valid_u})
     )
 ),
 parts AS (
@@ -125,10 +125,10 @@ ORDER BY p.code, p.district_code, p.area_m2 DESC
 """
 
 
-def _find_units(conn: Connection, table: str) -> list[CrossDistrictUnit]:
+def _find_units(conn: Connection, table: str, invalid: list[str]) -> list[CrossDistrictUnit]:
     sql = _PARTS.format(table=table, valid_u=valid("u.geom"), valid_d=valid("d.geom"))
     units: dict[str, CrossDistrictUnit] = {}
-    for row in conn.execute(text(sql), {"noise_m2": NOISE_AREA_M2}):
+    for row in conn.execute(text(sql), {"noise_m2": NOISE_AREA_M2, "invalid": invalid}):
         code, name, unit_m2, district, district_name, area_m2, geometry, n_bld, n_res = row
         unit = units.setdefault(
             code,
@@ -156,9 +156,13 @@ def _find_units(conn: Connection, table: str) -> list[CrossDistrictUnit]:
     return list(units.values())
 
 
-def find_enclave_parts(conn: Connection) -> list[EnclavePart]:
+def find_enclave_parts(conn: Connection, *, invalid: list[str] | None = None) -> list[EnclavePart]:
     """Each polygon of a community lying in another district than its own, with its people."""
     sql = _ENCLAVES.format(valid_c=valid("c.geom"), valid_d=valid("d.geom"))
+    params = {
+        "noise_m2": NOISE_AREA_M2,
+        "invalid": invalid if invalid is not None else invalid_codes(conn),
+    }
     return [
         EnclavePart(
             community_code=r[0],
@@ -168,16 +172,17 @@ def find_enclave_parts(conn: Connection) -> list[EnclavePart]:
             buildings=int(r[4]),
             residents=int(r[5]),
         )
-        for r in conn.execute(text(sql), {"noise_m2": NOISE_AREA_M2})
+        for r in conn.execute(text(sql), params)
     ]
 
 
 def find_cross_district_coverage(conn: Connection) -> CrossDistrictCoverage:
     """Communities and grids spanning districts, their shares and the communities' enclaves."""
-    communities = _find_units(conn, "communities")
+    invalid = invalid_codes(conn)
+    communities = _find_units(conn, "communities", invalid)
     enclaves: dict[str, list[EnclavePart]] = {}
-    for part in find_enclave_parts(conn):
+    for part in find_enclave_parts(conn, invalid=invalid):
         enclaves.setdefault(part.community_code, []).append(part)
     for unit in communities:
         unit.enclave_parts.extend(enclaves.get(unit.code, []))
-    return CrossDistrictCoverage(communities=communities, grids=_find_units(conn, "grids"))
+    return CrossDistrictCoverage(communities=communities, grids=_find_units(conn, "grids", invalid))
