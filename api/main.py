@@ -10,7 +10,17 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import add_exception_handlers
-from api.routes import analytics, health, kpis, layers, maps, open311, reports
+from api.routes import (
+    analytics,
+    coverage,
+    health,
+    kpis,
+    layers,
+    maps,
+    open311,
+    reports,
+    topology,
+)
 from gis.categories import get_categories
 from gis.db import open_database
 from gis.settings import Settings, get_settings
@@ -48,6 +58,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(kpis.router)
     app.include_router(open311.router)
     app.include_router(analytics.router)
+    app.include_router(topology.router)
+    app.include_router(coverage.router)
     app.include_router(maps.router)
     # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
     for root, directory in ROOTS.items():

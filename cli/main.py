@@ -9,7 +9,8 @@ from typing import Any
 
 import cli.data  # noqa: F401  (registers db, load, demo, serve)
 import cli.hotspots  # noqa: F401  (registers hotspots)
-import cli.maps  # noqa: F401  (registers the map group)
+import cli.maps  # noqa: F401  (registers map grids|coverage|hotspots)
+import cli.topology  # noqa: F401  (registers validate, repair)
 from cli.app import app
 
 

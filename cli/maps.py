@@ -1,4 +1,7 @@
-"""``gridpatrol map …``: standalone HTML maps that open with no network."""
+"""``gridpatrol map KIND -o FILE.html``: standalone map pages that open with no network.
+
+``map`` is a command group: other topics add their kinds with ``@map_app.command("…")``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli.app import app, console
+from cli.app import app, console, open_engine, run
 from cli.hotspots import (
     CategoryOpt,
     PermutationsOpt,
@@ -19,19 +22,68 @@ from cli.hotspots import (
     run_hotspots,
 )
 from gis.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, DEFAULT_UNIT
+from gis.layers import parse_bbox
+from gis.mapping import DEFAULT_BUILDING_LIMIT
 from gis.settings import get_settings
 from maps.assets import write
 from maps.hotspots import hotspot_map
+from maps.pages import coverage_page, grids_page
 
-map_app = typer.Typer(help="Standalone HTML maps (offline: assets inlined).", no_args_is_help=True)
+map_app = typer.Typer(help="Write a standalone map page (.html).", no_args_is_help=True)
 app.add_typer(map_app, name="map")
 
-OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")]
+Output = Annotated[Path, typer.Option("-o", "--output", help="the .html file to write")]
+
+
+@map_app.command("grids")
+def map_grids(
+    output: Output,
+    bbox: Annotated[
+        str | None, typer.Option(help="minx,miny,maxx,maxy (EPSG:4326): draw buildings here")
+    ] = None,
+    building_limit: Annotated[int, typer.Option(help="most buildings drawn")] = (
+        DEFAULT_BUILDING_LIMIT
+    ),
+    problems: Annotated[bool, typer.Option(help="highlight topology problems")] = True,
+    reports: Annotated[bool, typer.Option(help="show open reports")] = True,
+) -> None:
+    """Districts, communities, grids, buildings by grid, topology problems, open reports."""
+    settings = get_settings()
+    box = run(lambda: parse_bbox(bbox))
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            fmap = run(
+                lambda: grids_page(
+                    conn,
+                    settings,
+                    bbox=box,
+                    building_limit=building_limit,
+                    problems=problems,
+                    reports=reports,
+                )
+            )
+    finally:
+        engine.dispose()
+    console.print(f"wrote {write(fmap, output)}", highlight=False)
+
+
+@map_app.command("coverage")
+def map_coverage(output: Output) -> None:
+    """District borders, communities and grids across districts, enclave parts."""
+    settings = get_settings()
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            fmap = run(lambda: coverage_page(conn, settings))
+    finally:
+        engine.dispose()
+    console.print(f"wrote {write(fmap, output)}", highlight=False)
 
 
 @map_app.command("hotspots")
 def map_hotspots(
-    output: OutputOpt,
+    output: Output,
     unit: UnitOpt = DEFAULT_UNIT,
     size_m: SizeOpt = None,
     category: CategoryOpt = None,
@@ -55,5 +107,4 @@ def map_hotspots(
     fmap = hotspot_map(
         result, heat_points=heat, tile_url=settings.tile_url, attribution=settings.tile_attribution
     )
-    write(fmap, output)
-    console.print(str(output), highlight=False)
+    console.print(f"wrote {write(fmap, output)}", highlight=False)

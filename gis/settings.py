@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
     # Report categories and deadlines (TOML); validated when the app starts.
     categories_file: Path = Path(__file__).with_name("categories.toml")
+    # Topology: gaps below this area (m²) are slivers, reported apart as warnings.
+    sliver_area_m2: float = 1.0
+    # Assignment: a building whose largest grid holds less than this share is "split".
+    split_share: float = 0.9
 
     @field_validator("database_url")
     @classmethod

@@ -73,7 +73,7 @@ def hotspot_map(
     ).add_to(fmap)
     if heat_points:
         top = max(w for _, _, w in heat_points)
-        HeatMap(
+        HeatMap(  # type: ignore[no-untyped-call]
             [[lat, lon, w / top] for lat, lon, w in heat_points],
             name="report density (kernel)",
             radius=14,
@@ -81,6 +81,6 @@ def hotspot_map(
             min_opacity=0.25,
             max_zoom=16,
         ).add_to(fmap)
-    fmap.get_root().html.add_child(folium.Element(_legend(result)))
+    fmap.get_root().html.add_child(folium.Element(_legend(result)))  # type: ignore[attr-defined]
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from gis.cluster import EmbeddedCluster
 from gis.db import make_engine, migrate
 from gis.demo import load_city
-from gis.settings import Settings
+from gis.settings import Settings, get_settings
 
 EMPTY_TEMPLATE = "gp_test_empty"
 DEMO_TEMPLATE = "gp_test_demo"
@@ -132,6 +132,19 @@ def settings_for(engine: Engine, **overrides: object) -> Settings:
     """Settings pointing at ``engine``'s database."""
     url = engine.url.render_as_string(hide_password=False)
     return Settings(database_url=url, tile_url="", **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def use_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Engine], None]]:
+    """Point the CLI's settings (``DATABASE_URL``) at ``engine``'s database, offline."""
+
+    def point(engine: Engine) -> None:
+        monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+        monkeypatch.setenv("GRIDPATROL_TILE_URL", "")
+        get_settings.cache_clear()
+
+    yield point
+    get_settings.cache_clear()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

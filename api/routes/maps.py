@@ -1,30 +1,53 @@
-"""Map pages (HTML): Folium maps served with their assets from ``/static``."""
+"""Map pages (HTML), drawn by Folium with every asset served by gridpatrol itself."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from api.deps import ConnDep, SettingsDep
+from api.deps import BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
-from gis.hotspots import find_hotspots, report_heat_points
+from gis.mapping import DEFAULT_BUILDING_LIMIT
 from maps.assets import render
-from maps.hotspots import hotspot_map
+from maps.pages import coverage_page, grids_page, hotspots_page
 
-router = APIRouter(tags=["maps"])
+router = APIRouter(tags=["maps"], default_response_class=HTMLResponse)
 
 
-@router.get("/maps/hotspots", response_class=HTMLResponse)
-def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
-    """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
-    result = find_hotspots(conn, **params)
-    heat = report_heat_points(
-        conn, categories=result.categories, since=result.since, until=result.until
-    )
-    fmap = hotspot_map(
-        result,
-        heat_points=heat,
-        tile_url=settings.tile_url,
-        attribution=settings.tile_attribution,
+@router.get("/maps/grids")
+def grids_map(
+    conn: ConnDep,
+    settings: SettingsDep,
+    bbox: BBoxDep,
+    building_limit: Annotated[
+        int, Query(ge=0, le=50_000, description="most buildings drawn")
+    ] = DEFAULT_BUILDING_LIMIT,
+    problems: Annotated[bool, Query(description="highlight topology problems")] = True,
+    reports: Annotated[bool, Query(description="show open reports")] = True,
+) -> HTMLResponse:
+    """Districts, communities, grids (code, buildings, residents), buildings coloured by grid,
+    topology problems and open reports; city-wide grids are simplified, buildings need a
+    ``bbox``."""
+    fmap = grids_page(
+        conn,
+        settings,
+        bbox=bbox,
+        building_limit=building_limit,
+        problems=problems,
+        reports=reports,
     )
     return HTMLResponse(render(fmap, mode="served"))
+
+
+@router.get("/maps/coverage")
+def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
+    """District borders, communities and grids spanning districts by share, enclave parts."""
+    return HTMLResponse(render(coverage_page(conn, settings), mode="served"))
+
+
+@router.get("/maps/hotspots")
+def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
+    """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
+    return HTMLResponse(render(hotspots_page(conn, settings, **params), mode="served"))

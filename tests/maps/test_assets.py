@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import folium
 import pytest
-import uvicorn
 from folium.plugins import HeatMap, MarkerCluster
 from sqlalchemy import Engine
 
@@ -17,6 +15,7 @@ from maps import assets
 from maps.base import base_map
 from tests.browser import load_page
 from tests.conftest import settings_for
+from tests.maps.conftest import serve
 
 pytestmark = pytest.mark.browser
 
@@ -67,17 +66,8 @@ def test_standalone_page_renders_offline(tmp_path: Path) -> None:
 
 @pytest.fixture
 def live_server(empty_engine: Engine) -> Iterator[str]:
-    app = create_app(settings_for(empty_engine), engine=empty_engine)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(settings_for(empty_engine), engine=empty_engine)) as url:
+        yield url
 
 
 def test_served_page_loads_assets_from_gridpatrol(live_server: str, tmp_path: Path) -> None:

@@ -1,0 +1,19 @@
+"""Cross-district coverage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import ConnDep
+from gis.coverage import find_cross_district_coverage
+
+router = APIRouter(tags=["coverage"])
+
+
+@router.get("/coverage/cross-district")
+def get_cross_district(conn: ConnDep) -> dict[str, Any]:
+    """Communities and grids whose area lies in more than one district: area (m²), share,
+    buildings and residents per district, and communities' enclave parts as polygons."""
+    return find_cross_district_coverage(conn).to_dict()

@@ -1,0 +1,33 @@
+"""Grid topology report."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import ConnDep, SettingsDep
+from gis.topology import validate_topology
+
+router = APIRouter(tags=["topology"])
+
+
+@router.get("/topology")
+def get_topology(
+    conn: ConnDep,
+    settings: SettingsDep,
+    sliver_area_m2: Annotated[
+        float | None, Query(ge=0, description="gaps below this area (m²) are slivers")
+    ] = None,
+    split_share: Annotated[
+        float | None, Query(gt=0, le=1, description="buildings below this share are split")
+    ] = None,
+) -> dict[str, Any]:
+    """Gaps, slivers, overlaps, grids outside their community, invalid geometries, code
+    problems, split and unassigned buildings (areas in m², geometry as GeoJSON)."""
+    report = validate_topology(
+        conn,
+        sliver_area_m2=settings.sliver_area_m2 if sliver_area_m2 is None else sliver_area_m2,
+        split_share=settings.split_share if split_share is None else split_share,
+    )
+    return report.to_dict()
