@@ -61,8 +61,17 @@ def _is_local(url: str) -> bool:
     )
 
 
-def load_page(url: str, *, screenshot: Path | None = None, wait_ms: int = 800) -> PageReport:
-    """Open ``url`` (http://127.0.0.1… or file://…) offline; report errors and layer counts."""
+def load_page(
+    url: str,
+    *,
+    screenshot: Path | None = None,
+    wait_ms: int = 800,
+    count: dict[str, str] | None = None,
+) -> PageReport:
+    """Open ``url`` (http://127.0.0.1… or file://…) offline; report errors and layer counts.
+
+    ``count`` adds named CSS selectors whose matches are counted too.
+    """
     report = PageReport()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
@@ -87,6 +96,8 @@ def load_page(url: str, *, screenshot: Path | None = None, wait_ms: int = 800) -
             page.goto(url, wait_until="load")
             page.wait_for_timeout(wait_ms)
             report.counts = page.evaluate(_COUNT_LAYERS)
+            for name, selector in (count or {}).items():
+                report.counts[name] = page.locator(selector).count()
             if screenshot is not None:
                 page.screenshot(path=str(screenshot))
         finally:

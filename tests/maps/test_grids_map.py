@@ -44,6 +44,21 @@ def test_served_grids_map_draws_every_layer_offline(demo_server: str, tmp_path: 
 
 
 @pytest.mark.browser
+def test_grids_map_shows_the_open_reports(demo_server: str) -> None:
+    report = load_page(
+        f"{demo_server}/maps/grids",
+        count={
+            "clusters": ".marker-cluster",
+            "report_markers": "path.report",
+            "reports_toggle": ".leaflet-control-layers-overlays label:has-text('Open reports')",
+        },
+    )
+    assert report.errors == [] and report.blocked == []
+    assert report.counts["clusters"] + report.counts["report_markers"] > 0
+    assert report.counts["reports_toggle"] == 1
+
+
+@pytest.mark.browser
 def test_written_grids_map_opens_offline(
     shared_demo_engine: Engine, use_database: Callable[[Engine], None], tmp_path: Path
 ) -> None:
