@@ -44,19 +44,11 @@ from gis.importing import (
     to_wgs84,
 )
 from gis.layers import Layer
+from gis.reports import STATUSES
 
 REPORTS_LAYER = "reports"
-REPORT_STATUSES: tuple[str, ...] = (
-    "reported",
-    "accepted",
-    "rejected",
-    "duplicate",
-    "dispatched",
-    "in_progress",
-    "resolved",
-    "verified",
-    "closed",
-)
+# The lifecycle's statuses: history may arrive in any of them.
+REPORT_STATUSES: tuple[str, ...] = STATUSES
 _SPEC = Layer(name=REPORTS_LAYER, geometry="point", properties={}, key="external_id")
 _BUCKET_DEG = 0.0005
 _STAGE_COLUMNS = (
