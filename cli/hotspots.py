@@ -19,7 +19,6 @@ from gis.hotspots import (
     describe_window,
     find_hotspots,
     hotspots_geojson,
-    report_heat_points,
 )
 from gis.settings import get_settings
 
@@ -45,14 +44,13 @@ def run_hotspots(
     until: datetime | None,
     permutations: int,
     seed: int,
-    with_heat: bool = False,
-) -> tuple[HotspotResult, list[tuple[float, float, float]]]:
-    """Run the analysis (and, for maps, fetch the heat points) on the configured database."""
+) -> HotspotResult:
+    """Run the analysis on the configured database."""
     engine = open_engine(get_settings())
 
-    def action() -> tuple[HotspotResult, list[tuple[float, float, float]]]:
+    def action() -> HotspotResult:
         with engine.connect() as conn:
-            result = find_hotspots(
+            return find_hotspots(
                 conn,
                 unit=unit,
                 size_m=size_m,
@@ -62,19 +60,8 @@ def run_hotspots(
                 permutations=permutations,
                 seed=seed,
             )
-            heat = (
-                report_heat_points(
-                    conn, categories=result.categories, since=result.since, until=result.until
-                )
-                if with_heat
-                else []
-            )
-            return result, heat
 
-    try:
-        return run(action)
-    finally:
-        engine.dispose()
+    return run(action)
 
 
 @app.command("hotspots")
@@ -90,7 +77,7 @@ def hotspots(
     as_json: Annotated[bool, typer.Option("--json", help="GeoJSON FeatureCollection")] = False,
 ) -> None:
     """Where reports cluster: Getis-Ord Gi*, permutation p-values, FDR-corrected bins."""
-    result, _ = run_hotspots(
+    result = run_hotspots(
         unit=unit,
         size_m=size_m,
         category=category,

@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import folium
 import typer
+from sqlalchemy import Connection
 
 from cli.app import app, console, open_engine, run
 from cli.hotspots import (
@@ -19,20 +22,27 @@ from cli.hotspots import (
     SizeOpt,
     UnitOpt,
     UntilOpt,
-    run_hotspots,
 )
 from gis.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, DEFAULT_UNIT
 from gis.layers import parse_bbox
 from gis.mapping import DEFAULT_BUILDING_LIMIT
-from gis.settings import get_settings
+from gis.settings import Settings, get_settings
 from maps.assets import write
-from maps.hotspots import hotspot_map
-from maps.pages import coverage_page, grids_page
+from maps.pages import coverage_page, grids_page, hotspots_page
 
 map_app = typer.Typer(help="Write a standalone map page (.html).", no_args_is_help=True)
 app.add_typer(map_app, name="map")
 
 Output = Annotated[Path, typer.Option("-o", "--output", help="the .html file to write")]
+
+
+def _write_page(output: Path, build: Callable[[Connection, Settings], folium.Map]) -> None:
+    """Build a page with the same function the API serves it with, and write it standalone."""
+    settings = get_settings()
+    engine = open_engine(settings)
+    with engine.connect() as conn:
+        fmap = run(lambda: build(conn, settings))
+    console.print(f"wrote {write(fmap, output)}", highlight=False)
 
 
 @map_app.command("grids")
@@ -48,37 +58,24 @@ def map_grids(
     reports: Annotated[bool, typer.Option(help="show open reports")] = True,
 ) -> None:
     """Districts, communities, grids, buildings by grid, topology problems, open reports."""
-    settings = get_settings()
     box = run(lambda: parse_bbox(bbox))
-    engine = open_engine(settings)
-    try:
-        with engine.connect() as conn:
-            fmap = run(
-                lambda: grids_page(
-                    conn,
-                    settings,
-                    bbox=box,
-                    building_limit=building_limit,
-                    problems=problems,
-                    reports=reports,
-                )
-            )
-    finally:
-        engine.dispose()
-    console.print(f"wrote {write(fmap, output)}", highlight=False)
+    _write_page(
+        output,
+        lambda conn, settings: grids_page(
+            conn,
+            settings,
+            bbox=box,
+            building_limit=building_limit,
+            problems=problems,
+            reports=reports,
+        ),
+    )
 
 
 @map_app.command("coverage")
 def map_coverage(output: Output) -> None:
     """District borders, communities and grids across districts, enclave parts."""
-    settings = get_settings()
-    engine = open_engine(settings)
-    try:
-        with engine.connect() as conn:
-            fmap = run(lambda: coverage_page(conn, settings))
-    finally:
-        engine.dispose()
-    console.print(f"wrote {write(fmap, output)}", highlight=False)
+    _write_page(output, coverage_page)
 
 
 @map_app.command("hotspots")
@@ -93,18 +90,17 @@ def map_hotspots(
     seed: SeedOpt = DEFAULT_SEED,
 ) -> None:
     """Hot and cold spots coloured by Gi* bin, with a heatmap of the reports."""
-    result, heat = run_hotspots(
-        unit=unit,
-        size_m=size_m,
-        category=category,
-        since=since,
-        until=until,
-        permutations=permutations,
-        seed=seed,
-        with_heat=True,
+    _write_page(
+        output,
+        lambda conn, settings: hotspots_page(
+            conn,
+            settings,
+            unit=unit,
+            size_m=size_m,
+            categories=category,
+            since=since,
+            until=until,
+            permutations=permutations,
+            seed=seed,
+        ),
     )
-    settings = get_settings()
-    fmap = hotspot_map(
-        result, heat_points=heat, tile_url=settings.tile_url, attribution=settings.tile_attribution
-    )
-    console.print(f"wrote {write(fmap, output)}", highlight=False)

@@ -132,7 +132,8 @@ LAYERS: dict[str, Layer] = {
     )
 }
 
-LISTABLE = ("districts", "subdistricts", "communities", "grids", "buildings", "facilities", "roads")
+# Every stored layer has a list endpoint, in hierarchy order.
+LISTABLE = tuple(LAYERS)
 
 
 def get_layer(name: str) -> Layer:
