@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy import Connection, Engine
 
-from gis.categories import Category
-from gis.layers import BBox, parse_bbox
-from gis.settings import Settings
+from gis.core.settings import Settings
+from gis.reports.categories import Category
+from gis.territory.layers import BBox, parse_bbox
 
 
 def get_engine(request: Request) -> Engine:

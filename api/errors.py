@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from gis.errors import (
+from gis.core.errors import (
     Conflict,
     DatabaseUnavailable,
     GridpatrolError,

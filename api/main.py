@@ -21,9 +21,9 @@ from api.routes import (
     reports,
     topology,
 )
-from gis.categories import get_categories
-from gis.db import open_database
-from gis.settings import Settings, get_settings
+from gis.core.db import open_database
+from gis.core.settings import Settings, get_settings
+from gis.reports.categories import get_categories
 from maps.assets import ROOTS
 
 

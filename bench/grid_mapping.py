@@ -27,12 +27,12 @@ import pyogrio
 import shapely
 from sqlalchemy import Engine, text
 
-from gis.assignment import _BEST, assign_buildings
-from gis.cluster import EmbeddedCluster
-from gis.codes import code_problem
-from gis.db import make_engine, migrate
-from gis.demo import database_is_empty, load_city
-from gis.topology import NOISE_AREA_M2, validate_topology
+from gis.city import database_is_empty, load_city
+from gis.core.cluster import EmbeddedCluster
+from gis.core.db import make_engine, migrate
+from gis.territory.assignment import _BEST, assign_buildings
+from gis.territory.codes import code_problem
+from gis.territory.topology import NOISE_AREA_M2, validate_topology
 
 T = TypeVar("T")
 METRIC_CRS = "EPSG:32648"

@@ -3,7 +3,8 @@
 Starts ``gridpatrol serve`` (``python -m cli serve``) on ``DATABASE_URL``, posts reports at random
 points of the city (5% are retries of an earlier Idempotency-Key), then checks that every 201 is
 in the database and that there were no 5xx, and measures the bare PostGIS lookup
-(``gis.reports.locate_point``) on the same database in the same run. Not part of the test suite.
+(``gis.reports.intake.locate_point``) on the same database in the same run. Not part of the
+test suite.
 
     DATABASE_URL=postgresql://… python -m bench.load_reports --clients 100 --duration 60
 """
@@ -26,10 +27,10 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from gis.categories import get_categories
-from gis.db import make_engine
-from gis.reports import locate_point
-from gis.settings import Settings
+from gis.core.db import make_engine
+from gis.core.settings import Settings
+from gis.reports.categories import get_categories
+from gis.reports.intake import locate_point
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +67,7 @@ async def _wait_healthy(base: str, timeout_s: float = 600) -> None:
 async def _load(
     base: str, bbox: tuple[float, float, float, float], clients: int, duration_s: float
 ) -> dict[str, Any]:
-    categories = list(get_categories())
+    categories = list(get_categories(Settings().categories_file))
     latencies_ms: list[float] = []
     statuses: dict[int, int] = {}
     created: set[int] = set()

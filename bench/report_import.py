@@ -19,11 +19,11 @@ import pyogrio
 from sqlalchemy import text
 
 from data.generate import generate_reports
-from gis.cluster import EmbeddedCluster
-from gis.db import make_engine, migrate
-from gis.demo import load_city
-from gis.hotspots import find_hotspots
-from gis.report_history import import_report_file
+from gis.analysis.hotspots import find_hotspots
+from gis.city import load_city
+from gis.core.cluster import EmbeddedCluster
+from gis.core.db import make_engine, migrate
+from gis.reports.history import import_report_file
 
 
 def _timed_steps() -> tuple[dict[str, float], object]:

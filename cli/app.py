@@ -13,16 +13,16 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy import Engine
 
-from gis.db import open_database
-from gis.errors import (
+from gis.core.db import open_database
+from gis.core.errors import (
     DatabaseUnavailable,
     GridpatrolError,
     ImportRejected,
     InvalidInput,
     NotFound,
 )
-from gis.importing import ImportResult, describe
-from gis.settings import Settings, get_settings
+from gis.core.settings import Settings, get_settings
+from gis.territory.importing import ImportResult, describe
 
 app = typer.Typer(
     help="gridpatrol: grid-based community governance on PostGIS.",

@@ -20,16 +20,16 @@ from cli.app import (
     progress_bar,
     run,
 )
-from data.generate import DEMO_DIR
-from gis.cluster import EmbeddedCluster
-from gis.db import make_engine, migrate
-from gis.demo import database_is_empty, load_city
-from gis.errors import InvalidInput
-from gis.importing import ImportResult, import_file
-from gis.layers import LAYERS
-from gis.report_history import REPORTS_LAYER, import_report_file
-from gis.settings import get_settings
-from gis.workers import import_workers_csv
+from data import DEMO_DIR
+from gis.city import database_is_empty, load_city
+from gis.core.cluster import EmbeddedCluster
+from gis.core.db import make_engine, migrate
+from gis.core.errors import InvalidInput
+from gis.core.settings import get_settings
+from gis.reports.history import REPORTS_LAYER, import_report_file
+from gis.reports.workers import import_workers_csv
+from gis.territory.importing import ImportResult, import_file
+from gis.territory.layers import LAYERS
 
 
 # ----------------------------------------------------------------------------- db

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, open_engine, run
-from gis.hotspots import (
+from gis.analysis.hotspots import (
     BIN_LABELS,
     DEFAULT_PERMUTATIONS,
     DEFAULT_SEED,
@@ -20,7 +20,7 @@ from gis.hotspots import (
     find_hotspots,
     hotspots_geojson,
 )
-from gis.settings import get_settings
+from gis.core.settings import get_settings
 
 UnitOpt = Annotated[str, typer.Option(help="hex or grid (Queen contiguity)")]
 SizeOpt = Annotated[

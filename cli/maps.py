@@ -23,10 +23,10 @@ from cli.hotspots import (
     UnitOpt,
     UntilOpt,
 )
-from gis.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, DEFAULT_UNIT
-from gis.layers import parse_bbox
-from gis.mapping import DEFAULT_BUILDING_LIMIT
-from gis.settings import Settings, get_settings
+from gis.analysis.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, DEFAULT_UNIT
+from gis.core.settings import Settings, get_settings
+from gis.territory.layers import parse_bbox
+from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
 from maps.assets import write
 from maps.pages import coverage_page, grids_page, hotspots_page
 

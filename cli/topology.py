@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, open_engine, run
-from gis.repair import repair_geometries
-from gis.settings import get_settings
-from gis.topology import TopologyReport, validate_topology
+from gis.core.settings import get_settings
+from gis.territory.repair import repair_geometries
+from gis.territory.topology import TopologyReport, validate_topology
 
 
 def _rows(report: TopologyReport) -> list[tuple[str, str, str, str]]:

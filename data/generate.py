@@ -30,7 +30,9 @@ import pyogrio
 import shapely
 from pyproj import Transformer
 
-DEMO_DIR = Path(__file__).with_name("demo")
+from data import DEMO_DIR
+from gis.city import LAYER_ORDER, REPORTS_FILE
+
 SEED = 20261123
 CELL_M = 100.0
 TILE_CELLS = 4  # a base grid is 4 x 4 cells
@@ -612,7 +614,6 @@ def _roads(lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDataFrame:
 
 # ----------------------------------------------------------------------------- reports
 REPORT_YEAR = 2025
-REPORTS_FILE = "reports.csv"
 REPORT_CATEGORIES = (
     "sanitation",
     "public_security",
@@ -772,17 +773,6 @@ def generate_reports(
     return rows, clusters
 
 
-LAYER_ORDER = (
-    "districts",
-    "subdistricts",
-    "communities",
-    "grids",
-    "buildings",
-    "facilities",
-    "roads",
-)
-
-
 def write_city(city: dict[str, Any], out: Path, *, file_format: str = "geojson") -> list[Path]:
     """Write each layer as ``<layer>.geojson`` (or one ``city.gpkg``) plus the manifests."""
     out.mkdir(parents=True, exist_ok=True)
@@ -817,18 +807,6 @@ def write_city(city: dict[str, Any], out: Path, *, file_format: str = "geojson")
         json.dumps(city["planted"], ensure_ascii=False, indent=2) + "\n"
     )
     return written
-
-
-def layer_paths(directory: Path) -> dict[str, Path]:
-    """The layer files of a generated city directory, in import order."""
-    paths = {}
-    for layer in LAYER_ORDER:
-        for suffix in (".geojson", ".gpkg"):
-            candidate = directory / f"{layer}{suffix}"
-            if candidate.exists():
-                paths[layer] = candidate
-                break
-    return paths
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import folium
 from folium.plugins import Fullscreen
 
-from gis.layers import BBox
+from gis.territory.layers import BBox
 
 
 def base_map(

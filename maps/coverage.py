@@ -9,8 +9,8 @@ from typing import Any
 import folium
 from shapely.geometry import shape
 
-from gis.coverage import CrossDistrictCoverage, CrossDistrictUnit
-from gis.layers import BBox
+from gis.territory.coverage import CrossDistrictCoverage, CrossDistrictUnit
+from gis.territory.layers import BBox
 from maps.base import base_map
 from maps.legend import DISTRICT_COLOURS, PROBLEM_COLOUR, LegendItem, add_legend
 

@@ -8,8 +8,8 @@ from typing import Any
 import folium
 from shapely.geometry import shape
 
-from gis.mapping import GridMapData
-from gis.topology import TopologyReport
+from gis.territory.map_data import GridMapData
+from gis.territory.topology import TopologyReport
 from maps.base import base_map
 from maps.legend import PROBLEM_COLOUR, LegendItem, add_legend, colour_for
 from maps.reports import add_open_reports_layer
@@ -107,7 +107,7 @@ def build_grid_map(
     attribution: str = "",
 ) -> folium.Map:
     """The grids map of ``data`` with ``report``'s problems highlighted and ``open_reports``
-    (a FeatureCollection of ``gis.reports.open_reports_geojson``) clustered."""
+    (a FeatureCollection of ``gis.reports.listing.open_reports_geojson``) clustered."""
     fmap = base_map(
         bounds=data.bounds, tile_url=tile_url, attribution=attribution, title="网格 · Grids"
     )

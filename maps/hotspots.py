@@ -7,7 +7,7 @@ from typing import Any
 import folium
 from folium.plugins import HeatMap
 
-from gis.hotspots import BIN_LABELS, HotspotResult, describe_window, hotspots_geojson
+from gis.analysis.hotspots import BIN_LABELS, HotspotResult, describe_window, hotspots_geojson
 from maps.base import base_map
 
 # ArcGIS's hot-spot ramp: blue (cold) through pale yellow to red (hot).

@@ -9,13 +9,13 @@ from typing import Any
 import folium
 from sqlalchemy import Connection
 
-from gis.coverage import find_cross_district_coverage
-from gis.hotspots import find_hotspots, report_heat_points
-from gis.layers import BBox
-from gis.mapping import DEFAULT_BUILDING_LIMIT, admin_layers, grid_map_data, map_bounds
-from gis.reports import open_reports_geojson
-from gis.settings import Settings
-from gis.topology import validate_topology
+from gis.analysis.hotspots import find_hotspots, report_heat_points
+from gis.core.settings import Settings
+from gis.reports.listing import open_reports_geojson
+from gis.territory.coverage import find_cross_district_coverage
+from gis.territory.layers import BBox
+from gis.territory.map_data import DEFAULT_BUILDING_LIMIT, admin_layers, grid_map_data, map_bounds
+from gis.territory.topology import validate_topology
 from maps.coverage import build_coverage_map
 from maps.grids import build_grid_map
 from maps.hotspots import hotspot_map
@@ -68,7 +68,7 @@ def coverage_page(conn: Connection, settings: Settings) -> folium.Map:
 
 def hotspots_page(conn: Connection, settings: Settings, **options: Any) -> folium.Map:
     """Hot and cold spots by Gi* bin with a heatmap of the same reports; ``options`` are
-    :func:`gis.hotspots.find_hotspots`'s."""
+    :func:`gis.analysis.hotspots.find_hotspots`'s."""
     result = find_hotspots(conn, **options)
     heat = report_heat_points(
         conn, categories=result.categories, since=result.since, until=result.until

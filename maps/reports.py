@@ -1,8 +1,9 @@
 """The open-reports layer: clustered markers coloured by status, overdue ones ringed in red.
 
-``add_open_reports_layer`` takes the FeatureCollection of ``gis.reports.open_reports_geojson``
-and adds one ``MarkerCluster`` to a map; the grids map attaches it. Markers are CircleMarkers
-(plain Leaflet vectors), so nothing is fetched from an icon CDN and the layer works offline.
+``add_open_reports_layer`` takes the FeatureCollection of
+``gis.reports.listing.open_reports_geojson`` and adds one ``MarkerCluster`` to a map; the grids
+map attaches it. Markers are CircleMarkers (plain Leaflet vectors), so nothing is fetched from an
+icon CDN and the layer works offline.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any
 import folium
 from folium.plugins import MarkerCluster
 
-STATUS_COLOURS = {
-    "reported": "#1f77b4",
-    "accepted": "#17becf",
-    "dispatched": "#9467bd",
-    "in_progress": "#ff7f0e",
-    "resolved": "#2ca02c",
-    "verified": "#8c564b",
+from gis.core.vocabulary import ReportStatus
+
+# One colour per open status (the layer shows only open reports).
+STATUS_COLOURS: dict[str, str] = {
+    ReportStatus.REPORTED: "#1f77b4",
+    ReportStatus.ACCEPTED: "#17becf",
+    ReportStatus.DISPATCHED: "#9467bd",
+    ReportStatus.IN_PROGRESS: "#ff7f0e",
 }
 OVERDUE_COLOUR = "#d62728"
 LAYER_NAME = "Open reports"

@@ -19,10 +19,14 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from gis.cluster import EmbeddedCluster
-from gis.db import make_engine, migrate
-from gis.demo import load_city
-from gis.settings import Settings, get_settings
+from gis.city import load_city
+from gis.core.cluster import EmbeddedCluster
+from gis.core.db import make_engine, migrate
+from gis.core.settings import Settings, get_settings
+from gis.reports.categories import get_categories
+
+# The bundled categories (what the server uses with no GRIDPATROL_CATEGORIES_FILE).
+CATEGORIES = get_categories(Settings.model_fields["categories_file"].default)
 
 EMPTY_TEMPLATE = "gp_test_empty"
 DEMO_TEMPLATE = "gp_test_demo"

@@ -9,7 +9,7 @@ import geopandas as gpd
 import shapely
 from sqlalchemy import Engine, text
 
-from gis.importing import import_frame
+from gis.territory.importing import import_frame
 
 ORIGIN = (104.0, 30.6)
 CELL_DEG = 0.001  # about 96 m east-west, 111 m north-south here

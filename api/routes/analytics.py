@@ -8,7 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import ConnDep
-from gis.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_UNIT, find_hotspots, hotspots_geojson
+from gis.analysis.hotspots import (
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_UNIT,
+    find_hotspots,
+    hotspots_geojson,
+)
 
 router = APIRouter(tags=["analytics"])
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import ConnDep
-from gis.coverage import find_cross_district_coverage
+from gis.territory.coverage import find_cross_district_coverage
 
 router = APIRouter(tags=["coverage"])
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import EngineDep
-from gis.db import check_connection, server_versions
+from gis.core.db import check_connection, server_versions
 
 router = APIRouter(tags=["health"])
 

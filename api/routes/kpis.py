@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import ConnDep
-from gis.kpis import compute_kpis
+from gis.reports.kpis import compute_kpis
 
 router = APIRouter(tags=["analytics"])
 

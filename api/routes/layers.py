@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import BBoxDep, ConnDep, SettingsDep
-from gis.layers import LISTABLE, get_feature, list_features
+from gis.territory.layers import LISTABLE, get_feature, list_features
 
 router = APIRouter(tags=["layers"])
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
-from gis.mapping import DEFAULT_BUILDING_LIMIT
+from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
 from maps.assets import render
 from maps.pages import coverage_page, grids_page, hotspots_page
 

@@ -19,15 +19,15 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CategoriesDep, ConnDep, EngineDep
 from api.errors import status_for
-from gis.errors import GridpatrolError, InvalidInput
-from gis.open311 import (
+from gis.core.errors import GridpatrolError, InvalidInput
+from gis.reports.intake import MAX_DESCRIPTION_CHARS
+from gis.reports.open311 import (
     describe_service,
     find_service_requests,
     get_service_request,
     list_services,
     post_service_request,
 )
-from gis.reports import MAX_DESCRIPTION_CHARS
 
 # A form body larger than this cannot hold a valid request (description limit plus fields).
 _MAX_BODY_BYTES = MAX_DESCRIPTION_CHARS * 4 + 16_384

@@ -9,20 +9,19 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
-from gis.lifecycle import ACTIONS, list_events, transition_report
-from gis.reports import (
+from gis.reports.actions import ACTIONS
+from gis.reports.intake import (
     MAX_DESCRIPTION_CHARS,
     MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_NAME_CHARS,
     MAX_PHONE_CHARS,
     MAX_URL_CHARS,
-    ReportFilter,
     ReportInput,
-    get_report,
-    list_reports,
     submit_report,
 )
-from gis.workers import list_workers
+from gis.reports.lifecycle import list_events, transition_report
+from gis.reports.listing import ReportFilter, get_report, list_reports
+from gis.reports.workers import list_workers
 
 router = APIRouter(tags=["reports"])
 

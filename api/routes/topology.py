@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import ConnDep, SettingsDep
-from gis.topology import validate_topology
+from gis.territory.topology import validate_topology
 
 router = APIRouter(tags=["topology"])
 

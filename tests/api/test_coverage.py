@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from gis.demo import demo_manifest
+from gis.city import demo_manifest
 from tests.conftest import settings_for
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from data.generate import DEMO_DIR
+from data import DEMO_DIR
 from tests.conftest import settings_for
 
 BBOX = (104.045, 30.650, 104.062, 30.664)

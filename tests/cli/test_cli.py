@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from cli.main import app
-from data.generate import DEMO_DIR
+from data import DEMO_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from cli.main import app
-from gis.settings import get_settings
+from gis.core.settings import get_settings
 
 runner = CliRunner()
 

@@ -21,7 +21,7 @@ from pyproj import Transformer
 from shapely.geometry import Polygon, box
 from sqlalchemy import Engine, text
 
-from gis.assignment import assign_buildings
+from gis.territory.assignment import assign_buildings
 
 METRIC_CRS = "EPSG:32648"
 X0, Y0 = 400_000.0, 3_390_000.0  # near 104°E 30.6°N

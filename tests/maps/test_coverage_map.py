@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from cli.main import app
-from gis.demo import demo_manifest
+from gis.city import demo_manifest
 from tests.browser import load_page
 
 pytestmark = pytest.mark.browser

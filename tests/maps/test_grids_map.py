@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from cli.main import app
-from gis.demo import demo_manifest
-from gis.mapping import grid_map_data
+from gis.city import demo_manifest
+from gis.territory.map_data import grid_map_data
 from tests.browser import load_page
 
 GRIDS = demo_manifest()["counts"]["grids"]

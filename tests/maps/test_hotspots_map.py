@@ -8,8 +8,8 @@ import pytest
 import shapely
 from sqlalchemy import Engine
 
-from gis.demo import demo_manifest
-from gis.hotspots import find_hotspots, report_heat_points
+from gis.analysis.hotspots import find_hotspots, report_heat_points
+from gis.city import demo_manifest
 from maps import assets
 from maps.hotspots import BIN_COLOURS, hotspot_map
 from tests.browser import load_page

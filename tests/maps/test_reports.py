@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 import folium
 from sqlalchemy import Engine
 
-from gis.lifecycle import transition_report
-from gis.reports import ReportInput, open_reports_geojson, submit_report
+from gis.reports.intake import ReportInput, submit_report
+from gis.reports.lifecycle import transition_report
+from gis.reports.listing import open_reports_geojson
 from maps.reports import OVERDUE_COLOUR, STATUS_COLOURS, add_open_reports_layer
+from tests.conftest import CATEGORIES
 
 
 def test_layer_renders_open_reports(city_engine: Engine) -> None:
@@ -19,13 +21,18 @@ def test_layer_renders_open_reports(city_engine: Engine) -> None:
             conn,
             ReportInput(lat=30.66, lon=104.06, category="parking", description="late"),
             reported_at=long_ago,
+            categories=CATEGORIES,
         ).report
         fresh = submit_report(
-            conn, ReportInput(lat=30.655, lon=104.05, category="elderly_care", description="new")
+            conn,
+            ReportInput(lat=30.655, lon=104.05, category="elderly_care", description="new"),
+            categories=CATEGORIES,
         ).report
         accepted = transition_report(conn, fresh["id"], action="accept", actor="d")
         closed = submit_report(
-            conn, ReportInput(lat=30.665, lon=104.07, category="sanitation", description="x")
+            conn,
+            ReportInput(lat=30.665, lon=104.07, category="sanitation", description="x"),
+            categories=CATEGORIES,
         ).report
         transition_report(conn, closed["id"], action="reject", actor="d", note="not ours")
         features = open_reports_geojson(conn)

@@ -1,0 +1,1 @@
+"""Spatial analysis of reports: Getis-Ord Gi* hot and cold spots."""

@@ -1,0 +1,93 @@
+"""A whole city directory (the demo city in ``data/demo/``, or a generated one): its layout,
+loading it layer by layer, and telling whether a database is empty."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from data import DEMO_DIR
+from gis.reports.history import REPORTS_LAYER, import_report_file
+from gis.territory.importing import ImportResult, Progress, import_file
+
+# The layer files of a city directory, in import order (parents first); ``<layer>.geojson`` or
+# ``<layer>.gpkg``, plus the report history and the workers.
+LAYER_ORDER = (
+    "districts",
+    "subdistricts",
+    "communities",
+    "grids",
+    "buildings",
+    "facilities",
+    "roads",
+)
+REPORTS_FILE = "reports.csv"
+WORKERS_FILE = "workers.csv"
+
+
+def layer_paths(directory: Path) -> dict[str, Path]:
+    """The layer files of a city directory, in import order."""
+    paths = {}
+    for layer in LAYER_ORDER:
+        for suffix in (".geojson", ".gpkg"):
+            candidate = directory / f"{layer}{suffix}"
+            if candidate.exists():
+                paths[layer] = candidate
+                break
+    return paths
+
+
+def database_is_empty(conn: Connection) -> bool:
+    """True when no district has been loaded yet."""
+    return conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM districts)")).scalar_one() is True
+
+
+def demo_manifest(directory: Path = DEMO_DIR) -> dict[str, Any]:
+    """Counts and facts the generator recorded for the demo city."""
+    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text())
+    return manifest
+
+
+def load_city(
+    engine: Engine,
+    directory: Path = DEMO_DIR,
+    *,
+    progress: Progress | None = None,
+) -> list[ImportResult]:
+    """Import every layer file of a generated city, parents first, then its report history.
+
+    All in one transaction; the history (``reports.csv``, if any) comes last because it is
+    located against the grids, buildings and districts just loaded.
+    """
+    paths = layer_paths(directory)
+    if not paths:
+        from gis.core.errors import ImportRejected
+
+        raise ImportRejected(f"{directory}: no layer files (districts.geojson, …) found")
+    results = []
+    with engine.begin() as conn:
+        for layer, path in paths.items():
+
+            def layer_progress(step: str, done: int, total: int, _layer: str = layer) -> None:
+                if progress:
+                    progress(f"{_layer}: {step}", done, total)
+
+            results.append(import_file(conn, path, layer=layer, progress=layer_progress))
+        # Workers come as a CSV (not a vector layer); a city without one has none yet.
+        workers_csv = directory / WORKERS_FILE
+        if workers_csv.exists():
+            from gis.reports.workers import import_workers_csv
+
+            results.append(import_workers_csv(conn, workers_csv))
+        history = directory / REPORTS_FILE
+        if history.exists():
+
+            def report_progress(step: str, done: int, total: int) -> None:
+                if progress:
+                    progress(f"{REPORTS_LAYER}: {step}", done, total)
+
+            results.append(import_report_file(conn, history, progress=report_progress))
+    return results

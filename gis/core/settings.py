@@ -1,0 +1,53 @@
+"""One settings object, read once: ``DATABASE_URL`` first, then ``GRIDPATROL_*``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of gridpatrol."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDPATROL_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "GRIDPATROL_DATABASE_URL")
+    )
+    # Where the embedded PostGIS cluster and other local state live.
+    home: Path = Path(".gridpatrol")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Basemap tiles for the maps; empty means no basemap (offline intranet).
+    tile_url: str = DEFAULT_TILE_URL
+    tile_attribution: str = "© OpenStreetMap contributors"
+    # Largest page a list endpoint returns.
+    max_page_size: int = 1000
+    # Report categories and deadlines (TOML); validated when the app starts.
+    categories_file: Path = Path(__file__).parents[1] / "reports" / "categories.toml"
+    # Topology: gaps below this area (m²) are slivers, reported apart as warnings.
+    sliver_area_m2: float = 1.0
+    # Assignment: a building whose largest grid holds less than this share is "split".
+    split_share: float = 0.9
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_driver(cls, value: str | None) -> str | None:
+        """Accept ``postgres://`` and ``postgresql://`` URLs; use the psycopg 3 driver."""
+        if not value:
+            return None
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

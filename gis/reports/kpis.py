@@ -1,0 +1,103 @@
+"""Report KPIs per grid, community or district over a time window, in one SQL statement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from gis.core.errors import InvalidInput
+from gis.core.vocabulary import STATUSES, Level, ReportStatus, sql_list
+
+KPI_LEVELS = {
+    Level.GRID: "grid_code",
+    Level.COMMUNITY: "community_code",
+    Level.DISTRICT: "district_code",
+}
+# Reports that turned out to be no work: neither on time nor late.
+_NO_WORK_SQL = sql_list((ReportStatus.REJECTED, ReportStatus.DUPLICATE))
+
+# Rates count only reports whose deadline has passed or that met it: a report still within its
+# deadline is neither on time nor late yet. Rejected and duplicate reports are not work done.
+_KPIS = f"""
+WITH w AS (
+    SELECT r.{{column}} AS unit, r.*, COALESCE(CAST(:as_of AS timestamptz), now()) AS at
+    FROM reports r
+    WHERE (CAST(:since AS timestamptz) IS NULL OR r.reported_at >= :since)
+      AND (CAST(:until AS timestamptz) IS NULL OR r.reported_at < :until)
+),
+counts AS (
+    SELECT unit, jsonb_object_agg(status, n) AS by_status
+    FROM (SELECT unit, status, count(*) AS n FROM w GROUP BY unit, status) s
+    GROUP BY unit
+),
+agg AS (
+    SELECT unit,
+        count(*) AS total,
+        count(*) FILTER (WHERE arrived_at <= due_arrival_at) AS arrived_on_time,
+        count(*) FILTER (WHERE status NOT IN ({_NO_WORK_SQL})
+                          AND (arrived_at IS NOT NULL OR at > due_arrival_at)) AS arrival_due,
+        count(*) FILTER (WHERE resolved_at <= due_resolution_at) AS resolved_on_time,
+        count(*) FILTER (WHERE status NOT IN ({_NO_WORK_SQL})
+                          AND (resolved_at IS NOT NULL OR at > due_resolution_at))
+            AS resolution_due,
+        percentile_cont(0.5) WITHIN GROUP (
+            ORDER BY extract(epoch FROM closed_at - reported_at) / 60.0
+        ) FILTER (WHERE status = '{ReportStatus.CLOSED}') AS median_close_minutes,
+        count(*) FILTER (WHERE escalation_level <> '{Level.GRID}') AS escalated
+    FROM w
+    GROUP BY unit
+)
+SELECT agg.*, counts.by_status
+FROM agg JOIN counts ON agg.unit IS NOT DISTINCT FROM counts.unit
+ORDER BY agg.unit NULLS LAST
+"""
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def compute_kpis(
+    conn: Connection,
+    *,
+    level: str = "grid",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    """Counts by status, on-time arrival and resolution rates (0-1), median minutes to close and
+    the share escalated, per unit of ``level``; unlocated reports form a unit of their own."""
+    if level not in KPI_LEVELS:
+        raise InvalidInput(f"level: expected one of {', '.join(KPI_LEVELS)}, got {level!r}")
+    if since and until and since > until:
+        raise InvalidInput("since: must not be after until")
+    column = KPI_LEVELS[Level(level)]
+    rows = conn.execute(
+        text(_KPIS.format(column=column)),
+        {"since": since, "until": until, "as_of": as_of},
+    ).all()
+    units = []
+    for row in rows:
+        units.append(
+            {
+                level: row.unit,
+                "total": row.total,
+                "by_status": {s: int((row.by_status or {}).get(s, 0)) for s in STATUSES},
+                "on_time_arrival_rate": _rate(row.arrived_on_time, row.arrival_due),
+                "on_time_closure_rate": _rate(row.resolved_on_time, row.resolution_due),
+                "median_close_minutes": (
+                    round(row.median_close_minutes, 1)
+                    if row.median_close_minutes is not None
+                    else None
+                ),
+                "escalated_share": _rate(row.escalated, row.total),
+            }
+        )
+    return {
+        "level": level,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "units": units,
+    }

@@ -1,0 +1,170 @@
+"""Workers (grid workers, party members, building leaders) and the grids they serve.
+
+A workers CSV has columns ``name``, ``role``, ``grids`` (grid codes separated by ``;``) and
+optionally ``code`` (stable id; defaults to the name) and ``phone``. It is checked row by row and
+imported all-or-nothing: one bad row rejects the file with a message naming the row.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from gis.core.errors import ImportRejected
+from gis.territory.codes import code_problem
+from gis.territory.importing import ImportResult
+
+ROLES = ("grid_worker", "party_member", "building_leader")
+REQUIRED_COLUMNS = ("name", "role", "grids")
+_MAX_LISTED_PROBLEMS = 25
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        raise ImportRejected(f"{path}: no such file")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip().lower() for c in reader.fieldnames or []]
+            missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+            if missing:
+                raise ImportRejected(
+                    f"{path}: missing column(s) {', '.join(missing)}; a workers CSV needs "
+                    f"{', '.join(REQUIRED_COLUMNS)} (and optionally code, phone)"
+                )
+            return [
+                {str(k).strip().lower(): (v or "").strip() for k, v in row.items() if k}
+                for row in reader
+            ]
+    except UnicodeDecodeError as exc:
+        raise ImportRejected(f"{path}: not a UTF-8 CSV file: {exc}") from exc
+    except csv.Error as exc:
+        raise ImportRejected(f"{path}: not a readable CSV file: {exc}") from exc
+
+
+def import_workers_csv(conn: Connection, path: Path) -> ImportResult:
+    """Upsert the workers of a CSV (by code) and replace their grids; all-or-nothing."""
+    rows = _read_rows(path)
+    if not rows:
+        raise ImportRejected(f"{path}: the file holds no workers")
+    known_grids = set(conn.execute(text("SELECT code FROM grids")).scalars())
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    clean: list[dict[str, Any]] = []
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        reasons: list[str] = []
+        name, role = row.get("name", ""), row.get("role", "")
+        code = row.get("code") or name
+        grids = [g.strip() for g in row.get("grids", "").replace(",", ";").split(";") if g.strip()]
+        if not name:
+            reasons.append("missing name")
+        if role not in ROLES:
+            reasons.append(f"unknown role {role!r}; expected one of: {', '.join(ROLES)}")
+        if not grids:
+            reasons.append("no grids (list grid codes separated by ';')")
+        for grid in grids:
+            problem = code_problem("grids", grid)
+            if problem:
+                reasons.append(f"grid {problem}")
+            elif grid not in known_grids:
+                reasons.append(f"grid {grid!r} not found (import grids first)")
+        if code and code in seen:
+            reasons.append(f"duplicate worker code {code!r} (also on line {seen[code]})")
+        seen.setdefault(code, line)
+        if reasons:
+            problems.append(f"row {line} ({name or 'no name'}): {'; '.join(reasons)}")
+        else:
+            clean.append(
+                {
+                    "code": code,
+                    "name": name,
+                    "role": role,
+                    "phone": row.get("phone") or None,
+                    "grids": sorted(set(grids)),
+                }
+            )
+    if problems:
+        shown = problems[:_MAX_LISTED_PROBLEMS]
+        more = len(problems) - len(shown)
+        raise ImportRejected(
+            f"{path}: rejected, nothing was imported: {len(problems)} row(s) with problems:\n  "
+            + "\n  ".join(shown)
+            + (f"\n  … and {more} more" if more else ""),
+            problems=problems,
+        )
+    # One statement per table over all rows (the CSV arrives as one JSON array).
+    payload = json.dumps(clean)
+    outcome = conn.execute(
+        text(
+            """
+            WITH src AS (
+                SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+                    AS s(code text, name text, role text, phone text, grids text[])
+            ),
+            up AS (
+                INSERT INTO workers (code, name, role, phone)
+                SELECT code, name, role, phone FROM src
+                ON CONFLICT (code) DO UPDATE
+                    SET name = EXCLUDED.name, role = EXCLUDED.role, phone = EXCLUDED.phone
+                    WHERE (workers.name, workers.role, workers.phone)
+                        IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.role, EXCLUDED.phone)
+                RETURNING (xmax = 0) AS inserted
+            )
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+            """
+        ),
+        {"rows": payload},
+    ).one()
+    conn.execute(
+        text(
+            """
+            WITH src AS (
+                SELECT w.id, unnest(s.grids) AS grid_code
+                FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s(code text, grids text[])
+                JOIN workers w ON w.code = s.code
+            ),
+            gone AS (
+                DELETE FROM worker_grids wg
+                WHERE wg.worker_id IN (SELECT id FROM src)
+                  AND (wg.worker_id, wg.grid_code) NOT IN (SELECT id, grid_code FROM src)
+            )
+            INSERT INTO worker_grids (worker_id, grid_code)
+            SELECT id, grid_code FROM src
+            ON CONFLICT DO NOTHING
+            """
+        ),
+        {"rows": payload},
+    )
+    inserted, updated = int(outcome[0]), int(outcome[1])
+    return ImportResult(
+        layer="workers",
+        features=len(clean),
+        inserted=inserted,
+        updated=updated,
+        unchanged=len(clean) - inserted - updated,
+    )
+
+
+def list_workers(conn: Connection, *, grid_code: str | None = None) -> list[dict[str, Any]]:
+    """Workers with their grids (never their phone: this list is for dispatch screens)."""
+    rows = conn.execute(
+        text(
+            """
+            SELECT w.id, w.code, w.name, w.role,
+                array_agg(wg.grid_code ORDER BY wg.grid_code) AS grids
+            FROM workers w JOIN worker_grids wg ON wg.worker_id = w.id
+            GROUP BY w.id
+            HAVING CAST(:grid AS text) IS NULL OR bool_or(wg.grid_code = :grid)
+            ORDER BY w.id
+            """
+        ),
+        {"grid": grid_code},
+    ).all()
+    return [
+        {"id": r.id, "code": r.code, "name": r.name, "role": r.role, "grids": list(r.grids)}
+        for r in rows
+    ]

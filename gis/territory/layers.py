@@ -1,0 +1,251 @@
+"""What each map layer is, and the SQL that lists its features as GeoJSON.
+
+Listing is bbox-filtered (GiST ``&&`` then ``ST_Intersects``) and paged, and the GeoJSON is built
+by PostGIS so a page of a million-building table costs one indexed query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import Connection, text
+
+from gis.core.errors import InvalidBBox, InvalidInput, NotFound
+
+GeometryKind = Literal["polygon", "point", "line"]
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A stored layer: its table, geometry kind, code rules and the columns users see."""
+
+    name: str
+    geometry: GeometryKind
+    # Properties shown in GeoJSON, in order; SQL expressions keyed by output name.
+    properties: dict[str, str]
+    key: str = "code"
+    # Columns a file may carry besides the key (name -> SQL type).
+    columns: dict[str, str] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    # Hierarchy layers derive their parent from the code prefix.
+    parent_column: str | None = None
+    parent_digits: int | None = None
+    # Buildings and facilities get their grid from their location.
+    located: bool = False
+
+    @property
+    def table(self) -> str:
+        return self.name
+
+
+_AREA = "round(ST_Area(geom::geography)::numeric, 1)"
+
+LAYERS: dict[str, Layer] = {
+    layer.name: layer
+    for layer in (
+        Layer(
+            name="districts",
+            geometry="polygon",
+            properties={"code": "code", "name": "name", "area_m2": _AREA},
+            columns={"name": "text"},
+            required=("name",),
+        ),
+        Layer(
+            name="subdistricts",
+            geometry="polygon",
+            properties={
+                "code": "code",
+                "name": "name",
+                "district_code": "district_code",
+                "area_m2": _AREA,
+            },
+            columns={"name": "text"},
+            required=("name",),
+            parent_column="district_code",
+            parent_digits=6,
+        ),
+        Layer(
+            name="communities",
+            geometry="polygon",
+            properties={
+                "code": "code",
+                "name": "name",
+                "subdistrict_code": "subdistrict_code",
+                "area_m2": _AREA,
+            },
+            columns={"name": "text"},
+            required=("name",),
+            parent_column="subdistrict_code",
+            parent_digits=9,
+        ),
+        Layer(
+            name="grids",
+            geometry="polygon",
+            properties={
+                "code": "code",
+                "name": "name",
+                "community_code": "community_code",
+                "area_m2": _AREA,
+            },
+            columns={"name": "text"},
+            required=("name",),
+            parent_column="community_code",
+            parent_digits=12,
+        ),
+        Layer(
+            name="buildings",
+            geometry="polygon",
+            properties={
+                "code": "code",
+                "name": "name",
+                "floors": "floors",
+                "households": "households",
+                "residents": "residents",
+                "grid_code": "grid_code",
+                "grid_share": "round(grid_share::numeric, 4)",
+            },
+            columns={
+                "name": "text",
+                "floors": "integer",
+                "households": "integer",
+                "residents": "integer",
+            },
+            located=True,
+        ),
+        Layer(
+            name="facilities",
+            geometry="point",
+            properties={"code": "code", "kind": "kind", "name": "name", "grid_code": "grid_code"},
+            columns={"kind": "text", "name": "text"},
+            required=("kind",),
+            located=True,
+        ),
+        Layer(
+            name="roads",
+            geometry="line",
+            properties={"id": "id", "name": "name", "length_m": "round(length_m::numeric, 1)"},
+            key="geom_hash",
+            columns={"name": "text"},
+        ),
+    )
+}
+
+# Every stored layer has a list endpoint, in hierarchy order.
+LISTABLE = tuple(LAYERS)
+
+
+def get_layer(name: str) -> Layer:
+    """The layer called ``name``; ``InvalidInput`` listing the known ones otherwise."""
+    try:
+        return LAYERS[name]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown layer {name!r}; expected one of: {', '.join(LAYERS)}"
+        ) from None
+
+
+def parse_bbox(value: str | None) -> BBox | None:
+    """Parse ``minx,miny,maxx,maxy`` (EPSG:4326 degrees)."""
+    if value is None or value == "":
+        return None
+    parts = value.split(",")
+    if len(parts) != 4:
+        raise InvalidBBox(f"bbox must be minx,miny,maxx,maxy (4 numbers), got {value!r}")
+    try:
+        minx, miny, maxx, maxy = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidBBox(f"bbox must hold numbers, got {value!r}") from None
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
+        raise InvalidBBox(f"bbox longitudes must lie in [-180, 180], got {value!r}")
+    if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise InvalidBBox(f"bbox latitudes must lie in [-90, 90], got {value!r}")
+    if minx > maxx or miny > maxy:
+        raise InvalidBBox(f"bbox min must not exceed max, got {value!r}")
+    return (minx, miny, maxx, maxy)
+
+
+def _feature_sql(layer: Layer, where: str, precision: int = 7) -> str:
+    props = ", ".join(f"'{out}', {expr}" for out, expr in layer.properties.items())
+    feature_id = "code" if layer.key == "code" else "id"
+    return f"""
+        SELECT json_build_object(
+            'type', 'Feature',
+            'id', {feature_id},
+            'geometry', ST_AsGeoJSON(geom, {precision})::json,
+            'properties', json_build_object({props})
+        ) AS feature
+        FROM {layer.table}
+        {where}
+    """
+
+
+def _bbox_where(bbox: BBox | None, extra: str | None = None) -> tuple[str, dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if bbox is not None:
+        clauses.append(
+            "geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
+            "AND ST_Intersects(geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))"
+        )
+        params.update(dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True)))
+    if extra:
+        clauses.append(extra)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def list_features(
+    conn: Connection,
+    *,
+    layer: str,
+    bbox: BBox | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """A page of ``layer`` as a GeoJSON FeatureCollection with the total match count."""
+    spec = get_layer(layer)
+    if limit < 1:
+        raise InvalidInput("limit must be at least 1")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative")
+    where, params = _bbox_where(bbox)
+    order = "code" if spec.key == "code" else "id"
+    rows = (
+        conn.execute(
+            text(_feature_sql(spec, where) + f" ORDER BY {order} LIMIT :limit OFFSET :offset"),
+            params | {"limit": limit, "offset": offset},
+        )
+        .scalars()
+        .all()
+    )
+    total = conn.execute(text(f"SELECT count(*) FROM {spec.table} {where}"), params).scalar_one()
+    return {
+        "type": "FeatureCollection",
+        "features": list(rows),
+        "numberMatched": int(total),
+        "numberReturned": len(rows),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def get_feature(conn: Connection, *, layer: str, code: str) -> dict[str, Any]:
+    """One feature of ``layer`` by its code; ``NotFound`` when there is none."""
+    spec = get_layer(layer)
+    row = conn.execute(
+        text(_feature_sql(spec, "WHERE code = :code")), {"code": code}
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(
+            f"no {layer[:-1] if layer != 'facilities' else 'facility'} with code {code!r}"
+        )
+    return dict(row)
+
+
+def count_features(conn: Connection) -> dict[str, int]:
+    """Rows per layer (for status output and tests)."""
+    return {
+        name: int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+        for name in LAYERS
+    }

@@ -1,0 +1,76 @@
+"""The committed demo city loads, matches its generator, and reloads without duplicates."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sqlalchemy import Engine, text
+
+from data import DEMO_DIR
+from data.generate import generate_city
+from gis.city import demo_manifest, load_city
+from gis.territory.layers import count_features
+
+
+def test_demo_counts_match_the_generator_manifest(shared_demo_engine: Engine) -> None:
+    manifest = demo_manifest()
+    with shared_demo_engine.connect() as conn:
+        assert count_features(conn) == manifest["counts"]
+        residents = conn.execute(text("SELECT sum(residents) FROM buildings")).scalar_one()
+    assert residents == manifest["residents"]
+
+
+def test_demo_report_history_is_loaded_and_located(shared_demo_engine: Engine) -> None:
+    history = demo_manifest()["report_history"]
+    with shared_demo_engine.connect() as conn:
+        stored, in_grid, first, last = conn.execute(
+            text(
+                "SELECT count(*), count(grid_code), min(reported_at), max(reported_at) FROM reports"
+            )
+        ).one()
+    assert stored == history["reports"] >= 20_000
+    assert in_grid >= 0.95 * stored
+    assert (last - first).days >= 360
+    kinds = {c["kind"] for c in history["clusters"]}
+    assert kinds == {"market", "old_compound", "transport_hub"}
+
+
+def test_demo_meets_the_size_the_product_needs() -> None:
+    counts = demo_manifest()["counts"]
+    assert counts["districts"] == 3
+    assert counts["subdistricts"] >= 6
+    assert counts["communities"] >= 12
+    assert counts["grids"] >= 60
+    assert counts["buildings"] >= 3000
+    assert sum(p.stat().st_size for p in DEMO_DIR.iterdir()) < 10 * 1024 * 1024
+
+
+def test_committed_demo_is_what_the_generator_makes() -> None:
+    city = generate_city()
+    assert city["manifest"] == demo_manifest()
+    committed = gpd.read_file(DEMO_DIR / "grids.geojson")
+    assert list(committed["code"]) == list(city["grids"]["code"])
+    committed_reports = pd.read_csv(DEMO_DIR / "reports.csv", dtype=str, keep_default_na=False)
+    generated = city["reports"].astype(str).replace("nan", "")
+    assert committed_reports.equals(generated.astype(str))
+
+
+def test_reloading_the_demo_duplicates_nothing(demo_engine: Engine) -> None:
+    results = load_city(demo_engine)
+    assert all(r.inserted == 0 and r.updated == 0 for r in results)
+    with demo_engine.connect() as conn:
+        assert count_features(conn) == demo_manifest()["counts"]
+
+
+def test_roads_form_one_connected_network() -> None:
+    roads = gpd.read_file(DEMO_DIR / "roads.geojson")
+    coords = shapely.get_coordinates(roads.geometry.values).round(8).reshape(-1, 2, 2)
+    nodes, inverse = np.unique(coords.reshape(-1, 2), axis=0, return_inverse=True)
+    edges = inverse.reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(len(nodes),) * 2)
+    n_components, _ = connected_components(graph, directed=False)
+    assert n_components == 1
