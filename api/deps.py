@@ -1,14 +1,20 @@
-"""Request dependencies: the database connection and query parsing."""
+"""Request dependencies: the database connection and query parsing.
+
+Every parser raises a domain error (``InvalidBBox``, ``InvalidInput``) naming the parameter;
+``api/errors.py`` turns it into the status, so routes only declare what they need.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy import Connection, Engine
 
 from gis.core.settings import Settings
+from gis.core.timewindow import TimeWindow, resolve_window
 from gis.reports.categories import Category
 from gis.territory.layers import BBox, parse_bbox
 
@@ -47,8 +53,49 @@ def bbox_query(
     return parse_bbox(bbox)
 
 
+# How a naive time is read, for every time parameter's description.
+NAIVE_TIME = (
+    "ISO 8601 date or date-time; one without an offset is read in the server's time zone "
+    "(GRIDPATROL_TIMEZONE, default Asia/Shanghai)"
+)
+
+
+def time_window_query(
+    request: Request,
+    since: Annotated[
+        datetime | None,
+        Query(description=f"reported at or after this time; {NAIVE_TIME}"),
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description=f"reported before this time; {NAIVE_TIME}")
+    ] = None,
+) -> TimeWindow:
+    """``since``/``until`` made time-zone aware; ``InvalidInput`` (422) when since > until."""
+    return resolve_window(since, until, zone=get_settings_dep(request).zone)
+
+
+def open311_window_query(
+    request: Request,
+    start_date: Annotated[
+        datetime | None, Query(description=f"requested at or after this time; {NAIVE_TIME}")
+    ] = None,
+    end_date: Annotated[
+        datetime | None, Query(description=f"requested before this time; {NAIVE_TIME}")
+    ] = None,
+) -> TimeWindow:
+    """Open311's ``start_date``/``end_date``, read as ``time_window_query`` reads its own."""
+    return resolve_window(
+        start_date,
+        end_date,
+        zone=get_settings_dep(request).zone,
+        names=("start_date", "end_date"),
+    )
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ConnDep = Annotated[Connection, Depends(get_conn)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 BBoxDep = Annotated[BBox | None, Depends(bbox_query)]
 CategoriesDep = Annotated[dict[str, Category], Depends(get_categories_dep)]
+WindowDep = Annotated[TimeWindow, Depends(time_window_query)]
+Open311WindowDep = Annotated[TimeWindow, Depends(open311_window_query)]

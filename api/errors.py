@@ -16,6 +16,7 @@ from gis.core.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    Unavailable,
 )
 
 DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
@@ -24,6 +25,7 @@ DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     ImportRejected: 422,
     Conflict: 409,
     DatabaseUnavailable: 503,
+    Unavailable: 503,
     GridpatrolError: 400,
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import metadata
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -21,10 +23,46 @@ from api.routes import (
     reports,
     topology,
 )
+from api.schemas.common import ValidationErrorBody
 from gis.core.db import open_database
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
 from maps.assets import ROOTS
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """Make ``/openapi.json`` describe the 422 bodies this app really sends.
+
+    FastAPI documents request validation errors with its own body (``HTTPValidationError``);
+    ours is ``ValidationErrorBody`` (``api/errors.py``), and Open311 routes answer 400 instead.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        ours = {"$ref": f"#/components/schemas/{ValidationErrorBody.__name__}"}
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault(
+            ValidationErrorBody.__name__,
+            ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"),
+        )
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                answer = operation["responses"].get("422")
+                if answer is None or "HTTPValidationError" not in str(answer):
+                    continue
+                if path.startswith(open311.router.prefix):
+                    del operation["responses"]["422"]
+                else:
+                    answer["content"]["application/json"]["schema"] = ours
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -48,10 +86,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app = FastAPI(
         title="gridpatrol",
         summary="Grid-based community governance: grids, buildings, reports and patrols.",
-        version="0.1.0",
+        version=metadata.version("gridpatrol"),
+        description=(
+            "Geometry is GeoJSON in EPSG:4326. A time given without an offset is read in the "
+            f"server's time zone (GRIDPATROL_TIMEZONE, here {settings.timezone}). Errors are "
+            '`{"detail": "..."}` saying what was wrong; Open311 routes answer in GeoReport v2\'s '
+            "error list."
+        ),
         lifespan=lifespan,
     )
     add_exception_handlers(app)
+    _document_validation_errors(app)
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(reports.router)

@@ -30,6 +30,8 @@ from sqlalchemy import Engine, text
 from gis.city import database_is_empty, load_city
 from gis.core.cluster import EmbeddedCluster
 from gis.core.db import make_engine, migrate
+from gis.core.settings import Settings
+from gis.reports.categories import get_categories
 from gis.territory.assignment import _BEST, assign_buildings
 from gis.territory.codes import code_problem
 from gis.territory.topology import NOISE_AREA_M2, validate_topology
@@ -69,7 +71,7 @@ def open_city(city: Path, pg_home: Path) -> Engine:
         empty = database_is_empty(conn)
     if empty:
         with timed("postgis load (import + assignment)"):
-            load_city(engine, city)
+            load_city(engine, city, categories=get_categories(Settings().categories_file))
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     return engine
@@ -110,7 +112,10 @@ def postgis_assign(engine: Engine, runs: int) -> None:
 def postgis_validate(engine: Engine, runs: int) -> dict[str, int]:
     def run() -> dict[str, int]:
         with engine.connect() as conn:
-            return validate_topology(conn).counts()
+            defaults = Settings.model_construct()
+            return validate_topology(
+                conn, sliver_area_m2=defaults.sliver_area_m2, split_share=defaults.split_share
+            ).counts()
 
     return best_of("postgis validate", runs, run)
 

@@ -23,10 +23,13 @@ from gis.analysis.hotspots import find_hotspots
 from gis.city import load_city
 from gis.core.cluster import EmbeddedCluster
 from gis.core.db import make_engine, migrate
+from gis.core.settings import Settings
+from gis.reports.categories import get_categories
 from gis.reports.history import import_report_file
+from gis.territory.importing import Progress
 
 
-def _timed_steps() -> tuple[dict[str, float], object]:
+def _timed_steps() -> tuple[dict[str, float], Progress]:
     marks: dict[str, float] = {}
 
     def progress(step: str, done: int, total: int) -> None:
@@ -43,6 +46,7 @@ def main() -> None:
     parser.add_argument("--naive", action="store_true", help="also time a naive UPDATE … FROM")
     args = parser.parse_args()
 
+    categories = get_categories(Settings().categories_file)
     url = EmbeddedCluster(args.home, durable=False).start()
     engine = make_engine(url)
     migrate(engine)
@@ -50,7 +54,7 @@ def main() -> None:
         grids = conn.execute(text("SELECT count(*) FROM grids")).scalar_one()
     if grids == 0:
         t = time.perf_counter()
-        load_city(engine, args.city)
+        load_city(engine, args.city, categories=categories)
         print(f"loaded city in {time.perf_counter() - t:.1f} s")
 
     csv = Path("/tmp") / f"gridpatrol-bench-reports-{args.reports}.csv"
@@ -69,7 +73,7 @@ def main() -> None:
     marks, progress = _timed_steps()
     start = time.perf_counter()
     with engine.begin() as conn:
-        result = import_report_file(conn, csv, progress=progress)  # type: ignore[arg-type]
+        result = import_report_file(conn, csv, categories=categories, progress=progress)
     end = time.perf_counter()
     results["postgis_import_total_s"] = end - start
     results["postgis_locate_s"] = marks["upsert"] - marks["locate: sort points"]
@@ -120,7 +124,7 @@ def main() -> None:
     with engine.connect() as conn:
         for unit in ("grid", "hex"):
             t = time.perf_counter()
-            hot = find_hotspots(conn, unit=unit)
+            hot = find_hotspots(conn, categories=categories, unit=unit)
             results[f"hotspots_{unit}_s"] = time.perf_counter() - t
             results[f"hotspots_{unit}_units"] = len(hot.units)
     print(json.dumps({k: round(v, 2) for k, v in results.items()}, indent=2))

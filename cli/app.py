@@ -22,6 +22,7 @@ from gis.core.errors import (
     NotFound,
 )
 from gis.core.settings import Settings, get_settings
+from gis.reports.categories import Category, get_categories
 from gis.territory.importing import ImportResult, describe
 
 app = typer.Typer(
@@ -92,6 +93,11 @@ def open_engine(settings: Settings) -> Engine:
     engine = run(lambda: open_database(settings))
     _open_engines.append(engine)
     return engine
+
+
+def configured_categories(settings: Settings) -> dict[str, Category]:
+    """The categories of the file the settings name; a malformed file exits with code 2."""
+    return run(lambda: get_categories(settings.categories_file))
 
 
 def _dispose_engines() -> None:

@@ -11,6 +11,7 @@ import typer
 
 from cli.app import (
     app,
+    configured_categories,
     console,
     db_app,
     err_console,
@@ -108,7 +109,9 @@ def load(
     if layer not in LOADABLE_LAYERS:
         known = ", ".join(LOADABLE_LAYERS)
         fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {known}"))
-    engine = open_engine(get_settings())
+    settings = get_settings()
+    categories = configured_categories(settings)
+    engine = open_engine(settings)
     if layer == "workers":
         # A CSV, not a vector file: its own importer, same all-or-nothing transaction.
         def load_workers() -> ImportResult:
@@ -121,7 +124,7 @@ def load(
     def action() -> ImportResult:
         with progress_bar(not as_json and sys.stderr.isatty()) as progress, engine.begin() as conn:
             if layer == REPORTS_LAYER:  # report history: located in bulk, upserted by id
-                return import_report_file(conn, path, progress=progress)
+                return import_report_file(conn, path, categories=categories, progress=progress)
             return import_file(conn, path, layer=layer, progress=progress)
 
     try:
@@ -135,9 +138,11 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
 ) -> None:
     """(Re)load the demo city from data/demo (upserts by code; nothing is duplicated)."""
-    engine = open_engine(get_settings())
+    settings = get_settings()
+    categories = configured_categories(settings)
+    engine = open_engine(settings)
     with progress_bar(not as_json and sys.stderr.isatty()) as progress:
-        results = run(lambda: load_city(engine, DEMO_DIR, progress=progress))
+        results = run(lambda: load_city(engine, DEMO_DIR, categories=categories, progress=progress))
     print_results(results, as_json)
 
 
@@ -162,7 +167,14 @@ def serve(
     if empty:
         err_console.print("empty database: loading the demo city from data/demo …")
         with progress_bar(sys.stderr.isatty()) as progress:
-            run(lambda: load_city(engine, DEMO_DIR, progress=progress))
+            run(
+                lambda: load_city(
+                    engine,
+                    DEMO_DIR,
+                    categories=configured_categories(settings),
+                    progress=progress,
+                )
+            )
     bind_host = host or settings.host
     bind_port = port or settings.port
     err_console.print(

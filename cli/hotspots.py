@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.app import app, console, open_engine, run
+from cli.app import app, configured_categories, console, open_engine, run
 from gis.analysis.hotspots import (
     BIN_LABELS,
     DEFAULT_PERMUTATIONS,
@@ -20,7 +20,8 @@ from gis.analysis.hotspots import (
     find_hotspots,
     hotspots_geojson,
 )
-from gis.core.settings import get_settings
+from gis.core.settings import Settings, get_settings
+from gis.core.timewindow import TimeWindow, resolve_window
 
 UnitOpt = Annotated[str, typer.Option(help="hex or grid (Queen contiguity)")]
 SizeOpt = Annotated[
@@ -29,10 +30,21 @@ SizeOpt = Annotated[
 CategoryOpt = Annotated[
     list[str] | None, typer.Option("--category", "-c", help="category code (repeatable)")
 ]
-SinceOpt = Annotated[datetime | None, typer.Option(help="reported at or after (UTC)")]
-UntilOpt = Annotated[datetime | None, typer.Option(help="reported before (UTC)")]
+SinceOpt = Annotated[
+    datetime | None,
+    typer.Option(help="reported at or after; without an offset, in GRIDPATROL_TIMEZONE"),
+]
+UntilOpt = Annotated[
+    datetime | None,
+    typer.Option(help="reported before; without an offset, in GRIDPATROL_TIMEZONE"),
+]
 PermutationsOpt = Annotated[int, typer.Option(help="permutations for p-values")]
 SeedOpt = Annotated[int, typer.Option(help="random seed of the permutations")]
+
+
+def cli_window(settings: Settings, since: datetime | None, until: datetime | None) -> TimeWindow:
+    """``--since``/``--until`` with naive times read in the configured time zone."""
+    return run(lambda: resolve_window(since, until, zone=settings.zone))
 
 
 def run_hotspots(
@@ -46,17 +58,21 @@ def run_hotspots(
     seed: int,
 ) -> HotspotResult:
     """Run the analysis on the configured database."""
-    engine = open_engine(get_settings())
+    settings = get_settings()
+    categories = configured_categories(settings)
+    window = cli_window(settings, since, until)
+    engine = open_engine(settings)
 
     def action() -> HotspotResult:
         with engine.connect() as conn:
             return find_hotspots(
                 conn,
+                categories=categories,
                 unit=unit,
                 size_m=size_m,
-                categories=category,
-                since=since,
-                until=until,
+                category_codes=category,
+                since=window.since,
+                until=window.until,
                 permutations=permutations,
                 seed=seed,
             )

@@ -13,7 +13,7 @@ import folium
 import typer
 from sqlalchemy import Connection
 
-from cli.app import app, console, open_engine, run
+from cli.app import app, configured_categories, console, open_engine, run
 from cli.hotspots import (
     CategoryOpt,
     PermutationsOpt,
@@ -22,12 +22,13 @@ from cli.hotspots import (
     SizeOpt,
     UnitOpt,
     UntilOpt,
+    cli_window,
 )
 from gis.analysis.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, DEFAULT_UNIT
 from gis.core.settings import Settings, get_settings
 from gis.territory.layers import parse_bbox
 from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
-from maps.assets import write
+from maps.assets import check_installed, write
 from maps.pages import coverage_page, grids_page, hotspots_page
 
 map_app = typer.Typer(help="Write a standalone map page (.html).", no_args_is_help=True)
@@ -38,11 +39,13 @@ Output = Annotated[Path, typer.Option("-o", "--output", help="the .html file to 
 
 def _write_page(output: Path, build: Callable[[Connection, Settings], folium.Map]) -> None:
     """Build a page with the same function the API serves it with, and write it standalone."""
+    run(check_installed)  # before any database work: the page could not be written
     settings = get_settings()
     engine = open_engine(settings)
     with engine.connect() as conn:
         fmap = run(lambda: build(conn, settings))
-    console.print(f"wrote {write(fmap, output)}", highlight=False)
+    # Missing map assets are a message naming the fix, not a traceback.
+    console.print(f"wrote {run(lambda: write(fmap, output))}", highlight=False)
 
 
 @map_app.command("grids")
@@ -90,16 +93,20 @@ def map_hotspots(
     seed: SeedOpt = DEFAULT_SEED,
 ) -> None:
     """Hot and cold spots coloured by Gi* bin, with a heatmap of the reports."""
+    settings = get_settings()
+    categories = configured_categories(settings)
+    window = cli_window(settings, since, until)
     _write_page(
         output,
         lambda conn, settings: hotspots_page(
             conn,
             settings,
+            categories=categories,
             unit=unit,
             size_m=size_m,
-            categories=category,
-            since=since,
-            until=until,
+            category_codes=category,
+            since=window.since,
+            until=window.until,
             permutations=permutations,
             seed=seed,
         ),

@@ -32,6 +32,7 @@ from pyproj import Transformer
 
 from data import DEMO_DIR
 from gis.city import LAYER_ORDER, REPORTS_FILE
+from gis.core.vocabulary import ReportStatus
 
 SEED = 20261123
 CELL_M = 100.0
@@ -754,9 +755,8 @@ def generate_reports(
     reported_at = pd.to_datetime(local[order]).strftime(fmt)
     closed_at = pd.Series(pd.to_datetime(closed_local[order]).strftime(fmt))
     closed_at[open_[order]] = ""
-    status = np.where(
-        open_[order], rng.choice(["reported", "dispatched", "in_progress"], n), "closed"
-    )
+    waiting = [ReportStatus.REPORTED, ReportStatus.DISPATCHED, ReportStatus.IN_PROGRESS]
+    status = np.where(open_[order], rng.choice([str(s) for s in waiting], n), ReportStatus.CLOSED)
     cats = categories[order]
     rows = pd.DataFrame(
         {

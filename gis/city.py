@@ -10,7 +10,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from data import DEMO_DIR
+from gis.core.errors import ImportRejected
+from gis.reports.categories import Category
 from gis.reports.history import REPORTS_LAYER, import_report_file
+from gis.reports.workers import import_workers_csv
 from gis.territory.importing import ImportResult, Progress, import_file
 
 # The layer files of a city directory, in import order (parents first); ``<layer>.geojson`` or
@@ -55,17 +58,17 @@ def load_city(
     engine: Engine,
     directory: Path = DEMO_DIR,
     *,
+    categories: dict[str, Category],
     progress: Progress | None = None,
 ) -> list[ImportResult]:
     """Import every layer file of a generated city, parents first, then its report history.
 
     All in one transaction; the history (``reports.csv``, if any) comes last because it is
-    located against the grids, buildings and districts just loaded.
+    located against the grids, buildings and districts just loaded, and its categories must
+    be among ``categories``.
     """
     paths = layer_paths(directory)
     if not paths:
-        from gis.core.errors import ImportRejected
-
         raise ImportRejected(f"{directory}: no layer files (districts.geojson, …) found")
     results = []
     with engine.begin() as conn:
@@ -79,8 +82,6 @@ def load_city(
         # Workers come as a CSV (not a vector layer); a city without one has none yet.
         workers_csv = directory / WORKERS_FILE
         if workers_csv.exists():
-            from gis.reports.workers import import_workers_csv
-
             results.append(import_workers_csv(conn, workers_csv))
         history = directory / REPORTS_FILE
         if history.exists():
@@ -89,5 +90,7 @@ def load_city(
                 if progress:
                     progress(f"{REPORTS_LAYER}: {step}", done, total)
 
-            results.append(import_report_file(conn, history, progress=report_progress))
+            results.append(
+                import_report_file(conn, history, categories=categories, progress=report_progress)
+            )
     return results

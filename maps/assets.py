@@ -24,6 +24,8 @@ from typing import Literal
 
 import folium
 
+from gis.core.errors import Unavailable
+
 MAPS_DIR = Path(__file__).parent
 VENDOR_DIR = MAPS_DIR / "node_modules"
 FOLIUM_DIR = Path(folium.__file__).parent / "templates"
@@ -86,8 +88,8 @@ _CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
 RenderMode = Literal["served", "standalone"]
 
 
-class AssetsMissing(RuntimeError):
-    """The npm-installed map assets are not on disk."""
+class AssetsMissing(Unavailable):
+    """The npm-installed map assets are not on disk (the API answers 503, the CLI exits 1)."""
 
 
 class UnknownAsset(RuntimeError):

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from gis.analysis.hotspots import find_hotspots, report_heat_points
 from gis.core.settings import Settings
+from gis.reports.categories import Category
 from gis.reports.listing import open_reports_geojson
 from gis.territory.coverage import find_cross_district_coverage
 from gis.territory.layers import BBox
@@ -66,12 +67,18 @@ def coverage_page(conn: Connection, settings: Settings) -> folium.Map:
     )
 
 
-def hotspots_page(conn: Connection, settings: Settings, **options: Any) -> folium.Map:
-    """Hot and cold spots by Gi* bin with a heatmap of the same reports; ``options`` are
-    :func:`gis.analysis.hotspots.find_hotspots`'s."""
-    result = find_hotspots(conn, **options)
+def hotspots_page(
+    conn: Connection, settings: Settings, *, categories: dict[str, Category], **options: Any
+) -> folium.Map:
+    """Hot and cold spots by Gi* bin with a heatmap of the same reports; ``categories`` and
+    ``options`` are :func:`gis.analysis.hotspots.find_hotspots`'s."""
+    result = find_hotspots(conn, categories=categories, **options)
     heat = report_heat_points(
-        conn, categories=result.categories, since=result.since, until=result.until
+        conn,
+        categories=categories,
+        category_codes=result.categories,
+        since=result.since,
+        until=result.until,
     )
     return hotspot_map(
         result, heat_points=heat, tile_url=settings.tile_url, attribution=settings.tile_attribution

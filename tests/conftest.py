@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 from gis.city import load_city
@@ -24,9 +24,14 @@ from gis.core.cluster import EmbeddedCluster
 from gis.core.db import make_engine, migrate
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
+from gis.territory.layers import LAYERS
 
+# The settings' defaults, untouched by the environment, and what follows from them.
+DEFAULTS = Settings.model_construct()
 # The bundled categories (what the server uses with no GRIDPATROL_CATEGORIES_FILE).
-CATEGORIES = get_categories(Settings.model_fields["categories_file"].default)
+CATEGORIES = get_categories(DEFAULTS.categories_file)
+# The topology thresholds a server uses when not configured otherwise.
+THRESHOLDS = {"sliver_area_m2": DEFAULTS.sliver_area_m2, "split_share": DEFAULTS.split_share}
 
 EMPTY_TEMPLATE = "gp_test_empty"
 DEMO_TEMPLATE = "gp_test_demo"
@@ -86,7 +91,7 @@ def templates(pg_server: TestServer) -> Iterator[dict[str, str]]:
     migrate(engine)
     engine.dispose()
     engine = make_engine(pg_server.create_database(demo, template=empty))
-    load_city(engine)
+    load_city(engine, categories=CATEGORIES)
     engine.dispose()
     engine = make_engine(pg_server.create_database(city, template=demo))
     with engine.begin() as conn:
@@ -130,6 +135,14 @@ def city_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[En
 def shared_demo_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
     """One demo-city database shared by read-only tests (do not write to it)."""
     yield from _fresh(pg_server, templates["demo"])
+
+
+def count_features(conn: Connection) -> dict[str, int]:
+    """Rows per stored layer."""
+    return {
+        name: int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+        for name in LAYERS
+    }
 
 
 def settings_for(engine: Engine, **overrides: object) -> Settings:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import ConnDep
+from api.deps import CategoriesDep, ConnDep, WindowDep
+from api.schemas.analytics import HotspotCollection
+from api.schemas.common import error_responses
 from gis.analysis.hotspots import (
     DEFAULT_PERMUTATIONS,
     DEFAULT_UNIT,
@@ -19,6 +20,8 @@ router = APIRouter(tags=["analytics"])
 
 
 def hotspot_params(
+    cats: CategoriesDep,
+    window: WindowDep,
     unit: Annotated[str, Query(description="hex (default) or grid (Queen contiguity)")] = (
         DEFAULT_UNIT
     ),
@@ -29,20 +32,19 @@ def hotspot_params(
         list[str] | None,
         Query(description="category code; repeat or comma-separate for several; default all"),
     ] = None,
-    since: Annotated[datetime | None, Query(description="reported at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="reported before (ISO 8601)")] = None,
     permutations: Annotated[int, Query(description="permutations for p-values")] = (
         DEFAULT_PERMUTATIONS
     ),
 ) -> dict[str, Any]:
     """The analysis options; the domain function checks them and names a bad one (422)."""
-    categories = [c.strip() for value in category or [] for c in value.split(",") if c.strip()]
+    codes = [c.strip() for value in category or [] for c in value.split(",") if c.strip()]
     return {
+        "categories": cats,
         "unit": unit,
         "size_m": size_m,
-        "categories": categories,
-        "since": since,
-        "until": until,
+        "category_codes": codes,
+        "since": window.since,
+        "until": window.until,
         "permutations": permutations,
     }
 
@@ -50,7 +52,7 @@ def hotspot_params(
 HotspotParams = Annotated[dict[str, Any], Depends(hotspot_params)]
 
 
-@router.get("/analytics/hotspots")
-def hotspots(conn: ConnDep, params: HotspotParams) -> dict[str, Any]:
+@router.get("/analytics/hotspots", response_model=HotspotCollection, responses=error_responses(422))
+def hotspots(conn: ConnDep, params: HotspotParams) -> Any:
     """Units with report count, Gi* z, permutation p, FDR-adjusted p and bin (+-3..0)."""
     return hotspots_geojson(find_hotspots(conn, **params))

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import ConnDep
+from api.schemas.territory import CrossDistrictCoverage
 from gis.territory.coverage import find_cross_district_coverage
 
 router = APIRouter(tags=["coverage"])
 
 
-@router.get("/coverage/cross-district")
-def get_cross_district(conn: ConnDep) -> dict[str, Any]:
+@router.get("/coverage/cross-district", response_model=CrossDistrictCoverage)
+def get_cross_district(conn: ConnDep) -> Any:
     """Communities and grids whose area lies in more than one district: area (m²), share,
     buildings and residents per district, and communities' enclave parts as polygons."""
     return find_cross_district_coverage(conn).to_dict()

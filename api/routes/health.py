@@ -7,13 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import EngineDep
+from api.schemas.common import error_responses
+from api.schemas.health import Health
 from gis.core.db import check_connection, server_versions
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
-def health(engine: EngineDep) -> dict[str, Any]:
+@router.get("/health", response_model=Health, responses=error_responses(503))
+def health(engine: EngineDep) -> Any:
     """Database reachable, with PostgreSQL, PostGIS and pgRouting versions."""
     check_connection(engine)
     return {"status": "ok", **server_versions(engine)}

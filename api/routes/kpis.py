@@ -1,24 +1,27 @@
-"""``GET /analytics/kpis``: report performance per grid, community or district."""
+"""``GET /analytics/kpis``: report performance per grid, community, sub-district or district."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
-from api.deps import ConnDep
+from api.deps import ConnDep, WindowDep
+from api.schemas.analytics import Kpis
+from api.schemas.common import error_responses
+from gis.core.vocabulary import Level
 from gis.reports.kpis import compute_kpis
 
 router = APIRouter(tags=["analytics"])
 
 
-@router.get("/analytics/kpis")
-def kpis(
-    conn: ConnDep,
-    level: Literal["grid", "community", "district"] = "grid",
-    since: Annotated[datetime | None, Query(description="reported at or after")] = None,
-    until: Annotated[datetime | None, Query(description="reported before")] = None,
-) -> dict[str, Any]:
+@router.get(
+    "/analytics/kpis",
+    response_model=Kpis,
+    # A unit's code appears under its level's name only.
+    response_model_exclude_unset=True,
+    responses=error_responses(422),
+)
+def kpis(conn: ConnDep, window: WindowDep, level: Level = Level.GRID) -> Any:
     """Counts by status, on-time arrival/closure rates, median minutes to close, share escalated."""
-    return compute_kpis(conn, level=level, since=since, until=until)
+    return compute_kpis(conn, level=level, since=window.since, until=window.until)

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import BBoxDep, ConnDep, SettingsDep
-from gis.territory.layers import LISTABLE, get_feature, list_features
+from api.schemas.common import error_responses
+from api.schemas.layers import LAYER_PAGES, GridFeature
+from gis.territory.layers import DEFAULT_PAGE_SIZE, LAYERS, get_feature, list_features
 
 router = APIRouter(tags=["layers"])
 
@@ -18,10 +20,10 @@ def _register(layer: str) -> None:
         settings: SettingsDep,
         bbox: BBoxDep,
         limit: Annotated[
-            int, Query(ge=1, description="page size (at most the server maximum)")
-        ] = 100,
+            int, Query(ge=1, description="page size (at most GRIDPATROL_MAX_PAGE_SIZE)")
+        ] = DEFAULT_PAGE_SIZE,
         offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> dict[str, Any]:
+    ) -> Any:
         return list_features(
             conn, layer=layer, bbox=bbox, limit=min(limit, settings.max_page_size), offset=offset
         )
@@ -30,14 +32,21 @@ def _register(layer: str) -> None:
         f"The {layer} as a GeoJSON FeatureCollection, filtered by `bbox` and paged; "
         "`numberMatched` is the total."
     )
-    router.add_api_route(f"/{layer}", list_layer, methods=["GET"], name=f"list_{layer}")
+    router.add_api_route(
+        f"/{layer}",
+        list_layer,
+        methods=["GET"],
+        name=f"list_{layer}",
+        response_model=LAYER_PAGES[layer],
+        responses=error_responses(422),
+    )
 
 
-for _layer in LISTABLE:
+for _layer in LAYERS:
     _register(_layer)
 
 
-@router.get("/grids/{code}")
-def get_grid(conn: ConnDep, code: str) -> dict[str, Any]:
+@router.get("/grids/{code}", response_model=GridFeature, responses=error_responses(404))
+def get_grid(conn: ConnDep, code: str) -> Any:
     """One grid as a GeoJSON Feature."""
     return get_feature(conn, layer="grids", code=code)

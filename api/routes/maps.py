@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from api.deps import BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
+from api.schemas.common import error_responses
 from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
-from maps.assets import render
+from maps.assets import check_installed, render
 from maps.pages import coverage_page, grids_page, hotspots_page
+
+# Every page answers text/html; 503 (JSON) names the fix when the map assets are missing.
+_PAGE: dict[int | str, Any] = {
+    200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "the page"},
+    **error_responses(503),
+}
 
 router = APIRouter(tags=["maps"], default_response_class=HTMLResponse)
 
 
-@router.get("/maps/grids")
+@router.get("/maps/grids", responses={**_PAGE, **error_responses(422)})
 def grids_map(
     conn: ConnDep,
     settings: SettingsDep,
@@ -30,6 +37,7 @@ def grids_map(
     """Districts, communities, grids (code, buildings, residents), buildings coloured by grid,
     topology problems and open reports; city-wide grids are simplified, buildings need a
     ``bbox``."""
+    check_installed()
     fmap = grids_page(
         conn,
         settings,
@@ -41,13 +49,15 @@ def grids_map(
     return HTMLResponse(render(fmap, mode="served"))
 
 
-@router.get("/maps/coverage")
+@router.get("/maps/coverage", responses=_PAGE)
 def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
     """District borders, communities and grids spanning districts by share, enclave parts."""
+    check_installed()
     return HTMLResponse(render(coverage_page(conn, settings), mode="served"))
 
 
-@router.get("/maps/hotspots")
+@router.get("/maps/hotspots", responses={**_PAGE, **error_responses(422)})
 def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
+    check_installed()
     return HTMLResponse(render(hotspots_page(conn, settings, **params), mode="served"))

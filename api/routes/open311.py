@@ -11,14 +11,21 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CategoriesDep, ConnDep, EngineDep
+from api.deps import CategoriesDep, ConnDep, EngineDep, Open311WindowDep
 from api.errors import status_for
+from api.schemas.open311 import (
+    Open311Error,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+    ServiceRequestCreated,
+)
 from gis.core.errors import GridpatrolError, InvalidInput
 from gis.reports.intake import MAX_DESCRIPTION_CHARS
 from gis.reports.open311 import (
@@ -61,32 +68,43 @@ class Open311Route(APIRoute):
         return guarded
 
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
+def _errors(*statuses: int) -> dict[int | str, Any]:
+    """``responses=`` of an Open311 route: errors are a list of ``Open311Error``."""
+    return {
+        status: {"model": list[Open311Error], "description": "GeoReport v2 error list"}
+        for status in statuses
+    }
 
 
-@router.get("/services.json")
-def services(cats: CategoriesDep) -> list[dict[str, Any]]:
+router = APIRouter(
+    prefix="/open311/v2", tags=["open311"], route_class=Open311Route, responses=_errors(400)
+)
+
+
+@router.get("/services.json", response_model=list[Service])
+def services(cats: CategoriesDep) -> Any:
     """The report categories as Open311 services."""
     return list_services(cats)
 
 
-@router.get("/services/{service_code}.json")
-def service(service_code: str, cats: CategoriesDep) -> dict[str, Any]:
+@router.get(
+    "/services/{service_code}.json", response_model=ServiceDefinition, responses=_errors(404)
+)
+def service(service_code: str, cats: CategoriesDep) -> Any:
     """A service definition (no extra attributes)."""
     return describe_service(cats, service_code)
 
 
-@router.get("/requests.json")
+@router.get("/requests.json", response_model=list[ServiceRequest])
 def requests(
     conn: ConnDep,
     cats: CategoriesDep,
+    window: Open311WindowDep,
     service_request_id: str | None = None,
     service_code: str | None = None,
-    start_date: str | None = None,
-    end_date: str | None = None,
-    status: str | None = None,
+    status: Annotated[str | None, Query(description="open, closed or both (comma)")] = None,
     jurisdiction_id: str | None = None,
-) -> list[dict[str, Any]]:
+) -> Any:
     """Service requests (newest first, at most 1000; last 90 days unless dates are given)."""
     del jurisdiction_id  # one jurisdiction per server
     return find_service_requests(
@@ -94,8 +112,8 @@ def requests(
         cats,
         service_request_id=service_request_id,
         service_code=service_code,
-        start_date=start_date,
-        end_date=end_date,
+        start_date=window.since,
+        end_date=window.until,
         status=status,
     )
 
@@ -116,13 +134,18 @@ async def _form_fields(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
-@router.post("/requests.json", status_code=201)
+@router.post(
+    "/requests.json",
+    status_code=201,
+    response_model=list[ServiceRequestCreated],
+    responses=_errors(409),
+)
 async def create_request(
     request: Request,
     engine: EngineDep,
     cats: CategoriesDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> list[dict[str, Any]]:
+) -> Any:
     """Create a service request from form fields (service_code, lat, long, description, …)."""
     fields = await _form_fields(request)
 
@@ -134,9 +157,11 @@ async def create_request(
     return await run_in_threadpool(store)
 
 
-@router.get("/requests/{service_request_id}.json")
-def request_by_id(
-    service_request_id: str, conn: ConnDep, cats: CategoriesDep
-) -> list[dict[str, Any]]:
+@router.get(
+    "/requests/{service_request_id}.json",
+    response_model=list[ServiceRequest],
+    responses=_errors(404),
+)
+def request_by_id(service_request_id: str, conn: ConnDep, cats: CategoriesDep) -> Any:
     """One service request, as a one-element list."""
     return get_service_request(conn, cats, service_request_id)

@@ -2,93 +2,51 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
-from gis.reports.actions import ACTIONS
-from gis.reports.intake import (
-    MAX_DESCRIPTION_CHARS,
-    MAX_IDEMPOTENCY_KEY_CHARS,
-    MAX_NAME_CHARS,
-    MAX_PHONE_CHARS,
-    MAX_URL_CHARS,
-    ReportInput,
-    submit_report,
+from api.deps import BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep, WindowDep
+from api.schemas.common import TransitionConflictBody, error_responses
+from api.schemas.reports import (
+    ReportCreate,
+    ReportEvent,
+    ReportPage,
+    ReportPrivate,
+    TransitionIn,
+    WorkerPublic,
 )
+from gis.core.vocabulary import STATUSES
+from gis.reports.categories import Category
+from gis.reports.intake import MAX_IDEMPOTENCY_KEY_CHARS, ReportInput, submit_report
 from gis.reports.lifecycle import list_events, transition_report
 from gis.reports.listing import ReportFilter, get_report, list_reports
 from gis.reports.workers import list_workers
+from gis.territory.layers import DEFAULT_PAGE_SIZE
 
 router = APIRouter(tags=["reports"])
 
 
-class ReportCreate(BaseModel):
-    """A resident's report at a point (EPSG:4326 degrees)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "lat": 30.66,
-                    "lon": 104.06,
-                    "category": "sanitation",
-                    "description": "Overflowing bins at the east gate",
-                    "reporter_name": "Wang",
-                    "reporter_phone": "13800000000",
-                }
-            ]
-        }
-    )
-
-    # strict: "104.06" as text is refused rather than silently parsed.
-    lat: float = Field(ge=-90, le=90, strict=True, description="latitude, degrees")
-    lon: float = Field(ge=-180, le=180, strict=True, description="longitude, degrees")
-    category: str = Field(min_length=1, max_length=40, description="a code of GET /categories")
-    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
-    reporter_name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
-    reporter_phone: str | None = Field(default=None, max_length=MAX_PHONE_CHARS)
-    photo_url: str | None = Field(
-        default=None, max_length=MAX_URL_CHARS, pattern=r"^https?://", description="http(s) URL"
-    )
-
-
-class TransitionIn(BaseModel):
-    """An action on a report by a named actor."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"action": "accept", "actor": "dispatcher Li"}]}
-    )
-
-    action: str = Field(description=f"one of: {', '.join(ACTIONS)}")
-    actor: str = Field(min_length=1, max_length=100)
-    note: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
-    worker_id: int | None = Field(
-        default=None, description="dispatch: the worker (default: the grid's least busy one)"
-    )
-    duplicate_of: int | None = Field(
-        default=None, description="confirm_duplicate: the original (default: the flagged one)"
-    )
-
-
-@router.get("/workers", tags=["workers"])
+@router.get("/workers", tags=["workers"], response_model=list[WorkerPublic])
 def workers(
     conn: ConnDep, grid: Annotated[str | None, Query(description="grid code")] = None
-) -> list[dict[str, Any]]:
+) -> Any:
     """Workers and their grids (whom a report can be dispatched to)."""
     return list_workers(conn, grid_code=grid)
 
 
-@router.get("/categories")
-def categories(cats: CategoriesDep) -> list[dict[str, Any]]:
+@router.get("/categories", response_model=list[Category])
+def categories(cats: CategoriesDep) -> Any:
     """Report categories with their arrival and resolution deadlines (minutes)."""
-    return [c.model_dump() for c in cats.values()]
+    return list(cats.values())
 
 
-@router.post("/reports", status_code=201)
+@router.post(
+    "/reports",
+    status_code=201,
+    response_model=ReportPrivate,
+    responses=error_responses(409, 422),
+)
 def create_report(
     body: ReportCreate,
     engine: EngineDep,
@@ -102,14 +60,18 @@ def create_report(
             description="a retry with the same key returns the first report",
         ),
     ] = None,
-) -> dict[str, Any]:
-    """Submit a report; it is located (district … grid, building) and gets its due times."""
+) -> Any:
+    """Submit a report; it is located (district … grid, building) and gets its due times.
+
+    The answer carries the contact the reporter sent; the public views never do.
+    """
     with engine.begin() as conn:
         submission = submit_report(
             conn,
             ReportInput(**body.model_dump()),
             idempotency_key=idempotency_key,
-            actor=body.reporter_name or "resident",
+            # The audit trail is public: it names the role, never the resident.
+            actor="resident",
             categories=cats,
         )
     if submission.replayed:
@@ -117,23 +79,24 @@ def create_report(
     return submission.report
 
 
-@router.get("/reports")
+@router.get("/reports", response_model=ReportPage, responses=error_responses(422))
 def reports(
     conn: ConnDep,
     settings: SettingsDep,
     bbox: BBoxDep,
-    status: Annotated[list[str] | None, Query(description="repeatable")] = None,
+    window: WindowDep,
+    status: Annotated[
+        list[str] | None, Query(description=f"repeatable; one of: {', '.join(STATUSES)}")
+    ] = None,
     category: str | None = None,
     grid: Annotated[str | None, Query(description="grid code")] = None,
     community: Annotated[str | None, Query(description="community code")] = None,
     district: Annotated[str | None, Query(description="district code")] = None,
     located: Annotated[bool | None, Query(description="false: the unlocated queue")] = None,
     overdue: Annotated[bool | None, Query(description="arrival or resolution overdue")] = None,
-    since: Annotated[datetime | None, Query(description="reported at or after")] = None,
-    until: Annotated[datetime | None, Query(description="reported before")] = None,
-    limit: Annotated[int, Query(ge=1)] = 100,
+    limit: Annotated[int, Query(ge=1)] = DEFAULT_PAGE_SIZE,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> Any:
     """Reports as a FeatureCollection, newest first, filtered and paged (no reporter contact)."""
     filters = ReportFilter(
         status=tuple(status) if status else None,
@@ -144,22 +107,26 @@ def reports(
         located=located,
         overdue=overdue,
         bbox=bbox,
-        since=since,
-        until=until,
+        since=window.since,
+        until=window.until,
     )
     return list_reports(
         conn, filters=filters, limit=min(limit, settings.max_page_size), offset=offset
     )
 
 
-@router.get("/reports/{report_id}")
-def report(conn: ConnDep, report_id: int) -> dict[str, Any]:
+@router.get("/reports/{report_id}", response_model=ReportPrivate, responses=error_responses(404))
+def report(conn: ConnDep, report_id: int) -> Any:
     """One report, with the reporter's contact (for the dispatcher)."""
     return get_report(conn, report_id, include_contact=True)
 
 
-@router.post("/reports/{report_id}/transitions")
-def transition(report_id: int, body: TransitionIn, engine: EngineDep) -> dict[str, Any]:
+@router.post(
+    "/reports/{report_id}/transitions",
+    response_model=ReportPrivate,
+    responses=error_responses(404, 409, 422, s409=TransitionConflictBody),
+)
+def transition(report_id: int, body: TransitionIn, engine: EngineDep) -> Any:
     """Apply an action; 409 names the current status and the allowed actions."""
     with engine.begin() as conn:
         return transition_report(
@@ -173,7 +140,11 @@ def transition(report_id: int, body: TransitionIn, engine: EngineDep) -> dict[st
         )
 
 
-@router.get("/reports/{report_id}/events")
-def events(conn: ConnDep, report_id: int) -> list[dict[str, Any]]:
+@router.get(
+    "/reports/{report_id}/events",
+    response_model=list[ReportEvent],
+    responses=error_responses(404),
+)
+def events(conn: ConnDep, report_id: int) -> Any:
     """The report's append-only audit trail: action, actor, time and note, oldest first."""
     return list_events(conn, report_id)

@@ -7,22 +7,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import ConnDep, SettingsDep
+from api.schemas.common import error_responses
+from api.schemas.territory import TopologyReport
 from gis.territory.topology import validate_topology
 
 router = APIRouter(tags=["topology"])
 
 
-@router.get("/topology")
+@router.get("/topology", response_model=TopologyReport, responses=error_responses(422))
 def get_topology(
     conn: ConnDep,
     settings: SettingsDep,
     sliver_area_m2: Annotated[
-        float | None, Query(ge=0, description="gaps below this area (m²) are slivers")
+        float | None,
+        Query(ge=0, description="gaps below this area (m²) are slivers (default: the setting)"),
     ] = None,
     split_share: Annotated[
-        float | None, Query(gt=0, le=1, description="buildings below this share are split")
+        float | None,
+        Query(gt=0, le=1, description="buildings below this share are split (default: setting)"),
     ] = None,
-) -> dict[str, Any]:
+) -> Any:
     """Gaps, slivers, overlaps, grids outside their community, invalid geometries, code
     problems, split and unassigned buildings (areas in m², geometry as GeoJSON)."""
     report = validate_topology(

@@ -26,9 +26,10 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 import libpysal
 import numpy as np
@@ -40,9 +41,9 @@ from scipy.stats import false_discovery_control
 from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput, NotEnoughData
-from gis.reports.categories import validate_category
+from gis.core.timewindow import check_window
+from gis.reports.categories import Category, validate_categories
 
-Unit = Literal["grid", "hex"]
 UNITS: tuple[str, ...] = ("grid", "hex")
 # Hexagons by default: a city has far fewer grids than 200 m cells, and with a few dozen
 # units a permutation test rarely reaches 99 % after FDR (the demo's 68 grids do not).
@@ -181,22 +182,6 @@ def default_band_m(size_m: float) -> float:
 
 
 # ----------------------------------------------------------------------------- parameters
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-def check_window(since: datetime | None, until: datetime | None) -> None:
-    """``InvalidInput`` naming ``since`` when the window ends before it starts."""
-    since, until = _as_utc(since), _as_utc(until)
-    if since is not None and until is not None and since > until:
-        raise InvalidInput(
-            f"since: the window starts ({since.isoformat()}) after it ends "
-            f"(until {until.isoformat()}); swap them"
-        )
-
-
 def _report_filter(
     categories: tuple[str, ...], since: datetime | None, until: datetime | None, alias: str = "r"
 ) -> tuple[str, dict[str, Any]]:
@@ -306,10 +291,11 @@ def _hex_units(
 def find_hotspots(
     conn: Connection,
     *,
+    categories: dict[str, Category],
     unit: str = DEFAULT_UNIT,
     size_m: float | None = None,
     band_m: float | None = None,
-    categories: tuple[str, ...] | list[str] | None = None,
+    category_codes: Sequence[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     permutations: int = DEFAULT_PERMUTATIONS,
@@ -317,7 +303,8 @@ def find_hotspots(
 ) -> HotspotResult:
     """Gi* hot and cold spots of reports over grids or hexagons of ``size_m`` metres.
 
-    ``categories`` empty or None means all; the window is ``since <= reported_at < until``.
+    ``categories`` are the configured ones; ``category_codes`` (some of them) selects reports,
+    empty or None meaning all. The window is ``since <= reported_at < until`` (time-zone aware).
     Raises ``InvalidInput`` naming a bad parameter and ``NotEnoughData`` when there are fewer
     than 30 units or no reports in the window.
     """
@@ -331,8 +318,7 @@ def find_hotspots(
         raise InvalidInput("size_m: only hexagon units (unit=hex) take a size or a band")
     if not 99 <= permutations <= 99_999:
         raise InvalidInput(f"permutations: must lie in 99..99999, got {permutations}")
-    chosen = tuple(sorted({validate_category(c) for c in categories or ()}))
-    since, until = _as_utc(since), _as_utc(until)
+    chosen = validate_categories(category_codes or (), categories)
     check_window(since, until)
     where, params = _report_filter(chosen, since, until)
     srid, bounds = metric_crs(conn)
@@ -438,7 +424,8 @@ def hotspots_geojson(result: HotspotResult) -> dict[str, Any]:
 def report_heat_points(
     conn: Connection,
     *,
-    categories: tuple[str, ...] | list[str] | None = None,
+    categories: dict[str, Category],
+    category_codes: Sequence[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     max_points: int = 20_000,
@@ -448,8 +435,7 @@ def report_heat_points(
     Up to ``max_points`` reports are returned one by one; more are summed into square cells in
     the UTM zone (side chosen so the city holds about ``max_points`` cells), weighted by count.
     """
-    chosen = tuple(sorted({validate_category(c) for c in categories or ()}))
-    since, until = _as_utc(since), _as_utc(until)
+    chosen = validate_categories(category_codes or (), categories)
     check_window(since, until)
     where, params = _report_filter(chosen, since, until)
     total = conn.execute(text(f"SELECT count(*) FROM reports r WHERE {where}"), params).scalar_one()

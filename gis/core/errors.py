@@ -31,12 +31,27 @@ class InvalidBBox(InvalidInput):
     """A ``bbox`` parameter is not ``minx,miny,maxx,maxy`` in EPSG:4326."""
 
 
+# A rejection's message lists this many problems; ``problems`` holds them all.
+MAX_LISTED_PROBLEMS = 25
+
+
 class ImportRejected(GridpatrolError):
     """A file import was refused as a whole; nothing was written."""
 
     def __init__(self, detail: str, problems: list[str] | None = None) -> None:
         super().__init__(detail)
         self.problems = problems or []
+
+    @classmethod
+    def listing(cls, source: str, problems: list[str], *, noun: str = "feature") -> ImportRejected:
+        """The refusal of ``source`` naming each problem (``noun``: what a line is about)."""
+        shown = problems[:MAX_LISTED_PROBLEMS]
+        more = len(problems) - len(shown)
+        detail = (
+            f"{source}: rejected, nothing was imported: {len(problems)} {noun}(s) with problems:"
+            "\n  " + "\n  ".join(shown) + (f"\n  … and {more} more" if more else "")
+        )
+        return cls(detail, problems=problems)
 
 
 class Conflict(GridpatrolError):
@@ -52,5 +67,9 @@ class InvalidTransition(Conflict):
         self.allowed_actions = allowed_actions
 
 
-class DatabaseUnavailable(GridpatrolError):
+class Unavailable(GridpatrolError):
+    """Something gridpatrol needs is not there (a service, an installed file); says the fix."""
+
+
+class DatabaseUnavailable(Unavailable):
     """The database cannot be reached or lacks a required extension."""

@@ -19,12 +19,48 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from gis.core.vocabulary import (
+    CODE_DIGITS,
+    ESCALATION_ORDER,
+    LEVEL_TABLE,
+    PARENT_LEVEL,
+    STATUSES,
+    WORKER_ROLES,
+    Level,
+    ReportStatus,
+    code_column,
+    sql_list,
+)
+
 SRID = 4326
+
+
+def _code(level: Level) -> String:
+    """The type of a code of ``level``: as many characters as its digits."""
+    return String(CODE_DIGITS[level])
+
+
+def _code_checks(level: Level) -> tuple[CheckConstraint, ...]:
+    """A unit's code has its level's digits and starts with its parent's code."""
+    table = LEVEL_TABLE[level]
+    checks = [
+        CheckConstraint(rf"code ~ '^\d{{{CODE_DIGITS[level]}}}$'", name=f"{table}_code_format")
+    ]
+    parent = PARENT_LEVEL.get(level)
+    if parent is not None:
+        checks.append(
+            CheckConstraint(
+                f"left(code, {CODE_DIGITS[parent]}) = {code_column(parent)}",
+                name=f"{table}_code_prefix",
+            )
+        )
+    return tuple(checks)
 
 
 class Base(DeclarativeBase):
@@ -33,46 +69,37 @@ class Base(DeclarativeBase):
 
 class District(Base):
     __tablename__ = "districts"
-    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    code: Mapped[str] = mapped_column(_code(Level.DISTRICT), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
-    __table_args__ = (CheckConstraint(r"code ~ '^\d{6}$'", name="districts_code_format"),)
+    __table_args__ = _code_checks(Level.DISTRICT)
 
 
 class Subdistrict(Base):
     __tablename__ = "subdistricts"
-    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    code: Mapped[str] = mapped_column(_code(Level.SUBDISTRICT), primary_key=True)
     district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
     name: Mapped[str] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
-    __table_args__ = (
-        CheckConstraint(r"code ~ '^\d{9}$'", name="subdistricts_code_format"),
-        CheckConstraint("left(code, 6) = district_code", name="subdistricts_code_prefix"),
-    )
+    __table_args__ = _code_checks(Level.SUBDISTRICT)
 
 
 class Community(Base):
     __tablename__ = "communities"
-    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    code: Mapped[str] = mapped_column(_code(Level.COMMUNITY), primary_key=True)
     subdistrict_code: Mapped[str] = mapped_column(ForeignKey("subdistricts.code"), index=True)
     name: Mapped[str] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
-    __table_args__ = (
-        CheckConstraint(r"code ~ '^\d{12}$'", name="communities_code_format"),
-        CheckConstraint("left(code, 9) = subdistrict_code", name="communities_code_prefix"),
-    )
+    __table_args__ = _code_checks(Level.COMMUNITY)
 
 
 class Grid(Base):
     __tablename__ = "grids"
-    code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    code: Mapped[str] = mapped_column(_code(Level.GRID), primary_key=True)
     community_code: Mapped[str] = mapped_column(ForeignKey("communities.code"), index=True)
     name: Mapped[str] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
-    __table_args__ = (
-        CheckConstraint(r"code ~ '^\d{15}$'", name="grids_code_format"),
-        CheckConstraint("left(code, 12) = community_code", name="grids_code_prefix"),
-    )
+    __table_args__ = _code_checks(Level.GRID)
 
 
 class Building(Base):
@@ -126,22 +153,22 @@ class Report(Base):
     __tablename__ = "reports"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     category: Mapped[str] = mapped_column(Text, index=True)
-    description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(Text, index=True, default="reported")
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    status: Mapped[str] = mapped_column(Text, index=True, server_default=ReportStatus.REPORTED)
     reported_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    located: Mapped[bool] = mapped_column(Boolean, default=False)
-    district_code: Mapped[str | None] = mapped_column(String(6), index=True)
-    subdistrict_code: Mapped[str | None] = mapped_column(String(9))
-    community_code: Mapped[str | None] = mapped_column(String(12), index=True)
-    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    located: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    district_code: Mapped[str | None] = mapped_column(_code(Level.DISTRICT), index=True)
+    subdistrict_code: Mapped[str | None] = mapped_column(_code(Level.SUBDISTRICT))
+    community_code: Mapped[str | None] = mapped_column(_code(Level.COMMUNITY), index=True)
+    grid_code: Mapped[str | None] = mapped_column(_code(Level.GRID), index=True)
     building_id: Mapped[int | None] = mapped_column(BigInteger)
     # Source system id or content hash of an imported history row (re-import is idempotent).
     external_id: Mapped[str | None] = mapped_column(Text, unique=True)
     geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
-    # Lifecycle (migration 0002): see gis/lifecycle.py for the state machine.
+    # Lifecycle (migration 0002): see gis/reports/actions.py for the state machine.
     reporter_name: Mapped[str | None] = mapped_column(Text)
     reporter_phone: Mapped[str | None] = mapped_column(Text)
     photo_url: Mapped[str | None] = mapped_column(Text)
@@ -153,20 +180,15 @@ class Report(Base):
     arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    escalation_level: Mapped[str] = mapped_column(Text, default="grid")
+    escalation_level: Mapped[str] = mapped_column(Text, server_default=Level.GRID)
     responsible_code: Mapped[str | None] = mapped_column(Text)
-    coordinating_community_code: Mapped[str | None] = mapped_column(String(12))
+    coordinating_community_code: Mapped[str | None] = mapped_column(_code(Level.COMMUNITY))
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"), index=True)
     __table_args__ = (
+        CheckConstraint(f"status IN ({sql_list(STATUSES)})", name="reports_status"),
         CheckConstraint(
-            "status IN ('reported', 'accepted', 'rejected', 'duplicate', 'dispatched', "
-            "'in_progress', 'resolved', 'verified', 'closed')",
-            name="reports_status",
-        ),
-        CheckConstraint(
-            "escalation_level IN ('grid', 'community', 'subdistrict', 'district')",
-            name="reports_escalation_level",
+            f"escalation_level IN ({sql_list(ESCALATION_ORDER)})", name="reports_escalation_level"
         ),
     )
 
@@ -195,11 +217,7 @@ class Worker(Base):
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (
-        CheckConstraint(
-            "role IN ('grid_worker', 'party_member', 'building_leader')", name="workers_role"
-        ),
-    )
+    __table_args__ = (CheckConstraint(f"role IN ({sql_list(WORKER_ROLES)})", name="workers_role"),)
 
 
 class WorkerGrid(Base):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gis.core.timewindow import time_zone
 
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
@@ -34,6 +37,20 @@ class Settings(BaseSettings):
     sliver_area_m2: float = 1.0
     # Assignment: a building whose largest grid holds less than this share is "split".
     split_share: float = 0.9
+    # IANA time zone in which a time given without an offset (``since=2025-01-01``) is read.
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """Refuse an unknown zone at start rather than at the first request."""
+        time_zone(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured time zone."""
+        return time_zone(self.timezone)
 
     @field_validator("database_url")
     @classmethod

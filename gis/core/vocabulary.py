@@ -1,4 +1,4 @@
-"""The product's shared vocabulary: report statuses and administrative levels.
+"""The product's shared vocabulary: report statuses, administrative levels, worker roles.
 
 A leaf module: it imports nothing of gridpatrol, so every other module (tables, SQL, maps,
 Open311, KPIs) can take its words from here without import cycles.
@@ -7,6 +7,7 @@ Open311, KPIs) can take its words from here without import cycles.
 from __future__ import annotations
 
 from enum import StrEnum
+from itertools import pairwise
 
 
 class ReportStatus(StrEnum):
@@ -69,6 +70,8 @@ LEVEL_TABLE: dict[Level, str] = {
     Level.GRID: "grids",
 }
 TABLE_LEVEL: dict[str, Level] = {table: level for level, table in LEVEL_TABLE.items()}
+# The level directly above each level but the top one.
+PARENT_LEVEL: dict[Level, Level] = {child: parent for parent, child in pairwise(Level)}
 # Escalation goes bottom up: grid → community → sub-district → district.
 ESCALATION_ORDER: tuple[Level, ...] = (
     Level.GRID,
@@ -78,11 +81,25 @@ ESCALATION_ORDER: tuple[Level, ...] = (
 )
 
 
-def parent_level(level: Level) -> Level | None:
-    """The level above ``level`` (``None`` for a district)."""
-    order = list(Level)
-    index = order.index(level)
-    return order[index - 1] if index > 0 else None
+def code_column(level: Level) -> str:
+    """The column naming a unit of ``level`` in other tables (``district_code``, …)."""
+    return f"{level.value}_code"
+
+
+def code_prefix(code: str, level: Level) -> str:
+    """The code of the unit of ``level`` containing the unit ``code`` names (its prefix)."""
+    return code[: CODE_DIGITS[level]]
+
+
+class WorkerRole(StrEnum):
+    """What a worker does; grid workers are dispatched to first."""
+
+    GRID_WORKER = "grid_worker"
+    PARTY_MEMBER = "party_member"
+    BUILDING_LEADER = "building_leader"
+
+
+WORKER_ROLES: tuple[str, ...] = tuple(WorkerRole)
 
 
 def sql_list(values: tuple[str, ...]) -> str:

@@ -1,18 +1,21 @@
 """Report categories and their deadlines, read from a TOML file and validated.
 
 The bundled file is ``gis/reports/categories.toml``; ``GRIDPATROL_CATEGORIES_FILE`` names another.
+Nothing here reads the settings: whoever starts (the app, a CLI command) loads the file the
+settings name once and passes the categories to every function that needs them.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gis.core.errors import InvalidInput, NotFound
+from gis.core.errors import InvalidInput
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 # The field's rule of thumb: someone is on site within 10 minutes, never later than a day.
@@ -73,34 +76,11 @@ def get_categories(path: Path) -> dict[str, Category]:
     return load_categories(path)
 
 
-def get_category(code: str, *, path: Path) -> Category:
-    """One category; ``NotFound`` listing the known codes."""
-    categories = get_categories(path)
-    try:
-        return categories[code]
-    except KeyError:
-        raise NotFound(
-            f"unknown category {code!r}; expected one of: {', '.join(categories)}"
-        ) from None
-
-
-def configured_categories() -> dict[str, Category]:
-    """The categories of the file the settings name (``GRIDPATROL_CATEGORIES_FILE``)."""
-    from gis.core.settings import get_settings
-
-    return get_categories(get_settings().categories_file)
-
-
-def category_codes() -> tuple[str, ...]:
-    """Codes of the configured categories, in file order."""
-    return tuple(configured_categories())
-
-
-def validate_category(code: str) -> str:
-    """``code`` when it is a configured category; ``InvalidInput`` naming the allowed ones."""
-    codes = category_codes()
-    if code not in codes:
+def validate_categories(codes: Sequence[str], categories: dict[str, Category]) -> tuple[str, ...]:
+    """The distinct ``codes``, sorted; ``InvalidInput`` naming the first unknown one."""
+    unknown = [code for code in codes if code not in categories]
+    if unknown:
         raise InvalidInput(
-            f"category: unknown category {code!r}; expected one of: {', '.join(codes)}"
+            f"category: unknown category {unknown[0]!r}; expected one of: {', '.join(categories)}"
         )
-    return code
+    return tuple(sorted(set(codes)))

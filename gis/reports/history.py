@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -33,22 +32,20 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.core.errors import ImportRejected
-from gis.core.vocabulary import STATUSES
-from gis.reports.categories import category_codes
+from gis.core.vocabulary import CODE_DIGITS, STATUSES, Level, ReportStatus
+from gis.reports.categories import Category
 from gis.territory.importing import (
     ImportResult,
     Progress,
-    _geometry_problems,
-    _reject,
     copy_frame,
+    geometry_problems,
     read_layer_file,
+    rejection,
     to_wgs84,
 )
 from gis.territory.layers import Layer
 
 REPORTS_LAYER = "reports"
-# The lifecycle's statuses: history may arrive in any of them.
-REPORT_STATUSES: tuple[str, ...] = STATUSES
 _SPEC = Layer(name=REPORTS_LAYER, geometry="point", properties={}, key="external_id")
 _BUCKET_DEG = 0.0005
 _STAGE_COLUMNS = (
@@ -123,7 +120,7 @@ def _row_label(source: str) -> Callable[[int], str]:
 
 
 def validate_reports(
-    frame: gpd.GeoDataFrame, *, source: str
+    frame: gpd.GeoDataFrame, *, source: str, categories: dict[str, Category]
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Check every row; return the frame and a clean table for staging, or reject the file."""
     if len(frame) == 0:
@@ -133,7 +130,7 @@ def validate_reports(
     for column in ("category", "reported_at"):
         if column not in frame.columns:
             raise ImportRejected(f"{source}: missing column {column!r} for reports")
-    problems = _geometry_problems(frame, _SPEC)
+    problems = geometry_problems(frame, _SPEC)
 
     def note(mask: np.ndarray, reason: pd.Series | str) -> None:
         for idx in np.flatnonzero(mask):
@@ -148,7 +145,7 @@ def validate_reports(
 
     clean = pd.DataFrame(index=frame.index)
     category = texts("category")
-    known = category_codes()
+    known = tuple(categories)
     bad = ~category.isin(known).to_numpy()
     note(
         bad,
@@ -179,15 +176,16 @@ def validate_reports(
     note((closed < reported).fillna(False).to_numpy(dtype=bool), "closed_at before reported_at")
 
     status = texts("status")
-    status = status.where(status.ne(""), np.where(closed.notna(), "closed", "reported"))
+    # History may arrive in any status; without one, a closing time means it was closed.
+    status = status.where(
+        status.ne(""), np.where(closed.notna(), ReportStatus.CLOSED, ReportStatus.REPORTED)
+    )
     note(
-        ~status.isin(REPORT_STATUSES).to_numpy(),
-        status.map(
-            lambda s: f"unknown status {s!r}; expected one of: {', '.join(REPORT_STATUSES)}"
-        ),
+        ~status.isin(STATUSES).to_numpy(),
+        status.map(lambda s: f"unknown status {s!r}; expected one of: {', '.join(STATUSES)}"),
     )
     if problems:
-        _reject(source, frame, "external_id", problems, label=_row_label(source))
+        raise rejection(source, frame, "external_id", problems, label=_row_label(source))
 
     clean["status"] = status
     # pandas writes these as "2025-01-01 00:35:00+00:00", which PostgreSQL reads as timestamptz.
@@ -206,7 +204,7 @@ def validate_reports(
     duplicated = clean["external_id"].duplicated(keep=False).to_numpy()
     if duplicated.any():
         note(duplicated, clean["external_id"].map(lambda v: f"duplicate external_id {v!r}"))
-        _reject(source, frame, "external_id", problems, label=_row_label(source))
+        raise rejection(source, frame, "external_id", problems, label=_row_label(source))
     clean.insert(0, "idx", np.arange(len(frame)))
     return frame, clean[list(_STAGE_COLUMNS)]
 
@@ -272,7 +270,7 @@ FROM candidates c JOIN buildings b ON b.id = c.id
 WHERE ST_Intersects(b.geom, c.geom)
 GROUP BY c.idx
 """
-_UPSERT = """
+_UPSERT = f"""
 WITH written AS (
     INSERT INTO reports (
         external_id, category, description, status, reported_at, closed_at, located,
@@ -281,7 +279,7 @@ WITH written AS (
     SELECT p.external_id, p.category, coalesce(p.description, ''), p.status, p.reported_at,
            p.closed_at,
            (rd.code IS NOT NULL OR g.code IS NOT NULL OR rc.code IS NOT NULL),
-           rd.code, left(coalesce(g.community_code, rc.code), 9),
+           rd.code, left(coalesce(g.community_code, rc.code), {CODE_DIGITS[Level.SUBDISTRICT]}),
            coalesce(g.community_code, rc.code), g.code, rb.building_id, p.geom
     FROM report_points p
     LEFT JOIN report_grid rg ON rg.idx = p.idx
@@ -327,12 +325,13 @@ def import_reports(
     conn: Connection,
     frame: gpd.GeoDataFrame,
     *,
+    categories: dict[str, Category],
     source: str = "data",
     progress: Progress | None = None,
 ) -> ImportResult:
     """Validate, stage, locate and upsert report history in the caller's transaction."""
     frame = to_wgs84(frame, source) if len(frame) else frame
-    checked, clean = validate_reports(frame, source=source)
+    checked, clean = validate_reports(frame, source=source, categories=categories)
     for table in ("report_stage", "report_points", "report_grid", "report_district"):
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     for table in ("report_community", "report_building"):
@@ -355,7 +354,11 @@ def import_reports(
 
 
 def import_report_file(
-    conn: Connection, path: Path, *, progress: Progress | None = None
+    conn: Connection,
+    path: Path,
+    *,
+    categories: dict[str, Category],
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import a report-history file (CSV with lon/lat, GeoJSON, GeoPackage), all-or-nothing."""
     if progress:
@@ -363,25 +366,4 @@ def import_report_file(
     frame = read_report_file(path)
     if progress:
         progress("read", 1, 1)
-    return import_reports(conn, frame, source=str(path), progress=progress)
-
-
-@dataclass(frozen=True)
-class LocatedCounts:
-    """How many stored reports were located at each level (for status output and tests)."""
-
-    reports: int
-    in_grid: int
-    in_building: int
-    in_district: int
-
-
-def count_located(conn: Connection) -> LocatedCounts:
-    """Reports stored and located per level."""
-    row = conn.execute(
-        text(
-            "SELECT count(*), count(grid_code), count(building_id), count(district_code) "
-            "FROM reports"
-        )
-    ).one()
-    return LocatedCounts(*(int(v) for v in row))
+    return import_reports(conn, frame, categories=categories, source=str(path), progress=progress)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.core.errors import Conflict, InvalidInput
-from gis.core.vocabulary import OPEN_STATUSES, sql_list
+from gis.core.vocabulary import CODE_DIGITS, OPEN_STATUSES, Level, ReportStatus, sql_list
 from gis.reports.categories import Category
 from gis.reports.listing import get_report
 
@@ -35,6 +35,8 @@ MAX_URL_CHARS = 2000
 MAX_IDEMPOTENCY_KEY_CHARS = 200
 
 _OPEN_SQL = sql_list(OPEN_STATUSES)
+# A community's own district: its code's district prefix.
+_DISTRICT_DIGITS = CODE_DIGITS[Level.DISTRICT]
 
 
 @dataclass(frozen=True)
@@ -99,14 +101,16 @@ WITH t AS (SELECT COALESCE(CAST(:reported_at AS timestamptz), now()) AS at),
     SELECT CASE
         WHEN loc.grid_code IS NULL OR loc.community_code IS NULL THEN NULL
         -- Enclave: the point lies in another district than its community's own.
-        WHEN loc.district_code IS NOT NULL AND left(loc.community_code, 6) <> loc.district_code
+        WHEN loc.district_code IS NOT NULL
+             AND left(loc.community_code, {_DISTRICT_DIGITS}) <> loc.district_code
         THEN (SELECT c.code FROM communities c
-              WHERE left(c.code, 6) = loc.district_code
+              WHERE left(c.code, {_DISTRICT_DIGITS}) = loc.district_code
                 AND ST_DWithin(c.geom::geography, loc.geom::geography, :enclave_m)
               ORDER BY ST_Distance(c.geom::geography, loc.geom::geography), c.code LIMIT 1)
         -- Border: a community of another district within reach.
         ELSE (SELECT c.code FROM communities c
-              WHERE left(c.code, 6) <> left(loc.community_code, 6)
+              WHERE left(c.code, {_DISTRICT_DIGITS})
+                    <> left(loc.community_code, {_DISTRICT_DIGITS})
                 AND ST_DWithin(c.geom::geography, loc.geom::geography, :border_m)
               ORDER BY ST_Distance(c.geom::geography, loc.geom::geography), c.code LIMIT 1)
     END AS code
@@ -129,19 +133,20 @@ ins AS (
         reporter_name, reporter_phone, photo_url, idempotency_key, request_hash,
         due_arrival_at, due_resolution_at, escalation_level, responsible_code,
         coordinating_community_code, duplicate_of)
-    SELECT :category, :description, 'reported', t.at, t.at, loc.grid_code IS NOT NULL,
+    SELECT :category, :description, '{ReportStatus.REPORTED}', t.at, t.at,
+        loc.grid_code IS NOT NULL,
         loc.district_code, loc.subdistrict_code, loc.community_code, loc.grid_code,
         loc.building_id, loc.building_distance_m, loc.geom,
         :reporter_name, :reporter_phone, :photo_url, :idempotency_key, :request_hash,
         t.at + make_interval(mins => :arrival_minutes),
         t.at + make_interval(mins => :resolution_minutes),
-        'grid', loc.grid_code, coord.code, dup.id
+        '{Level.GRID}', loc.grid_code, coord.code, dup.id
     FROM t, loc, coord, dup
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, reported_at, located, duplicate_of
 )
 INSERT INTO report_events (report_id, action, from_status, to_status, actor, details, at)
-SELECT ins.id, 'report', NULL, 'reported', :actor,
+SELECT ins.id, 'report', NULL, '{ReportStatus.REPORTED}', :actor,
     jsonb_build_object('located', ins.located, 'likely_duplicate_of', ins.duplicate_of),
     ins.reported_at
 FROM ins

@@ -8,13 +8,9 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput
-from gis.core.vocabulary import STATUSES, Level, ReportStatus, sql_list
+from gis.core.timewindow import check_window
+from gis.core.vocabulary import STATUSES, Level, ReportStatus, code_column, sql_list
 
-KPI_LEVELS = {
-    Level.GRID: "grid_code",
-    Level.COMMUNITY: "community_code",
-    Level.DISTRICT: "district_code",
-}
 # Reports that turned out to be no work: neither on time nor late.
 _NO_WORK_SQL = sql_list((ReportStatus.REJECTED, ReportStatus.DUPLICATE))
 
@@ -62,18 +58,17 @@ def _rate(numerator: int, denominator: int) -> float | None:
 def compute_kpis(
     conn: Connection,
     *,
-    level: str = "grid",
+    level: str = Level.GRID,
     since: datetime | None = None,
     until: datetime | None = None,
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """Counts by status, on-time arrival and resolution rates (0-1), median minutes to close and
     the share escalated, per unit of ``level``; unlocated reports form a unit of their own."""
-    if level not in KPI_LEVELS:
-        raise InvalidInput(f"level: expected one of {', '.join(KPI_LEVELS)}, got {level!r}")
-    if since and until and since > until:
-        raise InvalidInput("since: must not be after until")
-    column = KPI_LEVELS[Level(level)]
+    if level not in set(Level):
+        raise InvalidInput(f"level: expected one of {', '.join(Level)}, got {level!r}")
+    check_window(since, until)
+    column = code_column(Level(level))
     rows = conn.execute(
         text(_KPIS.format(column=column)),
         {"since": since, "until": until, "as_of": as_of},

@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput, InvalidTransition, NotFound
-from gis.core.vocabulary import ASSIGNED_STATUSES, CODE_DIGITS, ESCALATION_ORDER, Level, sql_list
+from gis.core.vocabulary import (
+    ASSIGNED_STATUSES,
+    ESCALATION_ORDER,
+    Level,
+    WorkerRole,
+    code_prefix,
+    sql_list,
+)
 from gis.reports.actions import ACTIONS, allowed_actions
 from gis.reports.listing import get_report
 
@@ -45,7 +52,7 @@ def _pick_worker(conn: Connection, *, responsible_code: str | None, worker_id: i
               AND (CAST(:unit AS text) IS NULL OR EXISTS (
                     SELECT 1 FROM worker_grids wg
                     WHERE wg.worker_id = w.id AND wg.grid_code LIKE :unit || '%'))
-            ORDER BY (w.role = 'grid_worker') DESC,
+            ORDER BY (w.role = '{WorkerRole.GRID_WORKER}') DESC,
                 (SELECT count(*) FROM reports r
                  WHERE r.worker_id = w.id AND r.status IN ({_ASSIGNED_SQL})),
                 w.id
@@ -76,7 +83,7 @@ def _escalation(report: Any) -> dict[str, Any]:
         # Enclave and border reports go to the community coordinating across the border.
         across = report.coordinating_community_code is not None
         base = report.coordinating_community_code or report.community_code
-    code = base[: CODE_DIGITS[level]] if base else None
+    code = code_prefix(base, level) if base else None
     return {"level": str(level), "responsible_code": code, "across_border": across}
 
 

@@ -1,6 +1,7 @@
 """Reading reports: one report, filtered and paged lists, overdue flags, map features.
 
-Lists never carry the reporter's contact; only ``get_report(include_contact=True)`` does.
+Lists never carry the reporter's contact or photo; only ``get_report(include_contact=True)``
+does.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput, NotFound
+from gis.core.timewindow import check_window
 from gis.core.vocabulary import OPEN_STATUSES, STATUSES, sql_list
 from gis.reports.actions import allowed_actions
-from gis.territory.layers import BBox
+from gis.territory.layers import DEFAULT_PAGE_SIZE, BBox, bbox_filter
 
 _OPEN_SQL = sql_list(OPEN_STATUSES)
 
@@ -90,10 +92,10 @@ def _report_dict(row: Any, *, include_contact: bool) -> dict[str, Any]:
             if row.worker_id is not None
             else None
         ),
-        "photo_url": row.photo_url,
         "allowed_actions": allowed_actions(row.status, row.escalation_level),
     }
     if include_contact:
+        report["photo_url"] = row.photo_url
         report["reporter"] = {"name": row.reporter_name, "phone": row.reporter_phone}
     return report
 
@@ -158,11 +160,9 @@ def _filter_where(f: ReportFilter) -> tuple[str, dict[str, Any]]:
         either = f"({_overdue_sql('arrival')} OR {_overdue_sql('resolution')})"
         clauses.append(either if f.overdue else f"NOT {either}")
     if f.bbox is not None:
-        clauses.append(
-            "r.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
-            "AND ST_Intersects(r.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))"
-        )
-        params.update(dict(zip(("minx", "miny", "maxx", "maxy"), f.bbox, strict=True)))
+        condition, bbox_params = bbox_filter(f.bbox, column="r.geom")
+        clauses.append(condition)
+        params |= bbox_params
     if f.since is not None:
         clauses.append("r.reported_at >= :since")
         params["since"] = f.since
@@ -179,7 +179,7 @@ def list_reports(
     conn: Connection,
     *,
     filters: ReportFilter = ReportFilter(),  # noqa: B008 (frozen, so a shared default is safe)
-    limit: int = 100,
+    limit: int = DEFAULT_PAGE_SIZE,
     offset: int = 0,
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
@@ -188,8 +188,7 @@ def list_reports(
         raise InvalidInput("limit: must be at least 1")
     if offset < 0:
         raise InvalidInput("offset: must not be negative")
-    if filters.since and filters.until and filters.since > filters.until:
-        raise InvalidInput("since: must not be after until")
+    check_window(filters.since, filters.until)
     where, params = _filter_where(filters)
     params["as_of"] = as_of
     rows = conn.execute(
@@ -212,8 +211,9 @@ def list_reports(
 
 
 def report_feature(report: dict[str, Any]) -> dict[str, Any]:
-    """A report as a GeoJSON Feature (properties without the reporter's contact)."""
-    properties = {k: v for k, v in report.items() if k not in ("lat", "lon", "reporter")}
+    """A report as a GeoJSON Feature (properties without the reporter's contact or photo)."""
+    private = ("lat", "lon", "reporter", "photo_url")
+    properties = {k: v for k, v in report.items() if k not in private}
     return {
         "type": "Feature",
         "id": report["id"],

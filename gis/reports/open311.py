@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from gis.core.errors import InvalidInput, NotFound
+from gis.core.timewindow import check_window
 from gis.core.vocabulary import OPEN_STATUSES, STATUSES
 from gis.reports.categories import Category
 from gis.reports.intake import ReportInput, Submission, submit_report
@@ -70,22 +71,15 @@ def service_request(report: dict[str, Any], categories: dict[str, Category]) -> 
         "updated_datetime": report["updated_at"],
         "expected_datetime": report["due_resolution_at"],
         "address": location["building_code"],
-        "address_id": location["building_id"],
+        # GeoReport v2 types every id as a string.
+        "address_id": (
+            str(location["building_id"]) if location["building_id"] is not None else None
+        ),
         "zipcode": None,
         "lat": report["lat"],
         "long": report["lon"],
-        "media_url": report["photo_url"],
+        # No media_url: a resident's photo is personal data, never public (see PRODUCT.md).
     }
-
-
-def _parse_time(name: str, value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{name}: not a W3C/ISO 8601 date-time: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def find_service_requests(
@@ -94,11 +88,12 @@ def find_service_requests(
     *,
     service_request_id: str | None = None,
     service_code: str | None = None,
-    start_date: str | None = None,
-    end_date: str | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
     status: str | None = None,
 ) -> list[dict[str, Any]]:
-    """``GET requests.json``: filters as in GeoReport v2 (ids and statuses comma-separated)."""
+    """``GET requests.json``: filters as in GeoReport v2 (ids and statuses comma-separated;
+    dates time-zone aware, ``start_date <= requested < end_date``)."""
     ids: tuple[int, ...] | None = None
     if service_request_id:
         try:
@@ -116,8 +111,8 @@ def find_service_requests(
         statuses = tuple(s for w in wanted for s in OPEN311_STATUSES[w])
     if service_code and service_code not in categories:
         raise InvalidInput(f"service_code: no service {service_code!r}")
-    since = _parse_time("start_date", start_date)
-    until = _parse_time("end_date", end_date)
+    check_window(start_date, end_date, names=("start_date", "end_date"))
+    since, until = start_date, end_date
     if ids is None and since is None and until is None:
         since = datetime.now(UTC) - DEFAULT_WINDOW
     page = list_reports(

@@ -15,12 +15,11 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.core.errors import ImportRejected
+from gis.core.vocabulary import LEVEL_TABLE, WORKER_ROLES, Level
 from gis.territory.codes import code_problem
 from gis.territory.importing import ImportResult
 
-ROLES = ("grid_worker", "party_member", "building_leader")
 REQUIRED_COLUMNS = ("name", "role", "grids")
-_MAX_LISTED_PROBLEMS = 25
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
@@ -62,12 +61,12 @@ def import_workers_csv(conn: Connection, path: Path) -> ImportResult:
         grids = [g.strip() for g in row.get("grids", "").replace(",", ";").split(";") if g.strip()]
         if not name:
             reasons.append("missing name")
-        if role not in ROLES:
-            reasons.append(f"unknown role {role!r}; expected one of: {', '.join(ROLES)}")
+        if role not in WORKER_ROLES:
+            reasons.append(f"unknown role {role!r}; expected one of: {', '.join(WORKER_ROLES)}")
         if not grids:
             reasons.append("no grids (list grid codes separated by ';')")
         for grid in grids:
-            problem = code_problem("grids", grid)
+            problem = code_problem(LEVEL_TABLE[Level.GRID], grid)
             if problem:
                 reasons.append(f"grid {problem}")
             elif grid not in known_grids:
@@ -88,14 +87,7 @@ def import_workers_csv(conn: Connection, path: Path) -> ImportResult:
                 }
             )
     if problems:
-        shown = problems[:_MAX_LISTED_PROBLEMS]
-        more = len(problems) - len(shown)
-        raise ImportRejected(
-            f"{path}: rejected, nothing was imported: {len(problems)} row(s) with problems:\n  "
-            + "\n  ".join(shown)
-            + (f"\n  … and {more} more" if more else ""),
-            problems=problems,
-        )
+        raise ImportRejected.listing(str(path), problems, noun="row")
     # One statement per table over all rows (the CSV arrives as one JSON array).
     payload = json.dumps(clean)
     outcome = conn.execute(

@@ -129,7 +129,7 @@ ORDER BY b.code
 
 
 def find_split_buildings(
-    conn: Connection, *, min_share: float = 0.9, scope: Sequence[str] | None = None
+    conn: Connection, *, min_share: float, scope: Sequence[str] | None = None
 ) -> list[SplitBuilding]:
     """Buildings whose assigned grid holds less than ``min_share`` (0–1) of the footprint."""
     rows = conn.execute(

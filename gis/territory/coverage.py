@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from gis.core.vocabulary import CODE_DIGITS, TABLE_LEVEL, Level, code_prefix
 from gis.territory.topology import NOISE_AREA_M2, invalid_codes, valid
 
 Geometry = dict[str, Any]
-_UNIT_LAYERS = {"communities": "community", "grids": "grid"}
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ WITH parts AS (
     SELECT c.code, d.code AS district_code,
            (ST_Dump(ST_CollectionExtract(ST_Intersection({valid_c}, {valid_d}), 3))).geom AS geom
     FROM communities c
-    JOIN districts d ON d.code <> left(c.code, 6) AND d.geom && c.geom
+    JOIN districts d ON d.code <> left(c.code, {district_digits}) AND d.geom && c.geom
         AND ST_Relate(d.geom, c.geom, '2********')
 )
 SELECT p.code, p.district_code, p.area_m2, ST_AsGeoJSON(p.geom, 7)::json,
@@ -133,10 +133,10 @@ def _find_units(conn: Connection, table: str, invalid: list[str]) -> list[CrossD
         unit = units.setdefault(
             code,
             CrossDistrictUnit(
-                layer=_UNIT_LAYERS[table],
+                layer=TABLE_LEVEL[table],
                 code=code,
                 name=name,
-                own_district_code=code[:6],
+                own_district_code=code_prefix(code, Level.DISTRICT),
                 area_m2=float(unit_m2),
                 districts=[],
             ),
@@ -145,7 +145,7 @@ def _find_units(conn: Connection, table: str, invalid: list[str]) -> list[CrossD
             DistrictShare(
                 district_code=district,
                 district_name=district_name,
-                own=district == code[:6],
+                own=district == code_prefix(code, Level.DISTRICT),
                 area_m2=float(area_m2),
                 share=float(area_m2) / float(unit_m2),
                 buildings=int(n_bld),
@@ -158,7 +158,11 @@ def _find_units(conn: Connection, table: str, invalid: list[str]) -> list[CrossD
 
 def find_enclave_parts(conn: Connection, *, invalid: list[str] | None = None) -> list[EnclavePart]:
     """Each polygon of a community lying in another district than its own, with its people."""
-    sql = _ENCLAVES.format(valid_c=valid("c.geom"), valid_d=valid("d.geom"))
+    sql = _ENCLAVES.format(
+        valid_c=valid("c.geom"),
+        valid_d=valid("d.geom"),
+        district_digits=CODE_DIGITS[Level.DISTRICT],
+    )
     params = {
         "noise_m2": NOISE_AREA_M2,
         "invalid": invalid if invalid is not None else invalid_codes(conn),

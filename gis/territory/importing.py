@@ -24,6 +24,7 @@ from pyproj.exceptions import CRSError
 from sqlalchemy import Connection, text
 
 from gis.core.errors import ImportRejected
+from gis.core.vocabulary import CODE_DIGITS, LEVEL_TABLE, code_column, code_prefix
 from gis.territory.assignment import assign_buildings, assign_facilities
 from gis.territory.codes import code_problem
 from gis.territory.layers import Layer, get_layer
@@ -43,7 +44,6 @@ _GEOMETRY_TYPES = {
     "point": ("Point",),
     "line": ("LineString", "MultiLineString"),
 }
-_MAX_LISTED_PROBLEMS = 25
 _COPY_CHUNK = 20_000
 
 
@@ -98,7 +98,8 @@ def _feature_label(frame: gpd.GeoDataFrame, idx: int, key: str) -> str:
     return label
 
 
-def _geometry_problems(frame: gpd.GeoDataFrame, layer: Layer) -> dict[int, list[str]]:
+def geometry_problems(frame: gpd.GeoDataFrame, layer: Layer) -> dict[int, list[str]]:
+    """Per feature index: missing, wrong-type, out-of-range or invalid geometry."""
     problems: dict[int, list[str]] = {}
     geoms = frame.geometry.values
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -222,10 +223,11 @@ def _attribute_problems(
 
 
 def _parent_problems(conn: Connection, layer: Layer, codes: pd.Series) -> dict[int, list[str]]:
-    if not layer.parent_column or layer.parent_digits is None:
+    parent = layer.parent
+    if parent is None:
         return {}
-    parent_table = {6: "districts", 9: "subdistricts", 12: "communities"}[layer.parent_digits]
-    wanted = sorted({c[: layer.parent_digits] for c in codes if isinstance(c, str)})
+    parent_table = LEVEL_TABLE[parent]
+    wanted = sorted({code_prefix(c, parent) for c in codes if isinstance(c, str)})
     found = set(
         conn.execute(
             text(f"SELECT code FROM {parent_table} WHERE code = ANY(:codes)"), {"codes": wanted}
@@ -233,34 +235,28 @@ def _parent_problems(conn: Connection, layer: Layer, codes: pd.Series) -> dict[i
     )
     problems: dict[int, list[str]] = {}
     for idx, code in enumerate(codes):
-        if isinstance(code, str) and code[: layer.parent_digits] not in found:
+        if isinstance(code, str) and code_prefix(code, parent) not in found:
             problems.setdefault(idx, []).append(
-                f"parent not found: no {parent_table[:-1].replace('communitie', 'community')} "
-                f"with code {code[: layer.parent_digits]!r} (import {parent_table} first)"
+                f"parent not found: no {parent} with code {code_prefix(code, parent)!r} "
+                f"(import {parent_table} first)"
             )
     return problems
 
 
-def _reject(
+def rejection(
     source: str,
     frame: gpd.GeoDataFrame,
     key: str,
     problems: dict[int, list[str]],
     *,
     label: Callable[[int], str] | None = None,
-) -> None:
+) -> ImportRejected:
+    """The refusal of a file, naming each feature with problems (by ``label`` or index and key)."""
     lines = [
         f"{label(idx) if label else _feature_label(frame, idx, key)}: {'; '.join(reasons)}"
         for idx, reasons in sorted(problems.items())
     ]
-    shown = lines[:_MAX_LISTED_PROBLEMS]
-    more = len(lines) - len(shown)
-    detail = (
-        f"{source}: rejected, nothing was imported: {len(lines)} feature(s) with problems:\n  "
-        + "\n  ".join(shown)
-        + (f"\n  … and {more} more" if more else "")
-    )
-    raise ImportRejected(detail, problems=lines)
+    return ImportRejected.listing(source, lines)
 
 
 def validate_frame(
@@ -271,7 +267,7 @@ def validate_frame(
     if len(frame) == 0:
         raise ImportRejected(f"{source}: the file holds no features")
     frame = to_wgs84(frame.reset_index(drop=True), source)
-    problems = _geometry_problems(frame, spec)
+    problems = geometry_problems(frame, spec)
     attribute_problems, clean = _attribute_problems(frame, spec, source)
     for idx, reasons in attribute_problems.items():
         problems.setdefault(idx, []).extend(reasons)
@@ -279,7 +275,7 @@ def validate_frame(
         for idx, reasons in _parent_problems(conn, spec, clean["code"]).items():
             problems.setdefault(idx, []).extend(reasons)
     if problems:
-        _reject(source, frame, "code", problems)
+        raise rejection(source, frame, "code", problems)
     return frame, clean
 
 
@@ -355,9 +351,9 @@ def _upsert_sql(spec: Layer) -> str:
     columns = list(spec.columns)
     insert_columns = ["code", *columns]
     select_exprs = ["s.code", *[f"s.{c}" for c in columns]]
-    if spec.parent_column and spec.parent_digits:
-        insert_columns.append(spec.parent_column)
-        select_exprs.append(f"left(s.code, {spec.parent_digits})")
+    if spec.parent is not None:
+        insert_columns.append(code_column(spec.parent))
+        select_exprs.append(f"left(s.code, {CODE_DIGITS[spec.parent]})")
     insert_columns.append("geom")
     select_exprs.append(geom_expr)
     updatable = [c for c in insert_columns if c != "code"]

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidBBox, InvalidInput, NotFound
+from gis.core.vocabulary import PARENT_LEVEL, TABLE_LEVEL, Level
 
 GeometryKind = Literal["polygon", "point", "line"]
 BBox = tuple[float, float, float, float]
@@ -29,15 +30,16 @@ class Layer:
     # Columns a file may carry besides the key (name -> SQL type).
     columns: dict[str, str] = field(default_factory=dict)
     required: tuple[str, ...] = ()
-    # Hierarchy layers derive their parent from the code prefix.
-    parent_column: str | None = None
-    parent_digits: int | None = None
-    # Buildings and facilities get their grid from their location.
-    located: bool = False
 
     @property
     def table(self) -> str:
         return self.name
+
+    @property
+    def parent(self) -> Level | None:
+        """The level of a hierarchy layer's parent, which its code prefix names."""
+        level = TABLE_LEVEL.get(self.name)
+        return PARENT_LEVEL.get(level) if level is not None else None
 
 
 _AREA = "round(ST_Area(geom::geography)::numeric, 1)"
@@ -63,8 +65,6 @@ LAYERS: dict[str, Layer] = {
             },
             columns={"name": "text"},
             required=("name",),
-            parent_column="district_code",
-            parent_digits=6,
         ),
         Layer(
             name="communities",
@@ -77,8 +77,6 @@ LAYERS: dict[str, Layer] = {
             },
             columns={"name": "text"},
             required=("name",),
-            parent_column="subdistrict_code",
-            parent_digits=9,
         ),
         Layer(
             name="grids",
@@ -91,8 +89,6 @@ LAYERS: dict[str, Layer] = {
             },
             columns={"name": "text"},
             required=("name",),
-            parent_column="community_code",
-            parent_digits=12,
         ),
         Layer(
             name="buildings",
@@ -112,7 +108,6 @@ LAYERS: dict[str, Layer] = {
                 "households": "integer",
                 "residents": "integer",
             },
-            located=True,
         ),
         Layer(
             name="facilities",
@@ -120,7 +115,6 @@ LAYERS: dict[str, Layer] = {
             properties={"code": "code", "kind": "kind", "name": "name", "grid_code": "grid_code"},
             columns={"kind": "text", "name": "text"},
             required=("kind",),
-            located=True,
         ),
         Layer(
             name="roads",
@@ -132,8 +126,8 @@ LAYERS: dict[str, Layer] = {
     )
 }
 
-# Every stored layer has a list endpoint, in hierarchy order.
-LISTABLE = tuple(LAYERS)
+# Features per page of a list when the caller does not say (the API's ``limit`` default).
+DEFAULT_PAGE_SIZE = 100
 
 
 def get_layer(name: str) -> Layer:
@@ -181,18 +175,19 @@ def _feature_sql(layer: Layer, where: str, precision: int = 7) -> str:
     """
 
 
-def _bbox_where(bbox: BBox | None, extra: str | None = None) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    if bbox is not None:
-        clauses.append(
-            "geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
-            "AND ST_Intersects(geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))"
-        )
-        params.update(dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True)))
-    if extra:
-        clauses.append(extra)
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+_ENVELOPE = "ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
+
+
+def bbox_filter(bbox: BBox | None, *, column: str = "geom") -> tuple[str, dict[str, Any]]:
+    """An SQL condition keeping rows whose ``column`` meets ``bbox``, and its parameters.
+
+    ``&&`` lets the GiST index pick the candidates, ``ST_Intersects`` confirms each; without a
+    bbox the condition is ``TRUE``.
+    """
+    if bbox is None:
+        return "TRUE", {}
+    condition = f"({column} && {_ENVELOPE} AND ST_Intersects({column}, {_ENVELOPE}))"
+    return condition, dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True))
 
 
 def list_features(
@@ -200,7 +195,7 @@ def list_features(
     *,
     layer: str,
     bbox: BBox | None = None,
-    limit: int = 100,
+    limit: int = DEFAULT_PAGE_SIZE,
     offset: int = 0,
 ) -> dict[str, Any]:
     """A page of ``layer`` as a GeoJSON FeatureCollection with the total match count."""
@@ -209,7 +204,8 @@ def list_features(
         raise InvalidInput("limit must be at least 1")
     if offset < 0:
         raise InvalidInput("offset must not be negative")
-    where, params = _bbox_where(bbox)
+    condition, params = bbox_filter(bbox)
+    where = f"WHERE {condition}"
     order = "code" if spec.key == "code" else "id"
     rows = (
         conn.execute(
@@ -241,11 +237,3 @@ def get_feature(conn: Connection, *, layer: str, code: str) -> dict[str, Any]:
             f"no {layer[:-1] if layer != 'facilities' else 'facility'} with code {code!r}"
         )
     return dict(row)
-
-
-def count_features(conn: Connection) -> dict[str, int]:
-    """Rows per layer (for status output and tests)."""
-    return {
-        name: int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
-        for name in LAYERS
-    }

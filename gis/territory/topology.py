@@ -19,32 +19,24 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput
+from gis.core.vocabulary import CODE_DIGITS, LEVEL_TABLE, PARENT_LEVEL, Level, code_column
 from gis.territory.assignment import (
     SplitBuilding,
     UnassignedBuilding,
     find_split_buildings,
     find_unassigned_buildings,
 )
-from gis.territory.codes import CODE_DIGITS, PARENT_LAYER, code_problem
+from gis.territory.codes import code_problem
 
-DEFAULT_SLIVER_AREA_M2 = 1.0
-DEFAULT_SPLIT_SHARE = 0.9
 # Pieces below this are floating-point residue of overlay, not something a person drew:
 # 0.01 m² is a 10 cm square, two orders below the smallest sliver worth reporting.
 NOISE_AREA_M2 = 0.01
 # Layers whose polygons are checked for validity, with the column that names a feature.
-POLYGON_LAYERS = {
-    "districts": "code",
-    "subdistricts": "code",
-    "communities": "code",
-    "grids": "code",
-    "buildings": "code",
-}
-_PARENT_COLUMN = {
-    "subdistricts": "district_code",
-    "communities": "subdistrict_code",
-    "grids": "community_code",
-}
+POLYGON_LAYERS = {**dict.fromkeys(LEVEL_TABLE.values(), "code"), "buildings": "code"}
+# The layers whose polygons overlay reads (sub-districts take no part in any analysis here).
+OVERLAY_LAYERS = tuple(
+    LEVEL_TABLE[level] for level in (Level.DISTRICT, Level.COMMUNITY, Level.GRID)
+)
 Geometry = dict[str, Any]
 
 
@@ -69,7 +61,7 @@ def invalid_codes(conn: Connection) -> list[str]:
             text(
                 " UNION ALL ".join(
                     f"SELECT code::text FROM {layer} WHERE NOT ST_IsValid(geom)"
-                    for layer in ("districts", "communities", "grids")
+                    for layer in OVERLAY_LAYERS
                 )
             )
         ).scalars()
@@ -274,16 +266,17 @@ FROM (SELECT layer, code, ST_IsValidDetail(geom) AS d FROM bad) x"""
 )
 
 
-def _code_sql(layer: str) -> str:
+def _code_sql(level: Level) -> str:
     """Duplicate codes, and codes whose prefix disagrees with the parent column or parent row."""
+    layer = LEVEL_TABLE[level]
     parts = [
         f"SELECT code::text, 'duplicate code (' || count(*) || ' features)' FROM {layer} "
         "GROUP BY code HAVING count(*) > 1"
     ]
-    parent_column = _PARENT_COLUMN.get(layer)
-    parent = PARENT_LAYER.get(layer)
-    if parent_column and parent:
-        digits = CODE_DIGITS[parent]
+    parent_level = PARENT_LEVEL.get(level)
+    if parent_level is not None:
+        parent, parent_column = LEVEL_TABLE[parent_level], code_column(parent_level)
+        digits = CODE_DIGITS[parent_level]
         parts.append(
             f"""SELECT t.code::text,
                    CASE WHEN left(t.code, {digits}) <> t.{parent_column}
@@ -377,13 +370,13 @@ def find_code_problems(
     other than the one their code names: the code's prefix disagrees with where the grid is.
     """
     problems: list[CodeProblem] = []
-    for layer in CODE_DIGITS:
+    for level, layer in LEVEL_TABLE.items():
         # Format rules live in gis.territory.codes (shared with the importer); codes are few.
         for code in conn.execute(text(f"SELECT code::text FROM {layer}")).scalars():
             problem = code_problem(layer, code)
             if problem:
                 problems.append(CodeProblem(layer=layer, code=code, problem=problem))
-        for code, problem in conn.execute(text(_code_sql(layer))):
+        for code, problem in conn.execute(text(_code_sql(level))):
             problems.append(CodeProblem(layer=layer, code=code, problem=problem))
     for grid in outside:
         if grid.grid_share_inside < 0.5 and grid.into_community_codes:
@@ -404,11 +397,14 @@ def find_code_problems(
 def validate_topology(
     conn: Connection,
     *,
-    sliver_area_m2: float = DEFAULT_SLIVER_AREA_M2,
-    split_share: float = DEFAULT_SPLIT_SHARE,
+    sliver_area_m2: float,
+    split_share: float,
     scope: Sequence[str] | None = None,
 ) -> TopologyReport:
     """The full topology report, city-wide or for the communities in ``scope``.
+
+    The thresholds' defaults are the settings' (``GRIDPATROL_SLIVER_AREA_M2``,
+    ``GRIDPATROL_SPLIT_SHARE``): callers pass them.
 
     ``sliver_area_m2``: gaps smaller than this are reported as slivers (warnings);
     ``split_share``: buildings whose largest grid holds less than this share are split.
@@ -418,7 +414,7 @@ def validate_topology(
     if not 0 < split_share <= 1:
         raise InvalidInput("split_share must be in (0, 1]")
     bad = find_invalid_geometries(conn)
-    invalid = [g.code for g in bad if g.layer in ("districts", "communities", "grids")]
+    invalid = [g.code for g in bad if g.layer in OVERLAY_LAYERS]
     holes = find_gaps(conn, scope=scope, invalid=invalid)
     outside = find_grids_outside_community(conn, scope=scope, invalid=invalid)
     return TopologyReport(

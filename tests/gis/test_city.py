@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from data import DEMO_DIR
 from data.generate import generate_city
 from gis.city import demo_manifest, load_city
-from gis.territory.layers import count_features
+from tests.conftest import CATEGORIES, count_features
 
 
 def test_demo_counts_match_the_generator_manifest(shared_demo_engine: Engine) -> None:
@@ -60,7 +60,7 @@ def test_committed_demo_is_what_the_generator_makes() -> None:
 
 
 def test_reloading_the_demo_duplicates_nothing(demo_engine: Engine) -> None:
-    results = load_city(demo_engine)
+    results = load_city(demo_engine, categories=CATEGORIES)
     assert all(r.inserted == 0 and r.updated == 0 for r in results)
     with demo_engine.connect() as conn:
         assert count_features(conn) == demo_manifest()["counts"]

@@ -13,6 +13,7 @@ from gis.city import demo_manifest
 from maps import assets
 from maps.hotspots import BIN_COLOURS, hotspot_map
 from tests.browser import load_page
+from tests.conftest import CATEGORIES
 
 pytestmark = pytest.mark.browser
 
@@ -21,8 +22,8 @@ def test_demo_hotspot_map_renders_offline_with_clusters_hot(
     shared_demo_engine: Engine, tmp_path: Path
 ) -> None:
     with shared_demo_engine.connect() as conn:
-        result = find_hotspots(conn, unit="hex")
-        heat = report_heat_points(conn)
+        result = find_hotspots(conn, categories=CATEGORIES, unit="hex")
+        heat = report_heat_points(conn, categories=CATEGORIES)
     fmap = hotspot_map(result, heat_points=heat)
     html = assets.render(fmap, mode="standalone")
     path = tmp_path / "hotspots.html"
@@ -46,6 +47,6 @@ def test_demo_hotspot_map_renders_offline_with_clusters_hot(
 
 def test_big_history_is_aggregated_for_the_heatmap(shared_demo_engine: Engine) -> None:
     with shared_demo_engine.connect() as conn:
-        points = report_heat_points(conn, max_points=2_000)
+        points = report_heat_points(conn, categories=CATEGORIES, max_points=2_000)
     assert 0 < len(points) <= 2_500
     assert sum(w for _, _, w in points) == demo_manifest()["report_history"]["reports"]

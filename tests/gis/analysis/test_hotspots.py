@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from gis.analysis.hotspots import HotspotResult, HotspotUnit, classify, find_hotspots, score_units
 from gis.city import demo_manifest
 from gis.core.errors import InvalidInput, NotEnoughData
+from tests.conftest import CATEGORIES
 from tests.lattice import add_reports, build_lattice, cell_centre, grid_code
 
 N = 10
@@ -97,7 +98,9 @@ def _bins(result: HotspotResult) -> dict[str, int]:
 def test_planted_cluster_is_hot_at_99_and_the_empty_region_is_not(empty_engine: Engine) -> None:
     _planted(empty_engine)
     with empty_engine.connect() as conn:
-        result = find_hotspots(conn, unit="grid", categories=["sanitation"])
+        result = find_hotspots(
+            conn, categories=CATEGORIES, unit="grid", category_codes=["sanitation"]
+        )
     bins = _bins(result)
     assert len(bins) == N * N  # units with no reports stay in
     # The core (centre and the cells sharing its edges) at 99 %; the corners, whose
@@ -114,7 +117,9 @@ def test_planted_cluster_is_hot_at_99_and_the_empty_region_is_not(empty_engine: 
 def test_hexagons_find_the_planted_cluster(empty_engine: Engine) -> None:
     _planted(empty_engine)
     with empty_engine.connect() as conn:
-        result = find_hotspots(conn, unit="hex", size_m=60, categories=["sanitation"])
+        result = find_hotspots(
+            conn, categories=CATEGORIES, unit="hex", size_m=60, category_codes=["sanitation"]
+        )
     assert result.metric_crs == "EPSG:32648"
     assert result.band_m == pytest.approx(1.05 * np.sqrt(3) * 60)
     assert len(result.units) >= 100
@@ -131,9 +136,15 @@ def test_time_window_filters_reports(empty_engine: Engine) -> None:
     _planted(empty_engine)
     with empty_engine.connect() as conn:
         with pytest.raises(NotEnoughData, match="no reports"):
-            find_hotspots(conn, unit="grid", since=datetime(2026, 1, 1, tzinfo=UTC))
+            find_hotspots(
+                conn, categories=CATEGORIES, unit="grid", since=datetime(2026, 1, 1, tzinfo=UTC)
+            )
         result = find_hotspots(
-            conn, unit="grid", since=datetime(2025, 1, 1), until=datetime(2026, 1, 1)
+            conn,
+            categories=CATEGORIES,
+            unit="grid",
+            since=datetime(2025, 1, 1, tzinfo=UTC),
+            until=datetime(2026, 1, 1, tzinfo=UTC),
         )
     assert result.reports > 200
 
@@ -141,8 +152,13 @@ def test_time_window_filters_reports(empty_engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("options", "parameter"),
     [
-        ({"categories": ["graffiti"]}, "category"),
-        ({"since": datetime(2025, 2, 1), "until": datetime(2025, 1, 1)}, "since"),
+        ({"category_codes": ["graffiti"]}, "category"),
+        (
+            {"since": datetime(2025, 2, 1, tzinfo=UTC), "until": datetime(2025, 1, 1, tzinfo=UTC)},
+            "since",
+        ),
+        # The domain never guesses a zone: the API and CLI resolve naive times first.
+        ({"since": datetime(2025, 1, 1)}, "since: 2025-01-01T00:00:00 has no time zone"),
         ({"unit": "hex", "size_m": 0}, "size_m"),
         ({"unit": "hex", "size_m": -5.0}, "size_m"),
         ({"unit": "square"}, "unit"),
@@ -152,7 +168,7 @@ def test_bad_parameters_name_the_parameter(
     shared_demo_engine: Engine, options: dict[str, object], parameter: str
 ) -> None:
     with shared_demo_engine.connect() as conn, pytest.raises(InvalidInput, match=f"^{parameter}"):
-        find_hotspots(conn, **options)  # type: ignore[arg-type]
+        find_hotspots(conn, categories=CATEGORIES, **options)  # type: ignore[arg-type]
 
 
 def test_fewer_than_30_units_is_refused(empty_engine: Engine) -> None:
@@ -160,7 +176,7 @@ def test_fewer_than_30_units_is_refused(empty_engine: Engine) -> None:
     lon, lat = cell_centre(1, 1)
     add_reports(empty_engine, [(lon, lat, "sanitation", AT)])
     with empty_engine.connect() as conn, pytest.raises(NotEnoughData, match="at least 30"):
-        find_hotspots(conn, unit="grid")
+        find_hotspots(conn, categories=CATEGORIES, unit="grid")
 
 
 def _at_clusters(result: HotspotResult) -> list[HotspotUnit]:
@@ -174,8 +190,8 @@ def _at_clusters(result: HotspotResult) -> list[HotspotUnit]:
 
 def test_demo_city_planted_clusters_come_out_hot(shared_demo_engine: Engine) -> None:
     with shared_demo_engine.connect() as conn:
-        hexes = find_hotspots(conn, unit="hex")
-        grids = find_hotspots(conn, unit="grid")
+        hexes = find_hotspots(conn, categories=CATEGORIES, unit="hex")
+        grids = find_hotspots(conn, categories=CATEGORIES, unit="grid")
     # 200 m hexagons: every planted cluster hot after FDR, most at 99 %.
     bins = [u.bin for u in _at_clusters(hexes)]
     assert min(bins) >= 2 and bins.count(3) >= 2, bins

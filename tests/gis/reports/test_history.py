@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from gis.core.errors import ImportRejected
 from gis.reports.history import import_report_file
+from tests.conftest import CATEGORIES
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def test_csv_history_is_located_like_an_independent_join(city: Engine, tmp_path:
     path = tmp_path / "history.csv"
     history.to_csv(path, index=False)
     with city.begin() as conn:
-        result = import_report_file(conn, path)
+        result = import_report_file(conn, path, categories=CATEGORIES)
     assert (result.features, result.inserted) == (len(history), len(history))
     with city.connect() as conn:
         stored = pd.read_sql(
@@ -101,9 +102,9 @@ def test_reimporting_the_same_history_duplicates_nothing(city: Engine, tmp_path:
     path = tmp_path / "history.csv"
     history.to_csv(path, index=False)
     with city.begin() as conn:
-        first = import_report_file(conn, path)
+        first = import_report_file(conn, path, categories=CATEGORIES)
     with city.begin() as conn:
-        again = import_report_file(conn, path)
+        again = import_report_file(conn, path, categories=CATEGORIES)
         count = conn.execute(text("SELECT count(*) FROM reports")).scalar_one()
     assert first.inserted == 53
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 53)
@@ -122,7 +123,7 @@ def test_geojson_history_with_status_and_closing_time(city: Engine, tmp_path: Pa
     path = tmp_path / "history.geojson"
     frame.to_file(path)
     with city.begin() as conn:
-        assert import_report_file(conn, path).inserted == 40
+        assert import_report_file(conn, path, categories=CATEGORIES).inserted == 40
         statuses = dict(
             conn.execute(text("SELECT status, count(*) FROM reports GROUP BY status")).all()
         )
@@ -140,7 +141,7 @@ def test_a_bad_row_rejects_the_whole_file(city: Engine, tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     history.to_csv(path, index=False)
     with city.begin() as conn, pytest.raises(ImportRejected) as caught:
-        import_report_file(conn, path)
+        import_report_file(conn, path, categories=CATEGORIES)
     detail = caught.value.detail
     assert "nothing was imported" in detail
     assert "row 4 (line 5): unknown category 'graffiti'" in detail
@@ -156,4 +157,4 @@ def test_a_csv_without_coordinates_is_refused(city: Engine, tmp_path: Path) -> N
     path = tmp_path / "history.csv"
     path.write_text("category,reported_at\nsanitation,2025-01-01T00:00:00Z\n")
     with city.begin() as conn, pytest.raises(ImportRejected, match="missing column 'lon'"):
-        import_report_file(conn, path)
+        import_report_file(conn, path, categories=CATEGORIES)

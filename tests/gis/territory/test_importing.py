@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from data import DEMO_DIR
 from gis.core.errors import ImportRejected
 from gis.territory.importing import import_file
-from gis.territory.layers import count_features
+from tests.conftest import count_features
 
 SQUARE = Polygon([(104.0, 30.0), (104.01, 30.0), (104.01, 30.01), (104.0, 30.01)])
 BOWTIE = Polygon([(104.0, 30.0), (104.01, 30.01), (104.01, 30.0), (104.0, 30.01)])

@@ -16,6 +16,7 @@ from data import DEMO_DIR
 from data.generate import METRIC_CRS
 from gis.territory.repair import repair_geometries
 from gis.territory.topology import validate_topology
+from tests.conftest import THRESHOLDS
 from tests.gis import handbuilt as town
 
 
@@ -31,7 +32,7 @@ def town_engine(empty_engine: Engine) -> Engine:
 
 def test_handbuilt_problems_are_found_with_metric_areas(town_engine: Engine) -> None:
     with town_engine.connect() as conn:
-        report = validate_topology(conn)
+        report = validate_topology(conn, **THRESHOLDS)
 
     gaps_a = [g for g in report.gaps if g.community_code == town.A]
     assert len(gaps_a) == 1
@@ -60,7 +61,9 @@ def test_handbuilt_problems_are_found_with_metric_areas(town_engine: Engine) -> 
 def test_sliver_below_tolerance_is_reported_apart(town_engine: Engine) -> None:
     gap_m2 = town.GAP_TRIANGLE.area  # 2500 m²
     with town_engine.connect() as conn:
-        report = validate_topology(conn, sliver_area_m2=gap_m2 * 2)
+        report = validate_topology(
+            conn, sliver_area_m2=gap_m2 * 2, split_share=THRESHOLDS["split_share"]
+        )
     assert town.A in {s.community_code for s in report.slivers}
     assert town.A not in {g.community_code for g in report.gaps}
 
@@ -76,7 +79,7 @@ def test_grid_outside_its_community_and_code_prefix(town_engine: Engine) -> None
             ),
             {"g": town.G1},
         )
-        report = validate_topology(conn)
+        report = validate_topology(conn, **THRESHOLDS)
     (outside,) = report.outside_community
     assert outside.grid_code == town.G1 and outside.into_community_codes == [town.C]
     assert close(outside.area_m2, town.metric(town.G1).area)
@@ -90,7 +93,7 @@ def test_serial_000_code_is_malformed(town_engine: Engine) -> None:
             text("UPDATE grids SET code = :new WHERE code = :old"),
             {"new": town.B + "000", "old": town.H1},
         )
-        report = validate_topology(conn)
+        report = validate_topology(conn, **THRESHOLDS)
     assert [(p.code, "serial 000" in p.problem) for p in report.code_problems] == [
         (town.B + "000", True)
     ]
@@ -100,7 +103,7 @@ def test_repair_is_explicit_and_fixes_the_bow_tie(town_engine: Engine) -> None:
     with town_engine.begin() as conn:
         repaired = repair_geometries(conn, layers=["grids"])
         assert [r.code for r in repaired] == [town.BOWTIE]
-        report = validate_topology(conn)
+        report = validate_topology(conn, **THRESHOLDS)
     assert report.invalid_geometries == []
     # make_valid keeps both triangles of the bow-tie.
     assert close(repaired[0].area_after_m2, shapely.make_valid(town.metric(town.BOWTIE)).area)
@@ -113,7 +116,7 @@ def _demo_frame(layer: str) -> gpd.GeoDataFrame:
 def test_demo_city_reports_exactly_the_planted_problems(shared_demo_engine: Engine) -> None:
     planted: dict[str, Any] = json.loads((DEMO_DIR / "planted.json").read_text())
     with shared_demo_engine.connect() as conn:
-        report = validate_topology(conn)
+        report = validate_topology(conn, **THRESHOLDS)
     grids = _demo_frame("grids").set_index("code")
     communities = _demo_frame("communities").set_index("code")
 
@@ -142,7 +145,7 @@ def test_demo_city_reports_exactly_the_planted_problems(shared_demo_engine: Engi
 
 def test_report_json_is_serialisable(shared_demo_engine: Engine) -> None:
     with shared_demo_engine.connect() as conn:
-        body = validate_topology(conn).to_dict()
+        body = validate_topology(conn, **THRESHOLDS).to_dict()
     text_ = json.dumps(body)
     assert body["counts"]["gaps"] == 1 and body["problem_count"] == 4
     assert shape(body["overlaps"][0]["geometry"]).area > 0 and "sliver_area_m2" in text_

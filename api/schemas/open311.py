@@ -1,0 +1,68 @@
+"""Open311 GeoReport v2 (``/open311/v2/…``), typed as the standard has each field.
+
+Public by design: a service request has no field for the reporter's name, phone or photo.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import Timestamp
+
+
+class Service(BaseModel):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool = Field(description="whether services/{code}.json lists extra attributes")
+    type: Literal["realtime", "batch", "blackbox"]
+    keywords: str
+    group: str
+
+
+class ServiceAttribute(BaseModel):
+    code: str
+    datatype: str
+    required: bool
+    description: str
+
+
+class ServiceDefinition(BaseModel):
+    service_code: str
+    attributes: list[ServiceAttribute]
+
+
+class ServiceRequest(BaseModel):
+    """A report as a GeoReport v2 service request."""
+
+    service_request_id: str
+    status: Literal["open", "closed"]
+    status_notes: str | None
+    service_name: str
+    service_code: str
+    description: str
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: Timestamp
+    updated_datetime: Timestamp | None
+    expected_datetime: Timestamp | None
+    address: str | None = Field(description="the building's code")
+    address_id: str | None = Field(description="the building's id")
+    zipcode: str | None
+    lat: float
+    long: float
+
+
+class ServiceRequestCreated(BaseModel):
+    service_request_id: str
+    service_notice: str | None
+    account_id: str | None
+
+
+class Open311Error(BaseModel):
+    """GeoReport v2's error element (errors are a list of these)."""
+
+    code: int
+    description: str

@@ -1,0 +1,164 @@
+"""Reports: what a resident sends, the public view anyone may read, the privileged view.
+
+Privacy lives in the types: ``ReportPublic`` (and the list's feature properties) has no field
+for the reporter's name, phone or photo at all; only ``ReportPrivate`` carries them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geojson_pydantic import Feature, Point
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import FeaturePage, Timestamp
+from gis.core.vocabulary import Level, ReportStatus, WorkerRole
+from gis.reports.actions import ACTIONS
+from gis.reports.intake import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PHONE_CHARS,
+    MAX_URL_CHARS,
+)
+
+
+class ReportCreate(BaseModel):
+    """A resident's report at a point (EPSG:4326 degrees)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lat": 30.66,
+                    "lon": 104.06,
+                    "category": "sanitation",
+                    "description": "Overflowing bins at the east gate",
+                    "reporter_name": "Wang",
+                    "reporter_phone": "13800000000",
+                }
+            ]
+        }
+    )
+
+    # strict: "104.06" as text is refused rather than silently parsed.
+    lat: float = Field(ge=-90, le=90, strict=True, description="latitude, degrees")
+    lon: float = Field(ge=-180, le=180, strict=True, description="longitude, degrees")
+    category: str = Field(min_length=1, max_length=40, description="a code of GET /categories")
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+    reporter_name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
+    reporter_phone: str | None = Field(default=None, max_length=MAX_PHONE_CHARS)
+    photo_url: str | None = Field(
+        default=None, max_length=MAX_URL_CHARS, pattern=r"^https?://", description="http(s) URL"
+    )
+
+
+class TransitionIn(BaseModel):
+    """An action on a report by a named actor."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"action": "accept", "actor": "dispatcher Li"}]}
+    )
+
+    action: str = Field(description=f"one of: {', '.join(ACTIONS)}")
+    actor: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
+    worker_id: int | None = Field(
+        default=None, description="dispatch: the worker (default: the grid's least busy one)"
+    )
+    duplicate_of: int | None = Field(
+        default=None, description="confirm_duplicate: the original (default: the flagged one)"
+    )
+
+
+class ReportLocation(BaseModel):
+    """Where PostGIS located the report; all ``None`` for a point outside every grid."""
+
+    district_code: str | None = Field(description="the district the point lies in")
+    subdistrict_code: str | None
+    community_code: str | None
+    grid_code: str | None
+    building_id: int | None
+    building_code: str | None
+    building_distance_m: float | None = Field(description="0 inside it; at most 30 m")
+
+
+class AssignedWorker(BaseModel):
+    id: int
+    name: str
+    role: WorkerRole
+
+
+class ReportProperties(BaseModel):
+    """A report as anyone may see it (the properties of a report Feature)."""
+
+    id: int
+    category: str
+    description: str
+    status: ReportStatus
+    located: bool
+    location: ReportLocation
+    reported_at: Timestamp
+    updated_at: Timestamp
+    due_arrival_at: Timestamp | None
+    due_resolution_at: Timestamp | None
+    due_at: Timestamp | None = Field(description="the resolution deadline (alias)")
+    arrived_at: Timestamp | None
+    resolved_at: Timestamp | None
+    closed_at: Timestamp | None
+    arrival_overdue: bool
+    resolution_overdue: bool
+    overdue: bool
+    escalation_level: Level
+    responsible_code: str | None = Field(description="the unit now answerable")
+    coordinating_community_code: str | None = Field(
+        description="enclave or border report: the community across the district border"
+    )
+    likely_duplicate_of: int | None
+    worker: AssignedWorker | None
+    allowed_actions: list[str]
+
+
+class ReportPublic(ReportProperties):
+    """A report with its point, without anything about who reported it."""
+
+    lat: float
+    lon: float
+
+
+class ReporterContact(BaseModel):
+    name: str | None
+    phone: str | None
+
+
+class ReportPrivate(ReportPublic):
+    """A report with the reporter's contact and photo: for dispatchers and workers only."""
+
+    photo_url: str | None
+    reporter: ReporterContact
+
+
+ReportFeature = Feature[Point, ReportProperties]
+ReportPage = FeaturePage[ReportFeature]
+
+
+class ReportEvent(BaseModel):
+    """One transition in the append-only audit trail."""
+
+    id: int
+    action: str
+    from_status: ReportStatus | None
+    to_status: ReportStatus
+    actor: str
+    note: str | None
+    details: dict[str, Any]
+    at: Timestamp
+
+
+class WorkerPublic(BaseModel):
+    """A worker and the grids they serve (never their phone)."""
+
+    id: int
+    code: str
+    name: str
+    role: WorkerRole
+    grids: list[str]
