@@ -30,11 +30,12 @@ from gis.reports.categories import get_categories
 from maps.assets import ROOTS
 
 
-def _document_validation_errors(app: FastAPI) -> None:
-    """Make ``/openapi.json`` describe the 422 bodies this app really sends.
+def _document_errors(app: FastAPI) -> None:
+    """Make ``/openapi.json`` describe the error bodies this app really sends.
 
     FastAPI documents request validation errors with its own body (``HTTPValidationError``);
     ours is ``ValidationErrorBody`` (``api/errors.py``), and Open311 routes answer 400 instead.
+    It also files the errors of HTML pages under ``text/html``; they are JSON.
     """
     generate = app.openapi
 
@@ -50,6 +51,11 @@ def _document_validation_errors(app: FastAPI) -> None:
         )
         for path, operations in schema["paths"].items():
             for operation in operations.values():
+                for status, error in operation["responses"].items():
+                    content = error.get("content", {})
+                    # Errors are JSON even where the page itself is HTML.
+                    if status[0] in "45" and "text/html" in content:
+                        content["application/json"] = content.pop("text/html")
                 answer = operation["responses"].get("422")
                 if answer is None or "HTTPValidationError" not in str(answer):
                     continue
@@ -96,7 +102,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         lifespan=lifespan,
     )
     add_exception_handlers(app)
-    _document_validation_errors(app)
+    _document_errors(app)
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(reports.router)

@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from sqlalchemy import text
 
 from gis.core.db import make_engine
@@ -53,12 +53,12 @@ def _start_server(database_url: str, port: int, workers: int) -> subprocess.Pope
 
 async def _wait_healthy(base: str, timeout_s: float = 600) -> None:
     deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx2.AsyncClient(base_url=base) as client:
         while time.monotonic() < deadline:
             try:
                 if (await client.get("/health")).status_code == 200:
                     return
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             await asyncio.sleep(0.5)
     raise RuntimeError("server did not become healthy")
@@ -76,7 +76,7 @@ async def _load(
     stop_at = time.monotonic() + duration_s
     rng = random.Random(4)
 
-    async def client_loop(http: httpx.AsyncClient) -> None:
+    async def client_loop(http: httpx2.AsyncClient) -> None:
         while time.monotonic() < stop_at:
             if keys and rng.random() < 0.05:
                 key, body = rng.choice(keys)  # a retry: must return the same report
@@ -93,7 +93,7 @@ async def _load(
             start = time.perf_counter()
             try:
                 response = await http.post("/reports", json=body, headers={"Idempotency-Key": key})
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 errors.append(repr(exc))
                 continue
             latencies_ms.append((time.perf_counter() - start) * 1000)
@@ -101,8 +101,8 @@ async def _load(
             if response.status_code == 201:
                 created.add(int(response.json()["id"]))
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+    limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx2.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
         started = time.monotonic()
         await asyncio.gather(*(client_loop(http) for _ in range(clients)))
         elapsed = time.monotonic() - started

@@ -16,11 +16,14 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Identity,
+    Index,
     Integer,
     String,
     Text,
     false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -63,6 +66,11 @@ def _code_checks(level: Level) -> tuple[CheckConstraint, ...]:
     return tuple(checks)
 
 
+def _geography_index(table: str) -> Index:
+    """GiST on ``geom::geography``: lets ``ST_DWithin(geom::geography, …, metres)`` use it."""
+    return Index(f"idx_{table}_geog", text("(geom::geography)"), postgresql_using="gist")
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -72,7 +80,7 @@ class District(Base):
     code: Mapped[str] = mapped_column(_code(Level.DISTRICT), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
-    __table_args__ = _code_checks(Level.DISTRICT)
+    __table_args__ = (*_code_checks(Level.DISTRICT), _geography_index("districts"))
 
 
 class Subdistrict(Base):
@@ -90,7 +98,7 @@ class Community(Base):
     subdistrict_code: Mapped[str] = mapped_column(ForeignKey("subdistricts.code"), index=True)
     name: Mapped[str] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
-    __table_args__ = _code_checks(Level.COMMUNITY)
+    __table_args__ = (*_code_checks(Level.COMMUNITY), _geography_index("communities"))
 
 
 class Grid(Base):
@@ -104,7 +112,7 @@ class Grid(Base):
 
 class Building(Base):
     __tablename__ = "buildings"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     code: Mapped[str] = mapped_column(Text, unique=True)
     name: Mapped[str | None] = mapped_column(Text)
     floors: Mapped[int | None] = mapped_column(Integer)
@@ -117,6 +125,7 @@ class Building(Base):
     grid_share: Mapped[float | None] = mapped_column(Float)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
     __table_args__ = (
+        _geography_index("buildings"),
         CheckConstraint("floors IS NULL OR floors >= 0", name="buildings_floors_nonneg"),
         CheckConstraint(
             "households IS NULL OR households >= 0", name="buildings_households_nonneg"
@@ -127,7 +136,7 @@ class Building(Base):
 
 class Facility(Base):
     __tablename__ = "facilities"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     code: Mapped[str] = mapped_column(Text, unique=True)
     kind: Mapped[str] = mapped_column(Text, index=True)
     name: Mapped[str | None] = mapped_column(Text)
@@ -139,7 +148,7 @@ class Facility(Base):
 
 class Road(Base):
     __tablename__ = "roads"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str | None] = mapped_column(Text)
     # md5 of the geometry's WKB: re-importing the same network adds no duplicate segments.
     geom_hash: Mapped[str] = mapped_column(Text, unique=True)
@@ -151,7 +160,7 @@ class Report(Base):
     """An issue reported at a point, located in the hierarchy by PostGIS."""
 
     __tablename__ = "reports"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     category: Mapped[str] = mapped_column(Text, index=True)
     description: Mapped[str] = mapped_column(Text, server_default="")
     status: Mapped[str] = mapped_column(Text, index=True, server_default=ReportStatus.REPORTED)
@@ -166,13 +175,13 @@ class Report(Base):
     grid_code: Mapped[str | None] = mapped_column(_code(Level.GRID), index=True)
     building_id: Mapped[int | None] = mapped_column(BigInteger)
     # Source system id or content hash of an imported history row (re-import is idempotent).
-    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    external_id: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
     # Lifecycle (migration 0002): see gis/reports/actions.py for the state machine.
     reporter_name: Mapped[str | None] = mapped_column(Text)
     reporter_phone: Mapped[str | None] = mapped_column(Text)
     photo_url: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
     request_hash: Mapped[str | None] = mapped_column(Text)
     building_distance_m: Mapped[float | None] = mapped_column(Float)
     due_arrival_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -187,6 +196,11 @@ class Report(Base):
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"), index=True)
     __table_args__ = (
         CheckConstraint(f"status IN ({sql_list(STATUSES)})", name="reports_status"),
+        # Unique indexes, not constraints: any number of NULLs (reports without a key or an
+        # external id) pass, and ON CONFLICT (column) finds them.
+        Index("ux_reports_idempotency_key", "idempotency_key", unique=True),
+        Index("ux_reports_external_id", "external_id", unique=True),
+        _geography_index("reports"),
         CheckConstraint(
             f"escalation_level IN ({sql_list(ESCALATION_ORDER)})", name="reports_escalation_level"
         ),
@@ -197,7 +211,7 @@ class ReportEvent(Base):
     """One transition of a report: append-only (a trigger refuses UPDATE and DELETE)."""
 
     __tablename__ = "report_events"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
     action: Mapped[str] = mapped_column(Text)
     from_status: Mapped[str | None] = mapped_column(Text)
@@ -206,13 +220,15 @@ class ReportEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The audit trail of one report, in order.
+    __table_args__ = (Index("ix_report_events_report_id", "report_id", "id"),)
 
 
 class Worker(Base):
     """A grid worker, party member or building leader who answers reports in their grids."""
 
     __tablename__ = "workers"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     code: Mapped[str] = mapped_column(Text, unique=True)
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(Text)

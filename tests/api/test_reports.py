@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -75,8 +75,8 @@ def test_20_concurrent_identical_posts_store_exactly_one(city_engine: Engine) ->
     assert server.started
     barrier = threading.Barrier(20)
 
-    def post(_: int) -> httpx.Response:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+    def post(_: int) -> httpx2.Response:
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             barrier.wait()
             return http.post("/reports", json=GOOD, headers={"Idempotency-Key": "same-key"})
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
-import httpx
+import httpx2
 import pyogrio
 import pytest
 from shapely.geometry import Polygon
@@ -110,15 +110,15 @@ def test_serve_with_database_url_loads_the_demo_city_into_an_empty_database(
         deadline = time.monotonic() + 90
         while True:
             try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                health = httpx2.get(f"http://127.0.0.1:{port}/health", timeout=2)
                 if health.status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
             assert time.monotonic() < deadline, "serve did not come up"
             time.sleep(0.3)
-        grids = httpx.get(f"http://127.0.0.1:{port}/grids", params={"limit": 1000}).json()
+        grids = httpx2.get(f"http://127.0.0.1:{port}/grids", params={"limit": 1000}).json()
         expected = len(gpd.read_file(DEMO_DIR / "grids.geojson"))
         assert grids["numberMatched"] == expected == len(grids["features"])
     finally:

@@ -74,7 +74,7 @@ def test_written_grids_map_opens_offline(
 
 
 def test_bad_bbox_is_a_422(demo_server: str) -> None:
-    import httpx
+    import httpx2
 
-    response = httpx.get(f"{demo_server}/maps/grids", params={"bbox": "1,2,3"})
+    response = httpx2.get(f"{demo_server}/maps/grids", params={"bbox": "1,2,3"})
     assert response.status_code == 422 and "bbox" in response.json()["detail"]

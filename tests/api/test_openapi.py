@@ -1,0 +1,164 @@
+"""The OpenAPI document tells the truth: every operation declares what it answers, the public
+report has no personal field, and every GET on the demo city validates against its model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import metadata
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import Engine
+
+from api.main import create_app
+from api.routes import analytics, coverage, health, kpis, layers, maps, open311, reports, topology
+from api.schemas.open311 import ServiceRequest
+from api.schemas.reports import ReportProperties, ReportPublic
+from tests.conftest import settings_for
+
+ROUTE_MODULES = (analytics, coverage, health, kpis, layers, maps, open311, reports, topology)
+# Words no public field may contain (the reporter's name, phone or photo).
+PERSONAL = ("reporter", "phone", "photo", "media_url", "contact")
+
+
+@pytest.fixture(scope="module")
+def client(shared_demo_engine: Engine) -> Iterator[TestClient]:
+    app = create_app(settings_for(shared_demo_engine), engine=shared_demo_engine)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def spec(client: TestClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def test_every_operation_declares_its_success_schema(spec: dict[str, Any]) -> None:
+    missing = []
+    for method, path, operation in _operations(spec):
+        success = [v for k, v in operation["responses"].items() if k.startswith("2")]
+        content = success[0].get("content", {}) if success else {}
+        schemas = [media.get("schema") for media in content.values()]
+        # A bare {} (FastAPI's "any JSON") says nothing about the answer.
+        if not schemas or not all(schemas):
+            missing.append(f"{method} {path}")
+    assert missing == []
+    assert len(_operations(spec)) >= 28
+
+
+def test_map_pages_answer_html(spec: dict[str, Any]) -> None:
+    for path in ("/maps/grids", "/maps/coverage", "/maps/hotspots"):
+        answers = spec["paths"][path]["get"]["responses"]
+        assert "text/html" in answers["200"]["content"]
+        assert "503" in answers
+
+
+def test_error_answers_are_documented_as_sent(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert schemas["ErrorBody"]["properties"]["detail"]["type"] == "string"
+    for method, path, operation in _operations(spec):
+        for status, answer in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                ref = str(answer["content"]["application/json"]["schema"])
+                expected = "Open311Error" if path.startswith("/open311") else "Body"
+                assert expected in ref, f"{method} {path} {status}: {ref}"
+    assert "422" not in spec["paths"]["/open311/v2/requests.json"]["get"]["responses"]
+    transition = spec["paths"]["/reports/{report_id}/transitions"]["post"]["responses"]
+    assert "TransitionConflictBody" in str(transition["409"])
+
+
+def _fields(model: type[BaseModel]) -> set[str]:
+    names = set(model.model_fields)
+    for field in model.model_fields.values():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            names |= {f"{n}" for n in _fields(field.annotation)}
+    return names
+
+
+@pytest.mark.parametrize("model", [ReportPublic, ReportProperties, ServiceRequest])
+def test_public_models_have_no_personal_field(model: type[BaseModel]) -> None:
+    leaked = [name for name in _fields(model) if any(word in name for word in PERSONAL)]
+    assert leaked == []
+
+
+def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    personal = {
+        name
+        for name, schema in schemas.items()
+        if any(word in field for field in schema.get("properties", {}) for word in PERSONAL)
+    }
+    # What a resident sends, and what only dispatchers and workers are shown.
+    assert personal == {"ReportCreate", "ReportPrivate", "ReporterContact"}
+
+
+def test_version_comes_from_the_package(spec: dict[str, Any]) -> None:
+    assert spec["info"]["version"] == metadata.version("gridpatrol")
+
+
+def _sample_path(client: TestClient, path: str, report_id: int) -> str:
+    """``path`` with its parameters filled from the demo city's data."""
+    grid = client.get("/grids", params={"limit": 1}).json()["features"][0]["id"]
+    return (
+        path.replace("{code}", str(grid))
+        .replace("{report_id}", str(report_id))
+        .replace("{service_request_id}", str(report_id))
+        .replace("{service_code}", "parking")
+    )
+
+
+# Fast but real settings for the heavier analyses.
+QUERY = {"/analytics/hotspots": {"unit": "grid", "permutations": 99}}
+
+
+def _get_routes() -> list[APIRoute]:
+    routers = [module.router for module in ROUTE_MODULES]
+    return [
+        route
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and "GET" in route.methods
+    ]
+
+
+def test_every_json_get_validates_against_its_model(
+    demo_engine: Engine, spec: dict[str, Any]
+) -> None:
+    routes = _get_routes()
+    documented = {path for path, operations in spec["paths"].items() if "get" in operations}
+    assert {route.path for route in routes} == documented
+    checked = []
+    with TestClient(create_app(settings_for(demo_engine), engine=demo_engine)) as client:
+        # A report of our own, so that it has events (imported history has none).
+        report = {"lat": 30.66, "lon": 104.06, "category": "parking", "description": "a gate"}
+        report_id = client.post("/reports", json=report).json()["id"]
+        for route in routes:
+            if route.response_model is None:  # the HTML map pages
+                assert route.path.startswith("/maps/")
+                continue
+            url = _sample_path(client, route.path, report_id)
+            params: dict[str, Any] = dict(QUERY.get(route.path, {}))
+            if route.path == "/open311/v2/requests.json":
+                params["start_date"] = "2025-01-01"  # the demo history is from 2025
+            response = client.get(url, params=params)
+            assert response.status_code == 200, f"{url}: {response.text[:300]}"
+            body = response.json()
+            assert body, url
+            TypeAdapter(route.response_model).validate_python(body)
+            checked.append(route.path)
+    assert len(checked) == len(documented) - 3  # all but the three map pages
