@@ -13,6 +13,8 @@ import cli.maps  # noqa: F401  (registers map grids|coverage|hotspots)
 import cli.topology  # noqa: F401  (registers validate, repair)
 from cli.app import app
 
+__all__ = ["app", "main"]
+
 
 def main() -> Any:
     return app()

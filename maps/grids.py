@@ -8,6 +8,7 @@ from typing import Any
 import folium
 from shapely.geometry import shape
 
+from gis.core.vocabulary import CODE_DIGITS, Level
 from gis.territory.map_data import GridMapData
 from gis.territory.topology import TopologyReport
 from maps.base import base_map
@@ -25,12 +26,13 @@ def _grid_labels(grids: dict[str, Any]) -> folium.FeatureGroup:
     for feature in grids["features"]:
         point = shape(feature["geometry"]).representative_point()
         code = feature["properties"]["code"]
+        serial = code[CODE_DIGITS[Level.COMMUNITY] :]  # the grid's serial within its community
         folium.Marker(
             [point.y, point.x],
             icon=folium.DivIcon(
                 html=(
                     '<div style="font:600 10px sans-serif;color:#123;text-shadow:0 0 2px #fff,'
-                    f'0 0 2px #fff;white-space:nowrap;transform:translate(-50%,-50%)">{code[-3:]}'
+                    f'0 0 2px #fff;white-space:nowrap;transform:translate(-50%,-50%)">{serial}'
                     "</div>"
                 ),
                 icon_size=(0, 0),

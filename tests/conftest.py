@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import psycopg
 import pytest
@@ -30,8 +31,15 @@ from gis.territory.layers import LAYERS
 DEFAULTS = Settings.model_construct()
 # The bundled categories (what the server uses with no GRIDPATROL_CATEGORIES_FILE).
 CATEGORIES = get_categories(DEFAULTS.categories_file)
+
+
+class Thresholds(TypedDict):
+    sliver_area_m2: float
+    split_share: float
+
+
 # The topology thresholds a server uses when not configured otherwise.
-THRESHOLDS = {"sliver_area_m2": DEFAULTS.sliver_area_m2, "split_share": DEFAULTS.split_share}
+THRESHOLDS = Thresholds(sliver_area_m2=DEFAULTS.sliver_area_m2, split_share=DEFAULTS.split_share)
 
 EMPTY_TEMPLATE = "gp_test_empty"
 DEMO_TEMPLATE = "gp_test_demo"
@@ -103,7 +111,8 @@ def templates(pg_server: TestServer) -> Iterator[dict[str, str]]:
     pg_server.drop_database(empty)
 
 
-def _fresh(pg_server: TestServer, template: str) -> Iterator[Engine]:
+def fresh_database(pg_server: TestServer, template: str) -> Iterator[Engine]:
+    """A new database copied from ``template``, dropped when the generator finishes."""
     name = f"gp_t_{uuid.uuid4().hex[:12]}"
     engine = make_engine(pg_server.create_database(name, template=template), pool_size=5)
     try:
@@ -116,25 +125,25 @@ def _fresh(pg_server: TestServer, template: str) -> Iterator[Engine]:
 @pytest.fixture
 def empty_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
     """A migrated, empty database of this test's own."""
-    yield from _fresh(pg_server, templates["empty"])
+    yield from fresh_database(pg_server, templates["empty"])
 
 
 @pytest.fixture
 def demo_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
     """A database with the demo city, this test's own to change."""
-    yield from _fresh(pg_server, templates["demo"])
+    yield from fresh_database(pg_server, templates["demo"])
 
 
 @pytest.fixture
 def city_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
     """The demo city without its report history (a clean intake queue), this test's own."""
-    yield from _fresh(pg_server, templates["city"])
+    yield from fresh_database(pg_server, templates["city"])
 
 
 @pytest.fixture(scope="session")
 def shared_demo_engine(pg_server: TestServer, templates: dict[str, str]) -> Iterator[Engine]:
     """One demo-city database shared by read-only tests (do not write to it)."""
-    yield from _fresh(pg_server, templates["demo"])
+    yield from fresh_database(pg_server, templates["demo"])
 
 
 def count_features(conn: Connection) -> dict[str, int]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -11,10 +14,10 @@ from tests.conftest import settings_for
 
 
 @pytest.fixture(scope="module")
-def client(shared_demo_engine: Engine) -> TestClient:
+def client(shared_demo_engine: Engine) -> Iterator[TestClient]:
     app = create_app(settings_for(shared_demo_engine), engine=shared_demo_engine)
     with TestClient(app) as test_client:
-        yield test_client  # type: ignore[misc]
+        yield test_client
 
 
 def test_hotspots_are_a_feature_collection_with_bins(client: TestClient) -> None:
@@ -72,3 +75,30 @@ def test_hotspot_map_page_is_served_offline(client: TestClient) -> None:
     assert "/static/folium/leaflet_heat.min.js" in html
     assert "gp-legend" in html and "parking" in html
     assert "cdn.jsdelivr" not in html
+
+
+def test_a_configured_category_is_one_hotspots_accept(city_engine: Engine, tmp_path: Path) -> None:
+    """The categories file the settings name is the one every path uses (GET /categories,
+    intake, hotspots), not a second one read elsewhere."""
+    custom = tmp_path / "categories.toml"
+    custom.write_text(
+        '[categories.graffiti]\nname = "Graffiti"\narrival_minutes = 30\n'
+        "resolution_minutes = 2880\n",
+        encoding="utf-8",
+    )
+    settings = settings_for(city_engine, categories_file=custom)
+    with TestClient(create_app(settings, engine=city_engine)) as client:
+        assert [c["code"] for c in client.get("/categories").json()] == ["graffiti"]
+        for k in range(5):
+            report = {"lat": 30.66, "lon": 104.05 + k * 0.003, "category": "graffiti"}
+            posted = client.post("/reports", json=report | {"description": "tag on a wall"})
+            assert posted.status_code == 201, posted.text
+        found = client.get(
+            "/analytics/hotspots",
+            params={"category": "graffiti", "unit": "grid", "permutations": 99},
+        )
+        assert found.status_code == 200, found.text
+        assert found.json()["analysis"]["reports"] == 5
+        # The bundled categories are not this server's.
+        parking = client.get("/analytics/hotspots", params={"category": "parking"})
+        assert parking.status_code == 422 and "graffiti" in parking.json()["detail"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
+from tests import conftest
 from tests.conftest import settings_for
 
 FORM = {
@@ -101,3 +103,66 @@ def test_unknown_request_and_bad_filter(client: TestClient) -> None:
     assert bad.status_code == 400 and bad.json()[0]["description"].startswith("status:")
     # The rest of the API keeps its own error format.
     assert "detail" in client.get("/reports/424242").json()
+
+
+def _is_w3c_datetime(value: object) -> bool:
+    """GeoReport v2 datetimes: ISO 8601 with a UTC offset (or Z)."""
+    if not isinstance(value, str):
+        return False
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.utcoffset() is not None
+
+
+# GeoReport v2's type of every field of a service request; None is allowed where noted.
+FIELD_TYPES: dict[str, tuple[Callable[[object], bool], bool]] = {
+    "service_request_id": (lambda v: isinstance(v, str), False),
+    "status": (lambda v: v in ("open", "closed"), False),
+    "status_notes": (lambda v: isinstance(v, str), True),
+    "service_name": (lambda v: isinstance(v, str), False),
+    "service_code": (lambda v: isinstance(v, str), False),
+    "description": (lambda v: isinstance(v, str), False),
+    "agency_responsible": (lambda v: isinstance(v, str), True),
+    "service_notice": (lambda v: isinstance(v, str), True),
+    "requested_datetime": (_is_w3c_datetime, False),
+    "updated_datetime": (_is_w3c_datetime, True),
+    "expected_datetime": (_is_w3c_datetime, True),
+    "address": (lambda v: isinstance(v, str), True),
+    "address_id": (lambda v: isinstance(v, str), True),
+    "zipcode": (lambda v: isinstance(v, str), True),
+    "lat": (lambda v: isinstance(v, float) and -90 <= v <= 90, False),
+    "long": (lambda v: isinstance(v, float) and -180 <= v <= 180, False),
+}
+
+
+@pytest.fixture(scope="module")
+def service_requests(
+    pg_server: conftest.TestServer, templates: dict[str, str]
+) -> Iterator[list[dict[str, object]]]:
+    """Demo requests of a month (history: no deadlines) and one posted now (with them)."""
+    for engine in conftest.fresh_database(pg_server, templates["demo"]):
+        with TestClient(create_app(settings_for(engine), engine=engine)) as c:
+            window = {"start_date": "2025-06-01", "end_date": "2025-07-01"}
+            found: list[dict[str, object]] = c.get(
+                "/open311/v2/requests.json", params=window
+            ).json()
+            [posted] = c.post("/open311/v2/requests.json", data=FORM).json()
+            found += c.get(f"/open311/v2/requests/{posted['service_request_id']}.json").json()
+        assert len(found) > 100
+        yield found
+
+
+@pytest.mark.parametrize("field", FIELD_TYPES)
+def test_every_field_has_the_standard_type(
+    service_requests: list[dict[str, object]], field: str
+) -> None:
+    check, nullable = FIELD_TYPES[field]
+    values = [request[field] for request in service_requests]
+    assert all(check(v) or (nullable and v is None) for v in values), values[:3]
+    # Each typed check must have met real values, not only nulls.
+    assert any(v is not None for v in values) or field in ("service_notice", "zipcode")
+
+
+def test_no_field_beyond_the_standard_and_nothing_personal(
+    service_requests: list[dict[str, object]],
+) -> None:
+    assert {k for r in service_requests for k in r} <= set(FIELD_TYPES)

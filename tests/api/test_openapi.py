@@ -132,7 +132,7 @@ def _get_routes() -> list[APIRoute]:
         route
         for router in routers
         for route in router.routes
-        if isinstance(route, APIRoute) and "GET" in route.methods
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ())
     ]
 
 

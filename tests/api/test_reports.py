@@ -157,6 +157,8 @@ def test_dispatcher_flow_transitions_and_events(client: TestClient) -> None:
     assert final["reporter"]["phone"] == GOOD["reporter_phone"]
     events = client.get(f"/reports/{rid}/events").json()
     assert [e["action"] for e in events] == ["report"] + [s["action"] for s in steps]
+    # The audit trail is public: the first event names the role, not the resident.
+    assert events[0]["actor"] == "resident" and "Wang" not in str(events)
     assert events[4]["note"] == "bins emptied"
     assert all(e["at"] and e["actor"] for e in events)
     assert client.get("/reports/999999/events").status_code == 404

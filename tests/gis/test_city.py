@@ -55,7 +55,7 @@ def test_committed_demo_is_what_the_generator_makes() -> None:
     committed = gpd.read_file(DEMO_DIR / "grids.geojson")
     assert list(committed["code"]) == list(city["grids"]["code"])
     committed_reports = pd.read_csv(DEMO_DIR / "reports.csv", dtype=str, keep_default_na=False)
-    generated = city["reports"].astype(str).replace("nan", "")
+    generated = pd.DataFrame(city["reports"]).astype(str).replace("nan", "")
     assert committed_reports.equals(generated.astype(str))
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import folium
 import pytest
+from fastapi.testclient import TestClient
 from folium.plugins import HeatMap, MarkerCluster
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from api.main import create_app
+from cli.main import app
 from maps import assets
+from maps.assets import ROOTS
 from maps.base import base_map
 from tests.browser import load_page
 from tests.conftest import settings_for
@@ -35,9 +39,10 @@ def _sample_map() -> folium.Map:
         },
         name="polygon",
     ).add_to(fmap)
-    cluster = MarkerCluster(name="markers").add_to(fmap)
+    cluster = MarkerCluster(name="markers").add_to(fmap)  # type: ignore[no-untyped-call]
     folium.Marker([30.65, 104.05], icon=folium.Icon(color="red", icon="info-sign")).add_to(cluster)
-    HeatMap([[30.65, 104.05, 1.0], [30.66, 104.06, 2.0]], name="heat").add_to(fmap)
+    heat = [[30.65, 104.05, 1.0], [30.66, 104.06, 2.0]]
+    HeatMap(heat, name="heat").add_to(fmap)  # type: ignore[no-untyped-call]
     folium.LayerControl().add_to(fmap)
     return fmap
 
@@ -78,3 +83,37 @@ def test_served_page_loads_assets_from_gridpatrol(live_server: str, tmp_path: Pa
     assert report.errors == []
     assert report.blocked == []
     assert report.counts["paths"] >= 1
+
+
+@pytest.fixture
+def assets_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As on a machine where ``python -m maps.assets install`` never ran."""
+    monkeypatch.setitem(ROOTS, "vendor", tmp_path / "node_modules")
+
+
+FIX = ("scripts/setup.sh", "python -m maps.assets install")
+
+
+@pytest.mark.usefixtures("assets_missing")
+@pytest.mark.parametrize("page", ["/maps/grids", "/maps/coverage", "/maps/hotspots"])
+def test_a_page_without_assets_is_503_naming_the_fix(shared_demo_engine: Engine, page: str) -> None:
+    app = create_app(settings_for(shared_demo_engine), engine=shared_demo_engine)
+    with TestClient(app) as client:
+        response = client.get(page, params={"unit": "grid"} if "hotspots" in page else {})
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/json"
+    assert all(fix in response.json()["detail"] for fix in FIX)
+
+
+@pytest.mark.usefixtures("assets_missing")
+def test_the_cli_says_how_to_install_the_assets(
+    shared_demo_engine: Engine, use_database: Callable[[Engine], None], tmp_path: Path
+) -> None:
+    use_database(shared_demo_engine)
+    out = tmp_path / "coverage.html"
+    result = CliRunner().invoke(app, ["map", "coverage", "-o", str(out)])
+    assert result.exit_code == 1
+    assert all(fix in " ".join(result.output.split()) for fix in FIX)
+    assert "Traceback" not in result.output and result.exception is not None
+    assert isinstance(result.exception, SystemExit)
+    assert not out.exists()

@@ -37,7 +37,7 @@ def test_migrations_apply_from_empty_and_are_idempotent(empty_engine: Engine) ->
             ).scalars()
         )
         assert set(TABLES) <= gist
-        srids = dict(
+        srids: dict[str, int] = dict(
             conn.execute(
                 text(
                     "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema='public'"

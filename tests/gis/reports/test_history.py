@@ -77,7 +77,9 @@ def test_csv_history_is_located_like_an_independent_join(city: Engine, tmp_path:
             "status, located FROM reports",
             conn,
         ).set_index("description")
-        grid_community = dict(conn.execute(text("SELECT code, community_code FROM grids")).all())
+        grid_community: dict[str, str] = dict(
+            conn.execute(text("SELECT code, community_code FROM grids")).all()
+        )
     points = gpd.GeoDataFrame(
         history[["description"]], geometry=gpd.points_from_xy(history.lon, history.lat), crs=4326
     )
@@ -124,7 +126,7 @@ def test_geojson_history_with_status_and_closing_time(city: Engine, tmp_path: Pa
     frame.to_file(path)
     with city.begin() as conn:
         assert import_report_file(conn, path, categories=CATEGORIES).inserted == 40
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(text("SELECT status, count(*) FROM reports GROUP BY status")).all()
         )
     assert statuses == {"verified": 1, "closed": 19, "reported": 20}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,13 +21,13 @@ from tests.conftest import CATEGORIES
 METRIC_CRS = "EPSG:32648"
 
 
-def _submit(engine: Engine, lat: float, lon: float, **kwargs: object) -> dict[str, object]:
+def _submit(engine: Engine, lat: float, lon: float, **kwargs: Any) -> dict[str, Any]:
     category = str(kwargs.pop("category", "sanitation"))
     with engine.begin() as conn:
         return submit_report(
             conn,
             ReportInput(lat=lat, lon=lon, category=category, description="test"),
-            **kwargs,  # type: ignore[arg-type],
+            **kwargs,
             categories=CATEGORIES,
         ).report
 
@@ -94,7 +95,7 @@ def test_location_equals_shapely_point_in_polygon(city_engine: Engine) -> None:
 def test_point_outside_every_grid_is_stored_unlocated(city_engine: Engine) -> None:
     report = _submit(city_engine, 30.60, 104.00)
     assert report["located"] is False
-    assert report["location"]["grid_code"] is None  # type: ignore[index]
+    assert report["location"]["grid_code"] is None
     assert report["status"] == "reported"
     assert report["due_arrival_at"] is not None
     with city_engine.connect() as conn:

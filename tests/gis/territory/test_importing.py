@@ -166,7 +166,7 @@ def test_a_failure_in_a_later_layer_keeps_what_was_stored(
 ) -> None:
     before = _snapshot(demo_engine)
     with demo_engine.connect() as conn:
-        names = dict(conn.execute(text("SELECT code, name FROM grids")).all())
+        names: dict[str, str] = dict(conn.execute(text("SELECT code, name FROM grids")).all())
     bad = gpd.read_file(DEMO_DIR / "grids.geojson")
     bad["name"] = "renamed"
     bad.loc[5, "geometry"] = BOWTIE
@@ -205,7 +205,9 @@ def test_projected_shapefile_and_geopackage_are_reprojected(
 def test_buildings_get_their_grid_from_location(demo_engine: Engine) -> None:
     planted = json.loads((DEMO_DIR / "planted.json").read_text())
     with demo_engine.connect() as conn:
-        rows = dict(conn.execute(text("SELECT code, grid_code FROM buildings")).all())
+        rows: dict[str, str | None] = dict(
+            conn.execute(text("SELECT code, grid_code FROM buildings")).all()
+        )
     buildings = gpd.read_file(DEMO_DIR / "buildings.geojson").to_crs(32648)
     grids = gpd.read_file(DEMO_DIR / "grids.geojson").to_crs(32648)
     overlay = gpd.overlay(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -149,5 +148,9 @@ def test_report_json_is_serialisable(shared_demo_engine: Engine) -> None:
     text_ = json.dumps(body)
     assert body["counts"]["gaps"] == 1 and body["problem_count"] == 4
     assert shape(body["overlaps"][0]["geometry"]).area > 0 and "sliver_area_m2" in text_
-    assert isinstance(shapely.from_geojson(json.dumps(body["gaps"][0]["geometry"])), object)
-    assert Path(DEMO_DIR).exists()
+    gap = shapely.from_geojson(json.dumps(body["gaps"][0]["geometry"]))
+    assert gap.geom_type == "Polygon" and gap.is_valid and not gap.is_empty
+    # The JSON geometry is the gap itself: its area (m², UTM 48N) is the one reported.
+    metric = gpd.GeoSeries([gap], crs=4326).to_crs(METRIC_CRS).iloc[0]
+    assert close(metric.area, body["gaps"][0]["area_m2"])
+    assert body["counts"] == {name: len(body[name]) for name in body["counts"]}
