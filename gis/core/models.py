@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -117,6 +118,8 @@ class Road(Base):
     # md5 of the geometry's WKB: re-importing the same network adds no duplicate segments.
     geom_hash: Mapped[str] = mapped_column(Text, unique=True)
     length_m: Mapped[float] = mapped_column(Float)
+    # Traffic may go only in the line's direction (migration 0004); walking ignores it.
+    oneway: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=False)
 
 
@@ -212,3 +215,9 @@ class WorkerGrid(Base):
     grid_code: Mapped[str] = mapped_column(
         ForeignKey("grids.code", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+# The routing and patrol parts keep their tables beside their SQL; importing them here puts
+# them on ``Base.metadata`` for Alembic (and after ``Base`` exists, so the cycle is harmless).
+from gis.patrols import models as _patrol_models  # noqa: E402, F401
+from gis.routing import models as _routing_models  # noqa: E402, F401

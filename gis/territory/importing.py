@@ -24,6 +24,7 @@ from pyproj.exceptions import CRSError
 from sqlalchemy import Connection, text
 
 from gis.core.errors import ImportRejected
+from gis.routing.network import build_network
 from gis.territory.assignment import assign_buildings, assign_facilities
 from gis.territory.codes import code_problem
 from gis.territory.layers import Layer, get_layer
@@ -403,6 +404,12 @@ def write_frame(
             progress("assign buildings", 1, 1)
     if layer in ("grids", "facilities"):
         assign_facilities(conn)
+    if layer == "roads":
+        if progress:
+            progress("build street network", 0, 1)
+        build_network(conn)
+        if progress:
+            progress("build street network", 1, 1)
     return ImportResult(
         layer=layer,
         features=len(frame),
