@@ -6,8 +6,9 @@
    end lies within ``snap_m`` of it (an undershooting T-junction); closed rings are also cut
    in the middle so they do not collapse into a self-loop;
 2. piece ends within ``snap_m`` of each other become one vertex (``ST_ClusterDBSCAN`` in the
-   UTM zone of the roads' centre, so the tolerance is in metres), and every piece's first and
-   last point is moved onto its vertex so edges meet exactly;
+   UTM zone of the roads' centre, so the tolerance is in metres) placed where most of those ends
+   already are, and every piece's first and last point is moved onto its vertex so edges meet
+   exactly (an edge is off its road by at most ``snap_m``, at its ends);
 3. lengths are ``ST_Length(geom::geography)`` (metres on the WGS 84 spheroid); pieces shorter
    than a centimetre and loops onto one vertex are dropped (their ends are already merged);
 4. ``pgr_connectedComponents`` labels each vertex and edge with its component.
@@ -103,8 +104,8 @@ WHERE s.f2 IS NOT NULL;
 DELETE FROM net_pieces WHERE ST_Length(geom::geography) < :min_piece_m;
 """
 
-# Piece ends within the tolerance (in metres, in the UTM zone) are one vertex, placed at the
-# centroid of its ends: exactly the shared point where the ends already coincide.
+# Piece ends within the tolerance (in metres, in the UTM zone) are one vertex, placed where most
+# of its ends already are: a junction stays on the street an undershooting end is moved onto.
 _VERTICES = """
 CREATE TEMP TABLE net_ends ON COMMIT DROP AS
 SELECT piece_id, is_start,
@@ -116,7 +117,10 @@ CROSS JOIN LATERAL (VALUES (true, ST_StartPoint(p.geom)), (false, ST_EndPoint(p.
 CREATE INDEX ON net_ends (piece_id, is_start);
 TRUNCATE routing_edges, routing_vertices;
 INSERT INTO routing_vertices (id, component, geom)
-SELECT cluster + 1, 0, ST_Centroid(ST_Collect(pt)) FROM net_ends GROUP BY cluster;
+SELECT DISTINCT ON (cluster) cluster + 1, 0, pt
+FROM (SELECT cluster, pt, count(*) AS ends, min(piece_id) AS first
+      FROM net_ends GROUP BY cluster, pt) c
+ORDER BY cluster, ends DESC, first;
 """
 
 _EDGES = """

@@ -1,0 +1,1 @@
+"""Pydantic models of the API's responses (and requests), one module per resource."""
