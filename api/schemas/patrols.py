@@ -30,10 +30,7 @@ class PatrollerOut(BaseModel):
     district: str | None
 
 
-class StopOut(BaseModel):
-    """A stop on a route, in order, with its arrival and whether it is late."""
-
-    seq: int
+class _StopFields(BaseModel):
     id: int
     kind: Literal["report", "hot_grid", "facility", "building", "point"]
     ref: str = Field(description="report id, grid code, facility or building code, or label")
@@ -47,28 +44,21 @@ class StopOut(BaseModel):
     service_minutes: float
     due_at: datetime | None
     snap_distance_m: float | None = Field(description="metres from the stop to its street")
+
+
+class StopOut(_StopFields):
+    """A stop on a route, in order, with its arrival and whether it is late."""
+
+    seq: int
     arrive_at: datetime
     depart_at: datetime
     late: bool
     late_minutes: float
 
 
-class UnservedOut(BaseModel):
+class UnservedOut(_StopFields):
     """A stop no route visits, and why."""
 
-    id: int
-    kind: Literal["report", "hot_grid", "facility", "building", "point"]
-    ref: str
-    label: str | None
-    lon: float
-    lat: float
-    grid_code: str | None
-    district_code: str | None
-    required: bool
-    value: float
-    service_minutes: float
-    due_at: datetime | None
-    snap_distance_m: float | None
     reason: str
 
 
