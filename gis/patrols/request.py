@@ -60,6 +60,11 @@ class HotGridsIn(_Strict):
     """Gi* hot grids (unit=grid) at a confidence, each visited for ``dwell_minutes``."""
 
     confidence: Literal[90, 95, 99] = 95
+    fdr: bool = Field(
+        default=True,
+        description="confidence after Benjamini-Hochberg FDR (false: the raw permutation p, "
+        "for cities of few grids where FDR leaves none significant)",
+    )
     dwell_minutes: float = Field(default=DEFAULT_DWELL_MINUTES, gt=0, le=240)
     categories: list[str] | None = Field(default=None, description="default: all categories")
     since: datetime | None = Field(default=None, description="reports at or after (default: all)")

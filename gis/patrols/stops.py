@@ -3,8 +3,9 @@
 - open reports (``OPEN_STATUSES``): required, due by their arrival deadline until someone is on
   site, then by their resolution deadline (the stored due time, or the category's minutes after
   the report for imported history that has none);
-- Gi* hot grids (``find_hotspots(unit="grid")``) at the chosen confidence: optional, valued by
-  their z-score, visited at a point on a street inside the grid for ``dwell_minutes``;
+- Gi* hot grids (``find_hotspots(unit="grid")``) at the chosen confidence (after FDR, or on the
+  raw permutation p when asked): optional, valued by their z-score, visited at a point on a
+  street inside the grid for ``dwell_minutes``;
 - facilities of chosen kinds, buildings (care visits) and explicit points: optional.
 
 Open reports, hot grids and facilities are those lying in the scope (the request's districts,
@@ -18,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import Connection, text
 
-from gis.analysis.hotspots import find_hotspots
+from gis.analysis.hotspots import classify, find_hotspots
 from gis.core.errors import InvalidInput
 from gis.core.vocabulary import OPEN_STATUSES
 from gis.patrols.request import HotGridsIn, PlanRequest
@@ -170,7 +172,10 @@ def hot_grid_stops(
         until=hot.until,
     )
     min_bin = CONFIDENCE_BIN[hot.confidence]
-    z_by_code = {u.id: u.z for u in result.units if u.bin >= min_bin}
+    z = np.array([u.z for u in result.units], dtype=np.float64)
+    p = np.array([u.p_fdr if hot.fdr else u.p for u in result.units], dtype=np.float64)
+    bins = classify(z, p)
+    z_by_code = {u.id: u.z for u, b in zip(result.units, bins, strict=True) if b >= min_bin}
     if not z_by_code:
         return []
     rows = conn.execute(

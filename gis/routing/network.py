@@ -45,6 +45,13 @@ class NetworkSummary:
     main_length_m: float
 
 
+def degrees_for(metres: float, *, lat: float) -> float:
+    """Degrees spanning at least ``metres`` at latitude ``lat``, for ``&&``/``ST_Expand`` index
+    prefilters (a degree of longitude shrinks towards the poles; one of latitude is >= 110 km);
+    the exact test in metres follows on geography or in a metric CRS."""
+    return metres / (110_000.0 * max(0.05, math.cos(math.radians(lat))))
+
+
 def utm_srid(conn: Connection, *, table: str = "roads") -> int | None:
     """EPSG code of the UTM zone at the centre of ``table``'s extent (None when it is empty)."""
     row = conn.execute(
@@ -159,10 +166,8 @@ def build_network(conn: Connection, *, snap_m: float = DEFAULT_SNAP_M) -> Networ
     if srid is None:
         conn.execute(text("TRUNCATE routing_edges, routing_vertices"))
         return summarize_network(conn)
-    # A degree box at least as wide as the tolerance in metres (a degree of longitude shrinks
-    # towards the poles; 1 degree >= 110 km of latitude), used only as an index prefilter.
     lat = conn.execute(text("SELECT ST_Y(ST_Centroid(ST_Extent(geom))) FROM roads")).scalar_one()
-    tol_deg = snap_m / (110_000.0 * max(0.05, math.cos(math.radians(float(lat)))))
+    tol_deg = degrees_for(snap_m, lat=float(lat))
     params = {
         "srid": srid,
         "tol_m": snap_m,
