@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,7 +12,7 @@ from api.deps import BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
 from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
 from maps.assets import render
-from maps.pages import coverage_page, grids_page, hotspots_page
+from maps.pages import coverage_page, grids_page, hotspots_page, patrols_page
 
 router = APIRouter(tags=["maps"], default_response_class=HTMLResponse)
 
@@ -26,6 +27,15 @@ def grids_map(
     ] = DEFAULT_BUILDING_LIMIT,
     problems: Annotated[bool, Query(description="highlight topology problems")] = True,
     reports: Annotated[bool, Query(description="show open reports")] = True,
+    patrol_coverage: Annotated[
+        bool, Query(description="colour grids by patrol staleness (GPS tracks)")
+    ] = False,
+    patrol_since: Annotated[
+        datetime | None, Query(description="patrol window start (default: a week ago)")
+    ] = None,
+    patrol_until: Annotated[
+        datetime | None, Query(description="patrol window end (default: now)")
+    ] = None,
 ) -> HTMLResponse:
     """Districts, communities, grids (code, buildings, residents), buildings coloured by grid,
     topology problems and open reports; city-wide grids are simplified, buildings need a
@@ -37,6 +47,9 @@ def grids_map(
         building_limit=building_limit,
         problems=problems,
         reports=reports,
+        patrol_coverage=patrol_coverage,
+        patrol_since=patrol_since,
+        patrol_until=patrol_until,
     )
     return HTMLResponse(render(fmap, mode="served"))
 
@@ -51,3 +64,14 @@ def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
 def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     return HTMLResponse(render(hotspots_page(conn, settings, **params), mode="served"))
+
+
+@router.get("/maps/patrols")
+def patrols_map(
+    conn: ConnDep,
+    settings: SettingsDep,
+    plan_id: Annotated[int, Query(alias="id", description="the plan's id")],
+) -> HTMLResponse:
+    """A patrol plan: routes coloured per patroller with direction arrows, numbered stops with
+    arrival times, unserved stops, district borders; a compared plan's other mode toggled."""
+    return HTMLResponse(render(patrols_page(conn, settings, plan_id=plan_id), mode="served"))
