@@ -28,6 +28,7 @@ from gis.routing.network import build_network
 from gis.territory.assignment import assign_buildings, assign_facilities
 from gis.territory.codes import code_problem
 from gis.territory.layers import Layer, get_layer
+from gis.territory.osm import is_osm_file, read_osm_layer
 
 Progress = Callable[[str, int, int], None]
 FACILITY_KINDS = (
@@ -448,11 +449,12 @@ def import_frame(
 def import_file(
     conn: Connection, path: Path, *, layer: str, progress: Progress | None = None
 ) -> ImportResult:
-    """Import one file as ``layer`` (GeoJSON, GeoPackage or Shapefile, any CRS)."""
+    """Import one file as ``layer`` (GeoJSON, GeoPackage or Shapefile, any CRS; roads and
+    buildings also from an OpenStreetMap ``.osm.pbf`` extract)."""
     get_layer(layer)
     if progress:
         progress("read", 0, 1)
-    frame = read_layer_file(path)
+    frame = read_osm_layer(path, layer) if is_osm_file(path) else read_layer_file(path)
     if progress:
         progress("read", 1, 1)
     return import_frame(conn, frame, layer=layer, source=str(path), progress=progress)
