@@ -81,14 +81,14 @@ def read_osm_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
         if layer == "buildings":
             processor = processor.with_areas(osmium.filter.KeyFilter("building"))
         for obj in processor.with_filter(osmium.filter.KeyFilter(key)):
-            if layer == "roads" and obj.is_way() and _walkable(obj.tags):
+            if layer == "roads" and isinstance(obj, osmium.osm.Way) and _walkable(obj.tags):
                 try:
                     wkb = factory.create_linestring(obj)
                 except (osmium.InvalidLocationError, RuntimeError):
                     continue  # a way cut by the extract's border, or of one node
                 wkbs.append(bytes.fromhex(wkb))
                 rows.append({"name": obj.tags.get("name"), "oneway": _oneway(obj.tags)})
-            elif layer == "buildings" and obj.is_area():
+            elif layer == "buildings" and isinstance(obj, osmium.osm.Area):
                 try:
                     wkb = factory.create_multipolygon(obj)
                 except (osmium.InvalidLocationError, RuntimeError):
