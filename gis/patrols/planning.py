@@ -266,7 +266,7 @@ def _snap_stops(
 
 # ----------------------------------------------------------------------------- one mode
 @dataclass(frozen=True)
-class _Problem:
+class PatrolProblem:
     """Everything both modes share: patrollers, stops, points and the matrix."""
 
     request: PlanRequest
@@ -295,11 +295,11 @@ def _snap_m(snapped: SnappedPoint | None) -> float | None:
     return None if snapped is None else round(snapped.distance_m, 2)
 
 
-def _access_s(problem: _Problem, snapped: SnappedPoint | None) -> float:
+def _access_s(problem: PatrolProblem, snapped: SnappedPoint | None) -> float:
     return 0.0 if snapped is None else snapped.distance_m / problem.speed_mps
 
 
-def _vehicle(problem: _Problem, i: int, allowed: frozenset[int] | None) -> Vehicle:
+def _vehicle(problem: PatrolProblem, i: int, allowed: frozenset[int] | None) -> Vehicle:
     p = problem.patrollers[i]
     start_access = _access_s(problem, problem.depots[2 * i])
     end_access = _access_s(problem, problem.depots[2 * i + 1])
@@ -312,7 +312,7 @@ def _vehicle(problem: _Problem, i: int, allowed: frozenset[int] | None) -> Vehic
     )
 
 
-def _visit(problem: _Problem, k: int) -> Visit:
+def _visit(problem: PatrolProblem, k: int) -> Visit:
     stop = problem.stops[k]
     snapped = problem.snapped[k]
     access = _access_s(problem, snapped)
@@ -330,28 +330,42 @@ def _visit(problem: _Problem, k: int) -> Visit:
     )
 
 
-def _may_serve(problem: _Problem, mode: Mode, i: int, k: int) -> bool:
+def _may_serve(problem: PatrolProblem, mode: Mode, i: int, k: int) -> bool:
     if mode == "joint":
         return True
     district = problem.patrollers[i].district_code
     return district is not None and problem.stops[k].district_code == district
 
 
-def _district_reason(problem: _Problem, k: int) -> str:
+def _district_reason(problem: PatrolProblem, k: int) -> str:
     district = problem.stops[k].district_code
     if district is None:
         return "by_district: the stop lies in no district, so no district's patroller may serve it"
     return f"by_district: no patroller of district {district} (the district holding the stop)"
 
 
-def _fits(problem: _Problem, vehicle: Vehicle, visit: Visit) -> float:
+def _fits(problem: PatrolProblem, vehicle: Vehicle, visit: Visit) -> float:
     """Seconds of the shortest round trip start → stop → end (``inf`` when not connected)."""
     d = problem.distance_m
     walk = d[vehicle.start, visit.location] + d[visit.location, vehicle.end]
     return float(vehicle.ready_s + walk / problem.speed_mps + visit.service_s)
 
 
-def _solve_mode(problem: _Problem, mode: Mode) -> Plan:
+@dataclass(frozen=True)
+class SolverInput:
+    """What the solver is given in one mode: the stops it may plan (``candidates``, positions
+    in ``problem.stop_of``), their visits, the vehicles, and why the others were left out."""
+
+    vehicles: list[Vehicle]
+    visits: list[Visit]
+    candidates: list[int]
+    reasons: dict[int, str]
+    duration_s: FloatMatrix
+
+
+def solver_input(problem: PatrolProblem, mode: Mode) -> SolverInput:
+    """Vehicles and visits for ``mode``; stops no allowed patroller can reach and return from
+    within the shift are left out with the reason (the solver would only drop them)."""
     n_patrollers = len(problem.patrollers)
     visits = [_visit(problem, k) for k in problem.stop_of]
     allowed_sets = [
@@ -387,49 +401,61 @@ def _solve_mode(problem: _Problem, mode: Mode) -> Plan:
             )
             continue
         candidates.append(j)
-
     # The solver sees only the candidates; locations stay as they are.
     index_of = {j: c for c, j in enumerate(candidates)}
-    solver_vehicles = [
-        replace(
-            v,
-            allowed=None
-            if v.allowed is None
-            else frozenset(index_of[j] for j in v.allowed if j in index_of),
-        )
-        for v in vehicles
-    ]
-    lonlat = [(p.lon, p.lat) for p in problem.points]
-    solution = solve_routes(
-        lonlat=lonlat,
-        distance_m=problem.distance_m,
-        duration_s=problem.distance_m / problem.speed_mps,
-        vehicles=solver_vehicles,
+    return SolverInput(
+        vehicles=[
+            replace(
+                v,
+                allowed=None
+                if v.allowed is None
+                else frozenset(index_of[j] for j in v.allowed if j in index_of),
+            )
+            for v in vehicles
+        ],
         visits=[visits[j] for j in candidates],
-        time_limit_s=problem.request.time_limit_s,
+        candidates=candidates,
+        reasons=reasons,
+        duration_s=problem.distance_m / problem.speed_mps,
+    )
+
+
+def solve_mode(problem: PatrolProblem, mode: Mode, *, time_limit_s: float | None = None) -> Plan:
+    """Solve one mode with PyVRP (``time_limit_s`` defaults to the request's) and schedule it."""
+    given = solver_input(problem, mode)
+    solution = solve_routes(
+        lonlat=[(p.lon, p.lat) for p in problem.points],
+        distance_m=problem.distance_m,
+        duration_s=given.duration_s,
+        vehicles=given.vehicles,
+        visits=given.visits,
+        time_limit_s=problem.request.time_limit_s if time_limit_s is None else time_limit_s,
         seed=problem.request.seed,
     )
-    routes = [[problem.stop_of[candidates[c]] for c in order] for order in solution.routes]
+    reasons = dict(given.reasons)
+    routes = [[problem.stop_of[given.candidates[c]] for c in order] for order in solution.routes]
     for c in solution.unassigned:
-        k = problem.stop_of[candidates[c]]
+        k = problem.stop_of[given.candidates[c]]
         reasons[k] = (
             "shifts are full: no patroller has time left for it"
             if problem.stops[k].required
             else "shifts are full: the stops served were worth more or lay nearer"
         )
-    return _schedule(problem, mode, routes, reasons, solution, vehicles)
+    # The schedule checks shifts against the vehicles as the solver saw them (same windows).
+    return schedule_routes(problem, mode, routes, reasons, solution, given.vehicles)
 
 
-def _schedule(
-    problem: _Problem,
+def schedule_routes(
+    problem: PatrolProblem,
     mode: Mode,
     routes: list[list[int]],
     reasons: dict[int, str],
     solution: RouteSolution,
     vehicles: list[Vehicle],
 ) -> Plan:
-    """Arrival and departure times along each route; stops beyond a shift are cut (a guard:
-    PyVRP's plans are feasible, and durations were rounded up for it)."""
+    """Arrival and departure times along each route (stop indices in order per patroller);
+    stops beyond a shift are cut (a guard: PyVRP's plans are feasible, with durations rounded
+    up for it)."""
     d = problem.distance_m
     start_at = problem.request.start_at
     planned_routes: list[PlannedRoute] = []
@@ -510,7 +536,7 @@ def _schedule(
     )
 
 
-def _with_geometry(conn: Connection, problem: _Problem, plan: Plan) -> Plan:
+def with_geometry(conn: Connection, problem: PatrolProblem, plan: Plan) -> Plan:
     """Each route drawn along the streets (one pgRouting call for all of them)."""
     walks: list[list[int]] = []
     for i, route in enumerate(plan.routes):
@@ -557,10 +583,10 @@ def _scope(request: PlanRequest, patrollers: Sequence[Patroller]) -> Scope:
     return Scope(districts=districts, communities=request.stops.communities)
 
 
-def plan_patrols(
+def prepare_problem(
     conn: Connection, request: PlanRequest, *, categories: dict[str, Category]
-) -> PlanOutcome:
-    """Plan the request's patrols (and, with ``compare``, the other mode too); nothing stored."""
+) -> PatrolProblem:
+    """Patrollers, stops, their street points and the one walking-distance matrix."""
     if summarize_network(conn).edges == 0:
         raise InvalidInput(
             "no street network: import a roads layer (gridpatrol load FILE --layer roads)"
@@ -595,7 +621,7 @@ def plan_patrols(
         located[k] = replace(point, pid=len(depots) + position + 1)
     points = list(depots) + [p for p in located if p is not None]
     points.sort(key=lambda p: p.pid)
-    problem = _Problem(
+    return PatrolProblem(
         request=request,
         patrollers=patrollers,
         depots=depots,
@@ -606,7 +632,15 @@ def plan_patrols(
         stop_of=stop_of,
         distance_m=cost_matrix(conn, points),
     )
-    plans = [_with_geometry(conn, problem, _solve_mode(problem, mode)) for mode in modes]
+
+
+def plan_patrols(
+    conn: Connection, request: PlanRequest, *, categories: dict[str, Category]
+) -> PlanOutcome:
+    """Plan the request's patrols (and, with ``compare``, the other mode too); nothing stored."""
+    problem = prepare_problem(conn, request, categories=categories)
+    modes: list[Mode] = [request.mode] + ([request.other_mode] if request.compare else [])
+    plans = [with_geometry(conn, problem, solve_mode(problem, mode)) for mode in modes]
     if len(plans) == 1:
         return PlanOutcome(plan=plans[0])
     return PlanOutcome(
