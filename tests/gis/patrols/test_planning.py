@@ -238,3 +238,21 @@ def test_no_network_is_refused(empty_engine: Engine) -> None:
             _request(patrollers=[WEST], stops={"points": [_point(900, 300, "a")]}),
             categories=CATEGORIES,
         )
+
+
+def test_nothing_to_visit_is_an_empty_plan_not_an_error(town: Engine) -> None:
+    # No open report exists in the town: every patroller stays put.
+    plan = _plan(town, patrollers=[WEST, EAST], stops={"open_reports": True})
+    assert plan.served == 0 and plan.unserved == []
+    assert [r.duration_minutes for r in plan.routes] == [0.0, 0.0]
+    assert all(r.geometry is None for r in plan.routes)
+
+
+def test_stops_at_one_spot_are_all_served(town: Engine) -> None:
+    same = [_point(1100, 600, f"door {k}") for k in range(3)]
+    plan = _plan(town, patrollers=[WEST], stops={"points": same})
+    (route,) = plan.routes
+    assert len(route.stops) == 3
+    assert route.length_m == pytest.approx(
+        2 * geodesic_m((900, 500), (1100, 500), (1100, 600)), rel=2e-3
+    )
