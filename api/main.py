@@ -20,6 +20,7 @@ from api.routes import (
     layers,
     maps,
     open311,
+    patrols,
     reports,
     topology,
 )
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(analytics.router)
     app.include_router(topology.router)
     app.include_router(coverage.router)
+    app.include_router(patrols.router)
     app.include_router(maps.router)
     # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
     for root, directory in ROOTS.items():

@@ -21,12 +21,14 @@ from cli.app import (
     progress_bar,
     run,
 )
+from cli.patrols import load_track
 from data import DEMO_DIR
 from gis.city import database_is_empty, load_city
 from gis.core.cluster import EmbeddedCluster
 from gis.core.db import make_engine, migrate
 from gis.core.errors import InvalidInput
 from gis.core.settings import get_settings
+from gis.patrols.tracks import DEFAULT_RADIUS_M
 from gis.reports.history import REPORTS_LAYER, import_report_file
 from gis.reports.workers import import_workers_csv
 from gis.territory.importing import ImportResult, import_file
@@ -88,7 +90,9 @@ def db_url() -> None:
 
 
 # ----------------------------------------------------------------------------- data
-LOADABLE_LAYERS = (*LAYERS, REPORTS_LAYER, "workers")
+# GPS tracks of patrols: GPX or GeoJSON, stored for a plan (cli/patrols.py).
+TRACKS_LAYER = "tracks"
+LOADABLE_LAYERS = (*LAYERS, REPORTS_LAYER, "workers", TRACKS_LAYER)
 
 
 @app.command("load")
@@ -96,7 +100,8 @@ def load(
     path: Annotated[
         Path,
         typer.Argument(
-            help="GeoJSON, GeoPackage or Shapefile; CSV with lon/lat for reports; CSV for workers"
+            help="GeoJSON, GeoPackage, Shapefile or .osm.pbf; CSV with lon/lat for reports; "
+            "CSV for workers; GPX or GeoJSON for tracks"
         ),
     ],
     layer: Annotated[
@@ -104,11 +109,24 @@ def load(
         typer.Option("--layer", "-l", help=f"one of: {', '.join(LOADABLE_LAYERS)}"),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    patrol: Annotated[
+        int | None, typer.Option(help="tracks: the patrol plan the GPS track walked")
+    ] = None,
+    route: Annotated[
+        int | None, typer.Option(help="tracks: the plan's route (default: the best match)")
+    ] = None,
+    radius_m: Annotated[
+        float, typer.Option(help="tracks: a stop is passed within this many metres")
+    ] = DEFAULT_RADIUS_M,
 ) -> None:
-    """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326)."""
+    """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326); OpenStreetMap
+    .osm.pbf for roads and buildings; a GPS track (GPX/GeoJSON) with --layer tracks."""
     if layer not in LOADABLE_LAYERS:
         known = ", ".join(LOADABLE_LAYERS)
         fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {known}"))
+    if layer == TRACKS_LAYER:
+        load_track(path, plan_id=patrol, route=route, radius_m=radius_m, as_json=as_json)
+        return
     settings = get_settings()
     categories = configured_categories(settings)
     engine = open_engine(settings)

@@ -10,6 +10,7 @@ from typing import Any
 import cli.data  # noqa: F401  (registers db, load, demo, serve)
 import cli.hotspots  # noqa: F401  (registers hotspots)
 import cli.maps  # noqa: F401  (registers map grids|coverage|hotspots)
+import cli.patrols  # noqa: F401  (registers plan-patrols, map patrols)
 import cli.topology  # noqa: F401  (registers validate, repair)
 from cli.app import app
 

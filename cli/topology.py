@@ -42,6 +42,28 @@ def _rows(report: TopologyReport) -> list[tuple[str, str, str, str]]:
         rows.append(("split building", f"building {b.code}", "", shares))
     for u in report.unassigned_buildings:
         rows.append(("unassigned building", f"building {u.code}", "", "in no grid"))
+    network = report.network
+    if network is not None:
+        for code in network.unreachable_grids:
+            rows.append(("unreachable grid", f"grid {code}", "", "no street of the main network"))
+        for code in network.unreachable_service_stations:
+            rows.append(
+                (
+                    "unreachable station",
+                    f"facility {code}",
+                    "",
+                    f"no main-network street within {network.reach_m:g} m",
+                )
+            )
+        for code in network.unreachable_building_codes:
+            rows.append(
+                (
+                    "unreachable building",
+                    f"building {code}",
+                    "",
+                    f"no main-network street within {network.reach_m:g} m",
+                )
+            )
     for s in report.slivers:
         rows.append(
             (
@@ -67,6 +89,21 @@ def print_report(report: TopologyReport) -> None:
     )
     warnings = f", {len(report.slivers)} sliver(s)" if report.slivers else ""
     console.print(f"{verdict}{warnings}")
+    network = report.network
+    if network is not None and network.components:
+        main = next(c for c in network.components if c.main)
+        console.print(
+            f"street network: {network.edges:,} edges in {len(network.components)} "
+            f"component(s); main {main.length_m / 1000:,.1f} km"
+            + (
+                f", {network.unreachable_buildings:,} building(s) out of its reach"
+                if network.unreachable_buildings
+                else ""
+            ),
+            highlight=False,
+        )
+    elif network is not None:
+        console.print("street network: none (load a roads layer to plan patrols)")
 
 
 @app.command("validate")

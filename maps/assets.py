@@ -79,6 +79,10 @@ ASSET_FILES: dict[str, str | None] = {
     f"{_JSDELIVR}/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.css": (
         "vendor/leaflet.fullscreen/Control.FullScreen.css"
     ),
+    # Route direction arrows on the patrol map (maps/patrols.py).
+    f"{_JSDELIVR}/npm/leaflet-polylinedecorator@1.6.0/dist/leaflet.polylineDecorator.js": (
+        "vendor/leaflet-polylinedecorator/dist/leaflet.polylineDecorator.js"
+    ),
 }
 
 _SCRIPT = re.compile(r'<script src="(https?://[^"]+)"></script>')

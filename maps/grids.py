@@ -3,6 +3,7 @@ grid, and the topology problems highlighted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import folium
@@ -107,9 +108,11 @@ def build_grid_map(
     open_reports: dict[str, Any] | None = None,
     tile_url: str = "",
     attribution: str = "",
+    extra_layers: Sequence[Callable[[folium.Map], None]] = (),
 ) -> folium.Map:
     """The grids map of ``data`` with ``report``'s problems highlighted and ``open_reports``
-    (a FeatureCollection of ``gis.reports.listing.open_reports_geojson``) clustered."""
+    (a FeatureCollection of ``gis.reports.listing.open_reports_geojson``) clustered;
+    ``extra_layers`` add more layers (e.g. patrol coverage) before the layer control."""
     fmap = base_map(
         bounds=data.bounds, tile_url=tile_url, attribution=attribution, title="网格 · Grids"
     )
@@ -172,6 +175,8 @@ def build_grid_map(
     if open_reports is not None:
         # Before the layer control: its script must run after every layer it lists exists.
         add_open_reports_layer(fmap, open_reports)
+    for add_layer in extra_layers:
+        add_layer(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
 
     shown = len(data.buildings["features"])

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from api.deps import BBoxDep, ConnDep, SettingsDep
+from api.deps import NAIVE_TIME, BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
 from api.schemas.common import error_responses
+from gis.core.timewindow import resolve_window
 from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
 from maps.assets import check_installed, render
-from maps.pages import coverage_page, grids_page, hotspots_page
+from maps.pages import coverage_page, grids_page, hotspots_page, patrols_page
 
 # Every page answers text/html; 503 (JSON) names the fix when the map assets are missing.
 _PAGE: dict[int | str, Any] = {
@@ -33,6 +35,16 @@ def grids_map(
     ] = DEFAULT_BUILDING_LIMIT,
     problems: Annotated[bool, Query(description="highlight topology problems")] = True,
     reports: Annotated[bool, Query(description="show open reports")] = True,
+    patrol_coverage: Annotated[
+        bool, Query(description="colour grids by patrol staleness (GPS tracks)")
+    ] = False,
+    patrol_since: Annotated[
+        datetime | None,
+        Query(description=f"patrol window start (default: a week ago); {NAIVE_TIME}"),
+    ] = None,
+    patrol_until: Annotated[
+        datetime | None, Query(description=f"patrol window end (default: now); {NAIVE_TIME}")
+    ] = None,
 ) -> HTMLResponse:
     """Districts, communities, grids (code, buildings, residents), buildings coloured by grid,
     topology problems and open reports; city-wide grids are simplified, buildings need a
@@ -45,6 +57,10 @@ def grids_map(
         building_limit=building_limit,
         problems=problems,
         reports=reports,
+        patrol_coverage=patrol_coverage,
+        patrol_window=resolve_window(
+            patrol_since, patrol_until, zone=settings.zone, names=("patrol_since", "patrol_until")
+        ),
     )
     return HTMLResponse(render(fmap, mode="served"))
 
@@ -61,3 +77,15 @@ def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) ->
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     check_installed()
     return HTMLResponse(render(hotspots_page(conn, settings, **params), mode="served"))
+
+
+@router.get("/maps/patrols", responses={**_PAGE, **error_responses(404, 422)})
+def patrols_map(
+    conn: ConnDep,
+    settings: SettingsDep,
+    plan_id: Annotated[int, Query(alias="id", description="the plan's id")],
+) -> HTMLResponse:
+    """A patrol plan: routes coloured per patroller with direction arrows, numbered stops with
+    arrival times, unserved stops, district borders; a compared plan's other mode toggled."""
+    check_installed()
+    return HTMLResponse(render(patrols_page(conn, settings, plan_id=plan_id), mode="served"))

@@ -70,6 +70,27 @@ class TopologyCounts(BaseModel):
     unassigned_buildings: int
 
 
+class NetworkComponent(BaseModel):
+    """A connected part of the street network."""
+
+    id: int
+    edges: int
+    length_m: float
+    main: bool = Field(description="the largest component, the one patrols walk")
+
+
+class NetworkReach(BaseModel):
+    """The street network's components and what its main component does not reach."""
+
+    reach_m: float = Field(description="a building further than this from a street is unreached")
+    edges: int
+    components: list[NetworkComponent]
+    unreachable_grids: list[str]
+    unreachable_service_stations: list[str]
+    unreachable_buildings: int
+    unreachable_building_codes: list[str]
+
+
 class TopologyReport(BaseModel):
     """Everything validation finds; slivers are warnings, everything else a problem."""
 
@@ -86,6 +107,9 @@ class TopologyReport(BaseModel):
     code_problems: list[CodeProblem]
     split_buildings: list[SplitBuilding]
     unassigned_buildings: list[UnassignedBuilding]
+    network: NetworkReach | None = Field(
+        description="the street network (null when scoped to a unit or without roads)"
+    )
 
 
 class DistrictShare(BaseModel):

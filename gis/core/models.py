@@ -153,6 +153,8 @@ class Road(Base):
     # md5 of the geometry's WKB: re-importing the same network adds no duplicate segments.
     geom_hash: Mapped[str] = mapped_column(Text, unique=True)
     length_m: Mapped[float] = mapped_column(Float)
+    # Traffic may go only in the line's direction (migration 0004); walking ignores it.
+    oneway: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=False)
 
 

@@ -25,9 +25,11 @@ from sqlalchemy import Connection, text
 
 from gis.core.errors import ImportRejected
 from gis.core.vocabulary import CODE_DIGITS, LEVEL_TABLE, code_column, code_prefix
+from gis.routing.network import build_network
 from gis.territory.assignment import assign_buildings, assign_facilities
 from gis.territory.codes import code_problem
 from gis.territory.layers import Layer, get_layer
+from gis.territory.osm import is_osm_file, read_osm_layer
 
 Progress = Callable[[str, int, int], None]
 FACILITY_KINDS = (
@@ -39,6 +41,8 @@ FACILITY_KINDS = (
     "hydrant",
     "other",
 )
+# Values of a roads file's ``oneway`` column (OSM's convention; case-insensitive).
+ONEWAY_VALUES = ("yes", "true", "1", "-1", "no", "false", "0")
 _GEOMETRY_TYPES = {
     "polygon": ("Polygon", "MultiPolygon"),
     "point": ("Point",),
@@ -213,6 +217,12 @@ def _attribute_problems(
                     problems.setdefault(int(idx), []).append(f"missing {column}")
             clean[column] = text_values
 
+    if layer.name == "roads" and "oneway" in clean.columns:
+        for idx, value in enumerate(clean["oneway"]):
+            if value is not None and value.lower() not in ONEWAY_VALUES:
+                problems.setdefault(idx, []).append(
+                    f"oneway {value!r} is not one of: yes, true, 1, -1, no, false, 0"
+                )
     if layer.name == "facilities" and "kind" in clean.columns:
         for idx, kind in enumerate(clean["kind"]):
             if kind and kind not in FACILITY_KINDS:
@@ -340,12 +350,17 @@ def _upsert_sql(spec: Layer) -> str:
     else:
         geom_expr = geom
     if spec.name == "roads":
+        # oneway=-1 (OSM: traffic against the drawn direction) is stored reversed, as oneway.
         return f"""
-        WITH parts AS (SELECT s.name, {geom_expr} AS geom FROM import_stage s)
-        INSERT INTO roads (name, geom_hash, length_m, geom)
-        SELECT name, md5(ST_AsBinary(geom)), ST_Length(geom::geography), geom FROM parts
-        ON CONFLICT (geom_hash) DO UPDATE SET name = EXCLUDED.name
-            WHERE roads.name IS DISTINCT FROM EXCLUDED.name
+        WITH parts AS (
+            SELECT s.name, lower(coalesce(s.oneway, 'no')) IN ('yes', 'true', '1', '-1') AS oneway,
+                   CASE WHEN s.oneway = '-1' THEN ST_Reverse(g.geom) ELSE g.geom END AS geom
+            FROM import_stage s CROSS JOIN LATERAL (SELECT {geom_expr} AS geom) g
+        )
+        INSERT INTO roads (name, oneway, geom_hash, length_m, geom)
+        SELECT name, oneway, md5(ST_AsBinary(geom)), ST_Length(geom::geography), geom FROM parts
+        ON CONFLICT (geom_hash) DO UPDATE SET name = EXCLUDED.name, oneway = EXCLUDED.oneway
+            WHERE (roads.name, roads.oneway) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.oneway)
         RETURNING (xmax = 0) AS inserted
         """
     columns = list(spec.columns)
@@ -399,6 +414,12 @@ def write_frame(
             progress("assign buildings", 1, 1)
     if layer in ("grids", "facilities"):
         assign_facilities(conn)
+    if layer == "roads":
+        if progress:
+            progress("build street network", 0, 1)
+        build_network(conn)
+        if progress:
+            progress("build street network", 1, 1)
     return ImportResult(
         layer=layer,
         features=len(frame),
@@ -424,11 +445,12 @@ def import_frame(
 def import_file(
     conn: Connection, path: Path, *, layer: str, progress: Progress | None = None
 ) -> ImportResult:
-    """Import one file as ``layer`` (GeoJSON, GeoPackage or Shapefile, any CRS)."""
+    """Import one file as ``layer`` (GeoJSON, GeoPackage or Shapefile, any CRS; roads and
+    buildings also from an OpenStreetMap ``.osm.pbf`` extract)."""
     get_layer(layer)
     if progress:
         progress("read", 0, 1)
-    frame = read_layer_file(path)
+    frame = read_osm_layer(path, layer) if is_osm_file(path) else read_layer_file(path)
     if progress:
         progress("read", 1, 1)
     return import_frame(conn, frame, layer=layer, source=str(path), progress=progress)

@@ -119,9 +119,15 @@ LAYERS: dict[str, Layer] = {
         Layer(
             name="roads",
             geometry="line",
-            properties={"id": "id", "name": "name", "length_m": "round(length_m::numeric, 1)"},
+            properties={
+                "id": "id",
+                "name": "name",
+                "oneway": "oneway",
+                "length_m": "round(length_m::numeric, 1)",
+            },
             key="geom_hash",
-            columns={"name": "text"},
+            # oneway: yes/true/1 (the line's direction), -1 (against it), no/false/0/empty.
+            columns={"name": "text", "oneway": "text"},
         ),
     )
 }

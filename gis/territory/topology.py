@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput
 from gis.core.vocabulary import CODE_DIGITS, LEVEL_TABLE, PARENT_LEVEL, Level, code_column
+from gis.routing.reach import NetworkReport, network_report
 from gis.territory.assignment import (
     SplitBuilding,
     UnassignedBuilding,
@@ -137,12 +138,15 @@ class TopologyReport:
     code_problems: list[CodeProblem] = field(default_factory=list)
     split_buildings: list[SplitBuilding] = field(default_factory=list)
     unassigned_buildings: list[UnassignedBuilding] = field(default_factory=list)
+    # The street network: components, and what its main component does not reach.
+    network: NetworkReport | None = None
 
     @property
     def problem_count(self) -> int:
         """Problems that make ``validate`` exit non-zero (slivers are not among them)."""
         return (
-            len(self.gaps)
+            (self.network.problem_count if self.network else 0)
+            + len(self.gaps)
             + len(self.overlaps)
             + len(self.outside_community)
             + len(self.invalid_geometries)
@@ -428,6 +432,7 @@ def validate_topology(
         code_problems=find_code_problems(conn, outside=outside),
         split_buildings=find_split_buildings(conn, min_share=split_share, scope=scope),
         unassigned_buildings=find_unassigned_buildings(conn, scope=scope),
+        network=network_report(conn) if scope is None else None,
     )
 
 

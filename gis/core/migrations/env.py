@@ -6,7 +6,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import Engine
 
-from gis.core.models import Base
+from gis.schema import metadata
 
 config = context.config
 engine: Engine = config.attributes["engine"]
@@ -14,7 +14,7 @@ engine: Engine = config.attributes["engine"]
 with engine.connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         # GeoAlchemy2's helpers keep spatial indexes and types right in autogenerate.
         include_object=alembic_helpers.include_object,
         process_revision_directives=alembic_helpers.writer,

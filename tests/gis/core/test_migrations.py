@@ -18,11 +18,11 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import Column, Connection, Engine, Index, MetaData, Text, text
 
 from gis.core.db import make_engine
-from gis.core.models import Base
+from gis.schema import metadata as all_tables
 from tests import conftest
 
 
-def _differences(conn: Connection, metadata: MetaData = Base.metadata) -> list[Any]:
+def _differences(conn: Connection, metadata: MetaData = all_tables) -> list[Any]:
     context = MigrationContext.configure(
         conn,
         opts={
@@ -57,7 +57,7 @@ def models_engine(pg_server: conftest.TestServer) -> Iterator[Engine]:
     try:
         with engine.begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-            Base.metadata.create_all(conn)
+            all_tables.create_all(conn)
         yield engine
     finally:
         engine.dispose()
@@ -74,7 +74,7 @@ def test_check_constraints_match(empty_engine: Engine, models_engine: Engine) ->
 def test_a_drifted_model_is_caught(empty_engine: Engine) -> None:
     """The comparison can fail: an index and a column the migrations never made are found."""
     drifted = MetaData()
-    for table in Base.metadata.sorted_tables:
+    for table in all_tables.sorted_tables:
         table.to_metadata(drifted)
     reports = drifted.tables["reports"]
     reports.append_column(Column("drift_probe", Text))
@@ -82,3 +82,29 @@ def test_a_drifted_model_is_caught(empty_engine: Engine) -> None:
     with empty_engine.connect() as conn:
         kinds = {diff[0] for diff in _differences(conn, drifted) if isinstance(diff, tuple)}
     assert {"add_column", "add_index"} <= kinds
+
+
+def test_every_geometry_column_has_a_gist_index(empty_engine: Engine) -> None:
+    """City-scale bbox and nearest queries need one on every geometry of every part."""
+    with empty_engine.connect() as conn:
+        columns = set(
+            conn.execute(
+                text(
+                    "SELECT f_table_name || '.' || f_geometry_column FROM geometry_columns "
+                    "WHERE f_table_schema = 'public'"
+                )
+            ).scalars()
+        )
+        indexed = set(
+            conn.execute(
+                text(
+                    "SELECT t.relname || '.' || a.attname FROM pg_index x "
+                    "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+                    "JOIN pg_am am ON am.oid = i.relam "
+                    "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(x.indkey) "
+                    "WHERE am.amname = 'gist'"
+                )
+            ).scalars()
+        )
+    assert {"grids.geom", "routing_edges.geom", "patrol_routes.geom"} <= columns
+    assert columns - indexed == set()

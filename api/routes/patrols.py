@@ -1,0 +1,138 @@
+"""Patrol plans, GPS tracks and patrol coverage (the "Patrols" contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
+from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
+from gis.core.errors import InvalidInput
+from gis.core.timewindow import resolve_window
+from gis.patrols.coverage import patrol_coverage
+from gis.patrols.request import PlanRequest
+from gis.patrols.storage import create_patrol_plan, get_plan, list_plans
+from gis.patrols.tracks import DEFAULT_RADIUS_M, add_track
+
+router = APIRouter(tags=["patrols"])
+
+# A day of 1 Hz fixes as GPX is ~10 MB.
+MAX_TRACK_BYTES = 20_000_000
+_TRACK_EXAMPLE = {
+    "type": "Feature",
+    "geometry": {"type": "LineString", "coordinates": [[104.05, 30.66], [104.051, 30.661]]},
+    "properties": {"times": ["2026-11-24T18:00:00+08:00", "2026-11-24T18:02:00+08:00"]},
+}
+
+
+@router.post("/patrols/plan", status_code=201, response_model=PlanOut)
+def plan(
+    body: PlanRequest, engine: EngineDep, settings: SettingsDep, categories: CategoriesDep
+) -> dict[str, Any]:
+    """Plan patrols along the streets (PyVRP on a pgRouting matrix) and store the plan.
+
+    With ``compare`` the other mode is planned on the same stops, stored too, and the
+    difference reported (metres saved and stops gained by joint patrolling). Stops that cannot
+    be served are listed in ``unserved`` with the reason.
+    """
+    return create_patrol_plan(engine, body.in_zone(settings.zone), categories=categories)
+
+
+@router.get("/patrols", response_model=PlanPageOut)
+def plans(
+    conn: ConnDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    alternatives: Annotated[
+        bool, Query(description="also list the compared other-mode plans")
+    ] = False,
+) -> dict[str, Any]:
+    """Stored plans, newest first, paged."""
+    return list_plans(
+        conn,
+        limit=min(limit, settings.max_page_size),
+        offset=offset,
+        include_alternatives=alternatives,
+    )
+
+
+@router.get("/patrols/coverage", response_model=CoverageOut)
+def coverage(
+    conn: ConnDep,
+    settings: SettingsDep,
+    bbox: BBoxDep,
+    since: Annotated[
+        datetime | None, Query(description=f"window start (default: a week ago); {NAIVE_TIME}")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description=f"window end (default: now); {NAIVE_TIME}")
+    ] = None,
+    stale: Annotated[bool | None, Query(description="only stale (or only patrolled) grids")] = (
+        None
+    ),
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Per grid: last patrolled (GPS tracks), metres and minutes walked in the window, and
+    ``stale`` when no track passed it in the window."""
+    window = resolve_window(since, until, zone=settings.zone)
+    return patrol_coverage(
+        conn,
+        since=window.since,
+        until=window.until,
+        bbox=bbox,
+        stale=stale,
+        limit=min(limit, settings.max_page_size),
+        offset=offset,
+    )
+
+
+@router.get("/patrols/{plan_id}", response_model=PlanOut)
+def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
+    """One stored plan: routes with their street geometry, stops in order, unserved stops."""
+    return get_plan(conn, plan_id)
+
+
+@router.post(
+    "/patrols/{plan_id}/track",
+    status_code=201,
+    response_model=TrackOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/gpx+xml": {"schema": {"type": "string"}},
+                "application/geo+json": {"example": _TRACK_EXAMPLE},
+            },
+        }
+    },
+)
+async def track(
+    plan_id: int,
+    request: Request,
+    engine: EngineDep,
+    route: Annotated[
+        int | None, Query(ge=1, description="route seq (default: the route it follows best)")
+    ] = None,
+    radius_m: Annotated[
+        float, Query(gt=0, le=1000, description="a stop is passed within this distance")
+    ] = DEFAULT_RADIUS_M,
+) -> dict[str, Any]:
+    """Store a GPS track (GPX, or a GeoJSON LineString Feature with ``properties.times``) for
+    a plan: matched to grids (metres, minutes) and compared with its route's stops. A bad
+    track (empty, no times, times going backwards, points outside the city) is refused with
+    422 and nothing is stored."""
+    data = await request.body()
+    if len(data) > MAX_TRACK_BYTES:
+        raise InvalidInput(f"the track is larger than {MAX_TRACK_BYTES // 1_000_000} MB")
+
+    def store() -> dict[str, Any]:
+        with engine.begin() as conn:
+            return add_track(conn, plan_id, data, route_seq=route, radius_m=radius_m)
+
+    # The database work is blocking: off the event loop, like FastAPI's sync handlers.
+    return await run_in_threadpool(store)

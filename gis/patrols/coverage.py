@@ -1,0 +1,156 @@
+"""Patrol coverage per grid from the stored GPS tracks: when each grid was last patrolled,
+the metres and minutes walked in it within a window, and whether it went unpatrolled (stale).
+
+The window is ``since <= time < until`` on the tracks' per-grid first and last times
+(``patrol_track_grids``); one aggregate over that table, indexed by ``last_at``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from gis.core.errors import InvalidInput
+from gis.core.timewindow import check_window
+from gis.territory.layers import BBox
+
+# Without a window: the last week (a grid unpatrolled for a week is stale).
+DEFAULT_WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class CoverageWindow:
+    """The patrol window, both ends timezone-aware."""
+
+    since: datetime
+    until: datetime
+
+
+def coverage_window(since: datetime | None, until: datetime | None) -> CoverageWindow:
+    """The window asked for, defaulting to the week up to now; ``InvalidInput`` if reversed or
+    naive (the API and the CLI read naive times in the configured zone first)."""
+    check_window(since, until)
+    until = until if until is not None else datetime.now(UTC).replace(microsecond=0)
+    since = since if since is not None else until - DEFAULT_WINDOW
+    if since >= until:
+        raise InvalidInput(
+            f"since: the window starts ({since.isoformat()}) at or after it ends "
+            f"(until {until.isoformat()})"
+        )
+    return CoverageWindow(since=since, until=until)
+
+
+_COVERAGE = """
+WITH walked AS (
+    SELECT tg.grid_code, sum(tg.length_m) AS walked_m, sum(tg.minutes) AS minutes,
+           count(*) AS tracks
+    FROM patrol_track_grids tg
+    WHERE tg.last_at >= :since AND tg.first_at < :until
+    GROUP BY tg.grid_code
+),
+last AS (
+    SELECT tg.grid_code, max(least(tg.last_at, :until)) AS last_at
+    FROM patrol_track_grids tg WHERE tg.first_at < :until
+    GROUP BY tg.grid_code
+),
+cov AS (
+    SELECT g.code, g.name, g.community_code, l.last_at, coalesce(w.walked_m, 0) AS walked_m,
+           coalesce(w.minutes, 0) AS minutes, coalesce(w.tracks, 0) AS tracks,
+           w.grid_code IS NULL AS stale
+    FROM grids g
+    LEFT JOIN walked w ON w.grid_code = g.code
+    LEFT JOIN last l ON l.grid_code = g.code
+    WHERE {where}
+)
+SELECT *, count(*) OVER () AS matched, count(*) FILTER (WHERE stale) OVER () AS stale_total
+FROM cov
+WHERE (CAST(:stale AS boolean) IS NULL OR stale = CAST(:stale AS boolean))
+ORDER BY code
+"""
+
+
+def _rows(
+    conn: Connection,
+    window: CoverageWindow,
+    *,
+    bbox: BBox | None,
+    stale: bool | None,
+    page: str,
+    extra: dict[str, Any],
+) -> list[Any]:
+    where = "true"
+    params: dict[str, Any] = {"since": window.since, "until": window.until, "stale": stale}
+    if bbox is not None:
+        where = (
+            "g.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
+            "AND ST_Intersects(g.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))"
+        )
+        params.update(dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True)))
+    return list(conn.execute(text(_COVERAGE.format(where=where) + page), params | extra).all())
+
+
+def _grid_json(r: Any) -> dict[str, Any]:
+    return {
+        "grid_code": r[0],
+        "name": r[1],
+        "community_code": r[2],
+        "last_patrolled_at": None if r[3] is None else r[3].isoformat(timespec="seconds"),
+        "walked_m": round(float(r[4]), 1),
+        "minutes": round(float(r[5]), 1),
+        "tracks": int(r[6]),
+        "stale": bool(r[7]),
+    }
+
+
+def patrol_coverage(
+    conn: Connection,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bbox: BBox | None = None,
+    stale: bool | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """A page of grids (by code) with their patrol coverage in the window."""
+    if limit < 1:
+        raise InvalidInput("limit must be at least 1")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative")
+    window = coverage_window(since, until)
+    rows = _rows(
+        conn,
+        window,
+        bbox=bbox,
+        stale=stale,
+        page=" LIMIT :limit OFFSET :offset",
+        extra={"limit": limit, "offset": offset},
+    )
+    if rows:
+        matched, stale_total = int(rows[0][8]), int(rows[0][9])
+    else:  # past the last page: count without paging
+        counted = _rows(conn, window, bbox=bbox, stale=stale, page=" LIMIT 1", extra={})
+        matched = int(counted[0][8]) if counted else 0
+        stale_total = int(counted[0][9]) if counted else 0
+    return {
+        "since": window.since.isoformat(timespec="seconds"),
+        "until": window.until.isoformat(timespec="seconds"),
+        "grids": [_grid_json(r) for r in rows],
+        "stale_total": stale_total,
+        "numberMatched": matched,
+        "numberReturned": len(rows),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def coverage_by_grid(
+    conn: Connection, *, since: datetime | None = None, until: datetime | None = None
+) -> tuple[CoverageWindow, dict[str, dict[str, Any]]]:
+    """Every grid's coverage in the window, by grid code (for the grids map's layer)."""
+    window = coverage_window(since, until)
+    rows = _rows(conn, window, bbox=None, stale=None, page="", extra={})
+    return window, {r[0]: _grid_json(r) for r in rows}

@@ -1,0 +1,219 @@
+"""Tables of patrol plans, their routes and stops, GPS tracks and what they covered.
+
+A plan holds one route per patroller; a stop is either on a route (``route_id``, ``seq``,
+arrival times) or unserved with its ``reason``. Routes and tracks know the grids (and routes the
+districts) they pass with the metres in each, from ``ST_Length(geography)`` of the parts.
+Tracks are ``LINESTRINGM`` whose M is the GPS time (Unix seconds), so time spent per grid is
+interpolated along the line.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Integer,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gis.core.models import SRID, Base
+
+PLAN_MODES = ("joint", "by_district")
+STOP_KINDS = ("report", "hot_grid", "facility", "building", "point")
+TRACK_SOURCES = ("gpx", "geojson")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+class PatrolPlan(Base):
+    """A solved plan: when it starts, how it was asked for, and its totals."""
+
+    __tablename__ = "patrol_plans"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(Text)
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    walk_speed_kmh: Mapped[float] = mapped_column(Float)
+    total_length_m: Mapped[float] = mapped_column(Float)
+    total_minutes: Mapped[float] = mapped_column(Float)
+    served: Mapped[int] = mapped_column(Integer)
+    unserved: Mapped[int] = mapped_column(Integer)
+    # With compare=true the other mode's plan is stored too, pointing at the one asked for.
+    alternative_of: Mapped[int | None] = mapped_column(
+        ForeignKey("patrol_plans.id", ondelete="CASCADE"), index=True
+    )
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    comparison: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    __table_args__ = (CheckConstraint(f"mode IN ({_in(PLAN_MODES)})", name="patrol_plans_mode"),)
+
+
+class PatrolRoute(Base):
+    """One patroller's walk: from start through its stops to the end, along the streets."""
+
+    __tablename__ = "patrol_routes"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("patrol_plans.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    patroller_name: Mapped[str] = mapped_column(Text)
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workers.id", ondelete="SET NULL"), index=True
+    )
+    district_code: Mapped[str | None] = mapped_column(ForeignKey("districts.code"), index=True)
+    shift_minutes: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float] = mapped_column(Float)
+    duration_minutes: Mapped[float] = mapped_column(Float)
+    depart_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    return_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    start_geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
+    end_geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
+    # NULL for a patroller given no stop (it stays at its start).
+    geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True))
+    __table_args__ = (UniqueConstraint("plan_id", "seq", name="patrol_routes_plan_seq"),)
+
+
+class PatrolStop(Base):
+    """A stop of a plan: visited on a route in order, or unserved with the reason why."""
+
+    __tablename__ = "patrol_stops"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("patrol_plans.id", ondelete="CASCADE"), index=True
+    )
+    route_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_routes.id", ondelete="CASCADE"))
+    seq: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(Text)
+    ref: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(Text)
+    required: Mapped[bool] = mapped_column(Boolean)
+    value: Mapped[float] = mapped_column(Float)
+    report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reports.id", ondelete="SET NULL"), index=True
+    )
+    facility_id: Mapped[int | None] = mapped_column(
+        ForeignKey("facilities.id", ondelete="SET NULL"), index=True
+    )
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("buildings.id", ondelete="SET NULL"), index=True
+    )
+    grid_code: Mapped[str | None] = mapped_column(
+        ForeignKey("grids.code", ondelete="SET NULL"), index=True
+    )
+    district_code: Mapped[str | None] = mapped_column(ForeignKey("districts.code"), index=True)
+    service_minutes: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    arrive_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    depart_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    late: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    late_minutes: Mapped[float] = mapped_column(Float, server_default=text("0"))
+    # Metres from the stop to the street point it is reached at (walked there and back).
+    snap_distance_m: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(STOP_KINDS)})", name="patrol_stops_kind"),
+        CheckConstraint(
+            "(route_id IS NULL) = (seq IS NULL) AND (route_id IS NULL) = (reason IS NOT NULL)",
+            name="patrol_stops_served_or_reason",
+        ),
+        UniqueConstraint("route_id", "seq", name="patrol_stops_route_seq"),
+    )
+
+
+class PatrolRouteGrid(Base):
+    """Metres of a route inside one grid."""
+
+    __tablename__ = "patrol_route_grids"
+    route_id: Mapped[int] = mapped_column(
+        ForeignKey("patrol_routes.id", ondelete="CASCADE"), primary_key=True
+    )
+    grid_code: Mapped[str] = mapped_column(
+        ForeignKey("grids.code", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    length_m: Mapped[float] = mapped_column(Float)
+
+
+class PatrolRouteDistrict(Base):
+    """Metres of a route inside one district."""
+
+    __tablename__ = "patrol_route_districts"
+    route_id: Mapped[int] = mapped_column(
+        ForeignKey("patrol_routes.id", ondelete="CASCADE"), primary_key=True
+    )
+    district_code: Mapped[str] = mapped_column(
+        ForeignKey("districts.code", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    length_m: Mapped[float] = mapped_column(Float)
+
+
+class PatrolTrack(Base):
+    """A GPS track walked for a plan (M = Unix seconds), with its time span and length."""
+
+    __tablename__ = "patrol_tracks"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("patrol_plans.id", ondelete="CASCADE"), index=True
+    )
+    route_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patrol_routes.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    points: Mapped[int] = mapped_column(Integer)
+    length_m: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    geom = mapped_column(
+        Geometry("LINESTRINGM", srid=SRID, dimension=3, spatial_index=True), nullable=False
+    )
+    __table_args__ = (
+        CheckConstraint(f"source IN ({_in(TRACK_SOURCES)})", name="patrol_tracks_source"),
+        CheckConstraint("ended_at >= started_at", name="patrol_tracks_time_order"),
+    )
+
+
+class PatrolTrackGrid(Base):
+    """Metres and minutes a track spent inside one grid, and when."""
+
+    __tablename__ = "patrol_track_grids"
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("patrol_tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    grid_code: Mapped[str] = mapped_column(
+        ForeignKey("grids.code", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    length_m: Mapped[float] = mapped_column(Float)
+    minutes: Mapped[float] = mapped_column(Float)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PatrolTrackStop(Base):
+    """Whether a track passed a planned stop (within the match radius), when and how close."""
+
+    __tablename__ = "patrol_track_stops"
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("patrol_tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    stop_id: Mapped[int] = mapped_column(
+        ForeignKey("patrol_stops.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    passed: Mapped[bool] = mapped_column(Boolean)
+    passed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    distance_m: Mapped[float | None] = mapped_column(Float)

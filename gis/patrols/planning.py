@@ -1,0 +1,654 @@
+"""Patrol planning: patrollers and stops snapped to the streets, one pgRouting matrix, PyVRP.
+
+``plan_patrols`` does, for a ``PlanRequest``:
+
+1. resolves each patroller (start/end point or facility, worker, district — by default the
+   district holding the start) and snaps starts and ends onto the street network;
+2. gathers the stops (``gis.patrols.stops``) and snaps them onto the components the patrollers
+   stand on; a stop with no such street within ``max_snap_m`` is unserved, with the reason;
+3. computes every walking distance in ONE ``pgr_withPointsCostMatrix`` call; durations are
+   metres over the walking speed, and a stop's service time includes the walk from its street
+   to it and back (``snap_distance_m`` both ways), which route lengths do not count;
+4. per mode, drops stops no allowed patroller could reach and return from within the shift
+   (unserved, with the reason), solves the rest with PyVRP and schedules the routes: arrival,
+   departure, lateness against each deadline;
+5. draws each route along the streets (ONE ``pgr_withPoints`` call per mode).
+
+With ``compare`` both modes are solved on the same stops and matrix and the difference is
+reported: metres saved and stops gained by joint patrolling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, text
+
+from gis.core.errors import InvalidInput
+from gis.core.timewindow import check_window
+from gis.patrols.request import FacilityRef, LonLat, Mode, PatrollerIn, PlanRequest
+from gis.patrols.solver import RouteSolution, Vehicle, Visit, solve_routes
+from gis.patrols.stops import Scope, Stop, gather_stops
+from gis.reports.categories import Category
+from gis.routing.matrix import FloatMatrix, cost_matrix, street_paths
+from gis.routing.network import summarize_network
+from gis.routing.snapping import SnappedPoint, snap_points
+
+
+@dataclass(frozen=True)
+class Patroller:
+    """A patroller as planned: resolved places, worker and district."""
+
+    name: str
+    start: tuple[float, float]
+    end: tuple[float, float]
+    shift_minutes: float
+    district_code: str | None
+    worker_id: int | None = None
+    worker_code: str | None = None
+    start_facility: str | None = None
+    end_facility: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedStop:
+    """A stop with where it meets the street and, once planned, its visit or its reason."""
+
+    stop: Stop
+    snap_distance_m: float | None = None
+    seq: int | None = None
+    # Position in the plan's list of stops (joins a visit back to its street point).
+    index: int = -1
+    arrive_at: datetime | None = None
+    depart_at: datetime | None = None
+    late: bool = False
+    late_minutes: float = 0.0
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedRoute:
+    """One patroller's route: its stops in order, length, times and street geometry."""
+
+    patroller: Patroller
+    stops: list[PlannedStop]
+    length_m: float
+    duration_minutes: float
+    depart_at: datetime
+    return_at: datetime
+    geometry: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A solved plan in one mode."""
+
+    mode: str
+    routes: list[PlannedRoute]
+    unserved: list[PlannedStop]
+    solver: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_length_m(self) -> float:
+        return sum(r.length_m for r in self.routes)
+
+    @property
+    def total_minutes(self) -> float:
+        return sum(r.duration_minutes for r in self.routes)
+
+    @property
+    def served(self) -> int:
+        return sum(len(r.stops) for r in self.routes)
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """The plan asked for, and with ``compare`` the other mode's plan and the comparison."""
+
+    plan: Plan
+    alternative: Plan | None = None
+    comparison: dict[str, Any] | None = None
+
+
+# ----------------------------------------------------------------------------- patrollers
+def _facility_points(conn: Connection, codes: set[str]) -> dict[str, tuple[float, float]]:
+    if not codes:
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT code, ST_X(geom), ST_Y(geom) FROM facilities "
+            "WHERE code = ANY(CAST(:codes AS text[]))"
+        ),
+        {"codes": sorted(codes)},
+    ).all()
+    return {r[0]: (float(r[1]), float(r[2])) for r in rows}
+
+
+def _place(
+    place: LonLat | FacilityRef, facilities: dict[str, tuple[float, float]], where: str
+) -> tuple[tuple[float, float], str | None]:
+    if isinstance(place, LonLat):
+        return (place.lon, place.lat), None
+    if place.facility not in facilities:
+        raise InvalidInput(f"{where}: no facility with code {place.facility!r}")
+    return facilities[place.facility], place.facility
+
+
+def resolve_patrollers(conn: Connection, patrollers: Sequence[PatrollerIn]) -> list[Patroller]:
+    """Places, workers and districts of the request's patrollers (a few set-based lookups)."""
+    facility_codes = {
+        p.facility for q in patrollers for p in (q.start, q.end) if isinstance(p, FacilityRef)
+    }
+    facilities = _facility_points(conn, facility_codes)
+    worker_codes = sorted({p.worker for p in patrollers if p.worker})
+    workers: dict[str, int] = dict(
+        conn.execute(
+            text("SELECT code, id FROM workers WHERE code = ANY(CAST(:codes AS text[]))"),
+            {"codes": worker_codes},
+        ).all()
+    )
+    named_districts = sorted({p.district for p in patrollers if p.district})
+    known_districts = set(
+        conn.execute(
+            text("SELECT code FROM districts WHERE code = ANY(CAST(:codes AS text[]))"),
+            {"codes": named_districts},
+        ).scalars()
+    )
+    resolved: list[
+        tuple[PatrollerIn, tuple[float, float], str | None, tuple[float, float], str | None]
+    ]
+    resolved = []
+    for i, p in enumerate(patrollers):
+        where = f"patrollers[{i}] ({p.name})"
+        if p.worker and p.worker not in workers:
+            raise InvalidInput(f"{where}.worker: no worker with code {p.worker!r}")
+        if p.district and p.district not in known_districts:
+            raise InvalidInput(f"{where}.district: no district with code {p.district!r}")
+        start, start_facility = _place(p.start, facilities, f"{where}.start")
+        end, end_facility = (
+            (start, start_facility) if p.end is None else _place(p.end, facilities, f"{where}.end")
+        )
+        resolved.append((p, start, start_facility, end, end_facility))
+    starts = [r[1] for r in resolved]
+    holding = (
+        conn.execute(
+            text(
+                """
+            SELECT (SELECT d.code FROM districts d
+                    WHERE d.geom && p.geom AND ST_Intersects(d.geom, p.geom)
+                    ORDER BY d.code LIMIT 1)
+            FROM (SELECT k, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom
+                  FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[]))
+                       WITH ORDINALITY AS u(lon, lat, k)) p
+            ORDER BY p.k
+            """
+            ),
+            {"lons": [s[0] for s in starts], "lats": [s[1] for s in starts]},
+        )
+        .scalars()
+        .all()
+    )
+    return [
+        Patroller(
+            name=p.name,
+            start=start,
+            end=end,
+            shift_minutes=p.shift_minutes,
+            district_code=p.district or district,
+            worker_id=int(workers[p.worker]) if p.worker else None,
+            worker_code=p.worker,
+            start_facility=start_facility,
+            end_facility=end_facility,
+        )
+        for (p, start, start_facility, end, end_facility), district in zip(
+            resolved, holding, strict=True
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------- snapping
+def _snap_depots(
+    conn: Connection, patrollers: Sequence[Patroller], *, max_snap_m: float
+) -> list[SnappedPoint]:
+    """Starts and ends (2 per patroller, in order) on the network; 422 when one is too far."""
+    places = [pt for p in patrollers for pt in (p.start, p.end)]
+    snapped = snap_points(conn, places)
+    for k, point in enumerate(snapped):
+        if point.edge_id is None:
+            raise InvalidInput(
+                "no street network: import a roads layer (gridpatrol load FILE --layer roads)"
+            )
+        if point.distance_m > max_snap_m:
+            p = patrollers[k // 2]
+            which = "start" if k % 2 == 0 else "end"
+            raise InvalidInput(
+                f"patroller {p.name}: the {which} ({point.lon:.6f}, {point.lat:.6f}) lies "
+                f"{point.distance_m:,.0f} m from the nearest street (at most {max_snap_m:g} m)"
+            )
+    return snapped
+
+
+def _unreachable_reason(far: SnappedPoint, nearest_any: SnappedPoint, max_snap_m: float) -> str:
+    if nearest_any.edge_id is not None and nearest_any.distance_m <= max_snap_m:
+        return (
+            f"unreachable: its nearest street ({nearest_any.distance_m:,.0f} m away) belongs to "
+            f"street network component {nearest_any.component}, which no patroller's start is "
+            f"connected to"
+            + (
+                f"; the connected network is {far.distance_m:,.0f} m away"
+                if np.isfinite(far.distance_m)
+                else ""
+            )
+        )
+    distance = (
+        f"{nearest_any.distance_m:,.0f} m" if np.isfinite(nearest_any.distance_m) else "no street"
+    )
+    return f"unreachable: no street within {max_snap_m:g} m (nearest: {distance})"
+
+
+def _snap_stops(
+    conn: Connection, stops: Sequence[Stop], *, components: Sequence[int], max_snap_m: float
+) -> tuple[list[SnappedPoint | None], dict[int, str]]:
+    """Each stop's street point on the patrollers' components, or why it has none."""
+    places = [(s.lon, s.lat) for s in stops]
+    snapped = snap_points(conn, places, components=components)
+    far = [k for k, p in enumerate(snapped) if p.edge_id is None or p.distance_m > max_snap_m]
+    reasons: dict[int, str] = {}
+    if far:
+        anywhere = snap_points(conn, [places[k] for k in far])
+        for k, nearest in zip(far, anywhere, strict=True):
+            reasons[k] = _unreachable_reason(snapped[k], nearest, max_snap_m)
+    return [None if k in reasons else p for k, p in enumerate(snapped)], reasons
+
+
+# ----------------------------------------------------------------------------- one mode
+@dataclass(frozen=True)
+class PatrolProblem:
+    """Everything both modes share: patrollers, stops, points and the matrix."""
+
+    request: PlanRequest
+    patrollers: list[Patroller]
+    depots: list[SnappedPoint]
+    stops: list[Stop]
+    snapped: list[SnappedPoint | None]
+    unreachable: dict[int, str]
+    # Locations (matrix rows; pid = location + 1): 2 per patroller (start, end), then the
+    # reachable stops in ``stop_of``'s order.
+    points: list[SnappedPoint]
+    stop_of: list[int]
+    distance_m: FloatMatrix
+
+    @property
+    def speed_mps(self) -> float:
+        return self.request.walk_speed_kmh * 1000.0 / 3600.0
+
+    def location_of(self, stop_index: int) -> int:
+        snapped = self.snapped[stop_index]
+        assert snapped is not None, "only reachable stops have a location"
+        return snapped.pid - 1
+
+
+def _snap_m(snapped: SnappedPoint | None) -> float | None:
+    return None if snapped is None else round(snapped.distance_m, 2)
+
+
+def _access_s(problem: PatrolProblem, snapped: SnappedPoint | None) -> float:
+    return 0.0 if snapped is None else snapped.distance_m / problem.speed_mps
+
+
+def _vehicle(problem: PatrolProblem, i: int, allowed: frozenset[int] | None) -> Vehicle:
+    p = problem.patrollers[i]
+    start_access = _access_s(problem, problem.depots[2 * i])
+    end_access = _access_s(problem, problem.depots[2 * i + 1])
+    return Vehicle(
+        start=2 * i,
+        end=2 * i + 1,
+        ready_s=start_access,
+        latest_end_s=p.shift_minutes * 60.0 - end_access,
+        allowed=allowed,
+    )
+
+
+def _visit(problem: PatrolProblem, k: int) -> Visit:
+    stop = problem.stops[k]
+    snapped = problem.snapped[k]
+    access = _access_s(problem, snapped)
+    due_s = (
+        None
+        if stop.due_at is None
+        else (stop.due_at - problem.request.start_at).total_seconds() - access
+    )
+    return Visit(
+        location=problem.location_of(k),
+        service_s=stop.service_minutes * 60.0 + 2 * access,
+        required=stop.required,
+        value=stop.value,
+        due_s=due_s,
+    )
+
+
+def _may_serve(problem: PatrolProblem, mode: Mode, i: int, k: int) -> bool:
+    if mode == "joint":
+        return True
+    district = problem.patrollers[i].district_code
+    return district is not None and problem.stops[k].district_code == district
+
+
+def _district_reason(problem: PatrolProblem, k: int) -> str:
+    district = problem.stops[k].district_code
+    if district is None:
+        return "by_district: the stop lies in no district, so no district's patroller may serve it"
+    return f"by_district: no patroller of district {district} (the district holding the stop)"
+
+
+def _fits(problem: PatrolProblem, vehicle: Vehicle, visit: Visit) -> float:
+    """Seconds of the shortest round trip start → stop → end (``inf`` when not connected)."""
+    d = problem.distance_m
+    walk = d[vehicle.start, visit.location] + d[visit.location, vehicle.end]
+    return float(vehicle.ready_s + walk / problem.speed_mps + visit.service_s)
+
+
+@dataclass(frozen=True)
+class SolverInput:
+    """What the solver is given in one mode: the stops it may plan (``candidates``, positions
+    in ``problem.stop_of``), their visits, the vehicles, and why the others were left out."""
+
+    vehicles: list[Vehicle]
+    visits: list[Visit]
+    candidates: list[int]
+    reasons: dict[int, str]
+    duration_s: FloatMatrix
+
+
+def solver_input(problem: PatrolProblem, mode: Mode) -> SolverInput:
+    """Vehicles and visits for ``mode``; stops no allowed patroller can reach and return from
+    within the shift are left out with the reason (the solver would only drop them)."""
+    n_patrollers = len(problem.patrollers)
+    visits = [_visit(problem, k) for k in problem.stop_of]
+    allowed_sets = [
+        frozenset(j for j, k in enumerate(problem.stop_of) if _may_serve(problem, mode, i, k))
+        for i in range(n_patrollers)
+    ]
+    vehicles = [
+        _vehicle(problem, i, None if mode == "joint" else allowed_sets[i])
+        for i in range(n_patrollers)
+    ]
+    reasons: dict[int, str] = dict(problem.unreachable)
+    candidates: list[int] = []
+    for j, k in enumerate(problem.stop_of):
+        allowed = [i for i in range(n_patrollers) if j in allowed_sets[i]]
+        if not allowed:
+            reasons[k] = _district_reason(problem, k)
+            continue
+        needs = [_fits(problem, vehicles[i], visits[j]) for i in allowed]
+        if not any(np.isfinite(t) for t in needs):
+            reasons[k] = (
+                "unreachable: its street is not connected to the start of any patroller "
+                "allowed to serve it"
+            )
+            continue
+        best = min(range(len(allowed)), key=lambda a: needs[a])
+        i = allowed[best]
+        if needs[best] > vehicles[i].latest_end_s:
+            reasons[k] = (
+                "no shift is long enough: the quickest round trip to it "
+                f"({problem.patrollers[i].name}, with {problem.stops[k].service_minutes:g} min "
+                f"on site) takes {needs[best] / 60:,.0f} min of a "
+                f"{problem.patrollers[i].shift_minutes:g}-min shift"
+            )
+            continue
+        candidates.append(j)
+    # The solver sees only the candidates; locations stay as they are.
+    index_of = {j: c for c, j in enumerate(candidates)}
+    return SolverInput(
+        vehicles=[
+            replace(
+                v,
+                allowed=None
+                if v.allowed is None
+                else frozenset(index_of[j] for j in v.allowed if j in index_of),
+            )
+            for v in vehicles
+        ],
+        visits=[visits[j] for j in candidates],
+        candidates=candidates,
+        reasons=reasons,
+        duration_s=problem.distance_m / problem.speed_mps,
+    )
+
+
+def solve_mode(problem: PatrolProblem, mode: Mode, *, time_limit_s: float | None = None) -> Plan:
+    """Solve one mode with PyVRP (``time_limit_s`` defaults to the request's) and schedule it."""
+    given = solver_input(problem, mode)
+    solution = solve_routes(
+        lonlat=[(p.lon, p.lat) for p in problem.points],
+        distance_m=problem.distance_m,
+        duration_s=given.duration_s,
+        vehicles=given.vehicles,
+        visits=given.visits,
+        time_limit_s=problem.request.time_limit_s if time_limit_s is None else time_limit_s,
+        seed=problem.request.seed,
+    )
+    reasons = dict(given.reasons)
+    routes = [[problem.stop_of[given.candidates[c]] for c in order] for order in solution.routes]
+    for c in solution.unassigned:
+        k = problem.stop_of[given.candidates[c]]
+        reasons[k] = (
+            "shifts are full: no patroller has time left for it"
+            if problem.stops[k].required
+            else "shifts are full: the stops served were worth more or lay nearer"
+        )
+    # The schedule checks shifts against the vehicles as the solver saw them (same windows).
+    return schedule_routes(problem, mode, routes, reasons, solution, given.vehicles)
+
+
+def schedule_routes(
+    problem: PatrolProblem,
+    mode: Mode,
+    routes: list[list[int]],
+    reasons: dict[int, str],
+    solution: RouteSolution,
+    vehicles: list[Vehicle],
+) -> Plan:
+    """Arrival and departure times along each route (stop indices in order per patroller);
+    stops beyond a shift are cut (a guard: PyVRP's plans are feasible, with durations rounded
+    up for it)."""
+    d = problem.distance_m
+    start_at = problem.request.start_at
+    planned_routes: list[PlannedRoute] = []
+    for i, order in enumerate(routes):
+        vehicle = vehicles[i]
+        patroller = problem.patrollers[i]
+        while True:
+            t = vehicle.ready_s
+            here = vehicle.start
+            length = 0.0
+            visits: list[PlannedStop] = []
+            for seq, k in enumerate(order, start=1):
+                loc = problem.location_of(k)
+                length += float(d[here, loc])
+                t += float(d[here, loc]) / problem.speed_mps
+                access = _access_s(problem, problem.snapped[k])
+                stop = problem.stops[k]
+                arrive = start_at + timedelta(seconds=t + access)
+                depart = arrive + timedelta(minutes=stop.service_minutes)
+                late_minutes = (
+                    max(0.0, (arrive - stop.due_at).total_seconds() / 60.0)
+                    if stop.due_at is not None
+                    else 0.0
+                )
+                visits.append(
+                    PlannedStop(
+                        stop=stop,
+                        index=k,
+                        snap_distance_m=round(access * problem.speed_mps, 2),
+                        seq=seq,
+                        arrive_at=arrive,
+                        depart_at=depart,
+                        late=late_minutes > 0,
+                        late_minutes=round(late_minutes, 2),
+                    )
+                )
+                t += stop.service_minutes * 60.0 + 2 * access
+                here = loc
+            length += float(d[here, vehicle.end])
+            t += float(d[here, vehicle.end]) / problem.speed_mps
+            t += _access_s(problem, problem.depots[2 * i + 1])
+            if t <= patroller.shift_minutes * 60.0 + 1e-6 or not order:
+                break
+            dropped = min(order, key=lambda k: (problem.stops[k].required, problem.stops[k].value))
+            reasons[dropped] = "shifts are full: no patroller has time left for it"
+            order = [k for k in order if k != dropped]
+        if not order and patroller.start == patroller.end:
+            t = 0.0
+            length = 0.0
+        planned_routes.append(
+            PlannedRoute(
+                patroller=patroller,
+                stops=visits,
+                length_m=round(length, 2),
+                duration_minutes=round(t / 60.0, 2),
+                depart_at=start_at,
+                return_at=start_at + timedelta(seconds=t),
+            )
+        )
+    unserved = [
+        PlannedStop(
+            stop=problem.stops[k],
+            index=k,
+            snap_distance_m=_snap_m(problem.snapped[k]),
+            reason=reason,
+        )
+        for k, reason in sorted(reasons.items())
+    ]
+    return Plan(
+        mode=mode,
+        routes=planned_routes,
+        unserved=unserved,
+        solver={
+            "feasible": solution.feasible,
+            "iterations": solution.iterations,
+            "runtime_s": round(solution.runtime_s, 3),
+        },
+    )
+
+
+def with_geometry(conn: Connection, problem: PatrolProblem, plan: Plan) -> Plan:
+    """Each route drawn along the streets (one pgRouting call for all of them)."""
+    walks: list[list[int]] = []
+    for i, route in enumerate(plan.routes):
+        start, end = problem.depots[2 * i].pid, problem.depots[2 * i + 1].pid
+        middle = [problem.location_of(v.index) + 1 for v in route.stops]
+        walks.append([start, *middle, end] if (middle or start != end) else [])
+    paths = street_paths(conn, problem.points, walks)
+    routes = [
+        replace(route, geometry=path.geometry if route.stops or route.length_m > 0 else None)
+        for route, path in zip(plan.routes, paths, strict=True)
+    ]
+    return replace(plan, routes=routes)
+
+
+# ----------------------------------------------------------------------------- entry point
+def compare_plans(plan: Plan, alternative: Plan) -> dict[str, Any]:
+    """Joint against by-district: totals, metres saved and stops gained by joint patrolling."""
+    joint, siloed = (plan, alternative) if plan.mode == "joint" else (alternative, plan)
+    saved_m = siloed.total_length_m - joint.total_length_m
+    return {
+        "joint": {
+            "total_length_m": round(joint.total_length_m, 1),
+            "total_minutes": round(joint.total_minutes, 1),
+            "served": joint.served,
+        },
+        "by_district": {
+            "total_length_m": round(siloed.total_length_m, 1),
+            "total_minutes": round(siloed.total_minutes, 1),
+            "served": siloed.served,
+        },
+        "saved_m": round(saved_m, 1),
+        "saved_pct": (
+            round(100.0 * saved_m / siloed.total_length_m, 1) if siloed.total_length_m else 0.0
+        ),
+        "stops_gained": joint.served - siloed.served,
+    }
+
+
+def _scope(request: PlanRequest, patrollers: Sequence[Patroller]) -> Scope:
+    districts = request.stops.districts
+    if districts is None:
+        own = sorted({p.district_code for p in patrollers if p.district_code})
+        districts = own or None
+    return Scope(districts=districts, communities=request.stops.communities)
+
+
+def prepare_problem(
+    conn: Connection, request: PlanRequest, *, categories: dict[str, Category]
+) -> PatrolProblem:
+    """Patrollers, stops, their street points and the one walking-distance matrix."""
+    # Times must be resolved at the boundary (``PlanRequest.in_zone``): the domain never guesses.
+    check_window(request.start_at, None, names=("start_at", "until"))
+    if request.stops.hot_grids is not None:
+        hot = request.stops.hot_grids
+        check_window(hot.since, hot.until, names=("stops.hot_grids.since", "stops.hot_grids.until"))
+    if summarize_network(conn).edges == 0:
+        raise InvalidInput(
+            "no street network: import a roads layer (gridpatrol load FILE --layer roads)"
+        )
+    patrollers = resolve_patrollers(conn, request.patrollers)
+    modes: list[Mode] = [request.mode] + ([request.other_mode] if request.compare else [])
+    if "by_district" in modes:
+        missing = [p.name for p in patrollers if p.district_code is None]
+        if missing:
+            raise InvalidInput(
+                f"by_district: patroller(s) {', '.join(missing)} start outside every district; "
+                "give their district"
+            )
+    depots = _snap_depots(conn, patrollers, max_snap_m=request.max_snap_m)
+    components = sorted({p.component for p in depots if p.component is not None})
+    stops = gather_stops(
+        conn,
+        request,
+        scope=_scope(request, patrollers),
+        categories=categories,
+        components=components,
+    )
+    snapped, unreachable = _snap_stops(
+        conn, stops, components=components, max_snap_m=request.max_snap_m
+    )
+    # Matrix rows: the depots (pids 1..2P as snapped), then the reachable stops.
+    stop_of = [k for k, s in enumerate(snapped) if s is not None]
+    located: list[SnappedPoint | None] = [None] * len(stops)
+    for position, k in enumerate(stop_of):
+        point = snapped[k]
+        assert point is not None
+        located[k] = replace(point, pid=len(depots) + position + 1)
+    points = list(depots) + [p for p in located if p is not None]
+    points.sort(key=lambda p: p.pid)
+    return PatrolProblem(
+        request=request,
+        patrollers=patrollers,
+        depots=depots,
+        stops=stops,
+        snapped=located,
+        unreachable=unreachable,
+        points=points,
+        stop_of=stop_of,
+        distance_m=cost_matrix(conn, points),
+    )
+
+
+def plan_patrols(
+    conn: Connection, request: PlanRequest, *, categories: dict[str, Category]
+) -> PlanOutcome:
+    """Plan the request's patrols (and, with ``compare``, the other mode too); nothing stored."""
+    problem = prepare_problem(conn, request, categories=categories)
+    modes: list[Mode] = [request.mode] + ([request.other_mode] if request.compare else [])
+    plans = [with_geometry(conn, problem, solve_mode(problem, mode)) for mode in modes]
+    if len(plans) == 1:
+        return PlanOutcome(plan=plans[0])
+    return PlanOutcome(
+        plan=plans[0], alternative=plans[1], comparison=compare_plans(plans[0], plans[1])
+    )

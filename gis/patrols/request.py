@@ -1,0 +1,232 @@
+"""What a patrol plan is asked for: the "Patrols" contract's request, validated.
+
+The API takes it as the JSON body of ``POST /patrols/plan`` and the CLI reads it from a JSON file
+(or builds it from flags); both hand the same ``PlanRequest`` to ``plan_patrols``. Unknown fields
+are refused, so a misspelt option is a 422 naming it rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gis.core.timewindow import in_zone
+
+Mode = Literal["joint", "by_district"]
+MODES: tuple[str, ...] = ("joint", "by_district")
+# The field's rule: a hot spot is worth a 10-15 minute stay (the Koper curve).
+DEFAULT_DWELL_MINUTES = 12.0
+DEFAULT_SHIFT_MINUTES = 240.0
+# Furthest a stop or start may lie from the street it is reached by (metres, walked both ways).
+DEFAULT_MAX_SNAP_M = 250.0
+MAX_PATROLLERS = 100
+MAX_STOPS_LISTED = 5000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LonLat(_Strict):
+    """A point in EPSG:4326 degrees."""
+
+    lon: float = Field(ge=-180, le=180, description="longitude, degrees")
+    lat: float = Field(ge=-90, le=90, description="latitude, degrees")
+
+
+class FacilityRef(_Strict):
+    """A start or end at a stored facility (e.g. a service station), by its code."""
+
+    facility: str = Field(min_length=1, max_length=100)
+
+
+Place = LonLat | FacilityRef
+
+
+class PatrollerIn(_Strict):
+    """Who patrols: where they start and end, how long their shift is, their district."""
+
+    name: str = Field(min_length=1, max_length=100)
+    worker: str | None = Field(default=None, max_length=100, description="a worker code")
+    start: Place
+    end: Place | None = Field(default=None, description="default: the start")
+    shift_minutes: float = Field(default=DEFAULT_SHIFT_MINUTES, gt=0, le=24 * 60)
+    district: str | None = Field(
+        default=None, pattern=r"^\d{6}$", description="default: the district holding the start"
+    )
+
+
+class HotGridsIn(_Strict):
+    """Gi* hot grids (unit=grid) at a confidence, each visited for ``dwell_minutes``."""
+
+    confidence: Literal[90, 95, 99] = 95
+    fdr: bool = Field(
+        default=True,
+        description="confidence after Benjamini-Hochberg FDR (false: the raw permutation p, "
+        "for cities of few grids where FDR leaves none significant)",
+    )
+    dwell_minutes: float = Field(default=DEFAULT_DWELL_MINUTES, gt=0, le=240)
+    categories: list[str] | None = Field(default=None, description="default: all categories")
+    since: datetime | None = Field(default=None, description="reports at or after (default: all)")
+    until: datetime | None = Field(default=None, description="reports before (default: all)")
+
+
+class PointStopIn(_Strict):
+    """An explicit place to visit."""
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    label: str = Field(min_length=1, max_length=200)
+    service_minutes: float | None = Field(default=None, ge=0, le=240)
+
+
+class StopsIn(_Strict):
+    """The kinds of stop to plan; at least one must be chosen."""
+
+    open_reports: bool = False
+    hot_grids: HotGridsIn | None = None
+    facilities: list[str] = Field(default_factory=list, description="facility kinds")
+    buildings: list[str] = Field(default_factory=list, description="building codes")
+    points: list[PointStopIn] = Field(default_factory=list)
+    districts: list[str] | None = Field(
+        default=None,
+        description="open reports, hot grids and facilities lying in these districts "
+        "(default: the patrollers' districts)",
+    )
+    communities: list[str] | None = Field(
+        default=None,
+        description="… and, if given, lying in these communities (e.g. one straddling districts)",
+    )
+
+    @field_validator("hot_grids", mode="before")
+    @classmethod
+    def _hot_grids_flag(cls, value: object) -> object:
+        """``true`` means hot grids with the default confidence and dwell time."""
+        if value is True:
+            return {}
+        if value is False:
+            return None
+        return value
+
+    @field_validator("districts")
+    @classmethod
+    def _district_codes(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or []:
+            if not (len(code) == 6 and code.isdigit()):
+                raise ValueError(f"district code {code!r} must be 6 digits")
+        return value
+
+    @field_validator("communities")
+    @classmethod
+    def _community_codes(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or []:
+            if not (len(code) == 12 and code.isdigit()):
+                raise ValueError(f"community code {code!r} must be 12 digits")
+        return value
+
+    @model_validator(mode="after")
+    def _at_least_one_kind(self) -> StopsIn:
+        if not (
+            self.open_reports or self.hot_grids or self.facilities or self.buildings or self.points
+        ):
+            raise ValueError(
+                "choose at least one kind of stop: open_reports, hot_grids, facilities, "
+                "buildings or points"
+            )
+        if len(self.buildings) + len(self.points) > MAX_STOPS_LISTED:
+            raise ValueError(f"at most {MAX_STOPS_LISTED} buildings and points may be listed")
+        return self
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class PlanRequest(_Strict):
+    """A patrol plan to solve (the "Patrols" contract)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "evening patrol",
+                    "start_at": "2026-11-24T18:00:00+08:00",
+                    "mode": "joint",
+                    "compare": True,
+                    "walk_speed_kmh": 4.5,
+                    "service_minutes": 5,
+                    "time_limit_s": 5,
+                    "patrollers": [
+                        {
+                            "name": "Wang",
+                            "worker": "W-990101001001001",
+                            "start": {"lon": 104.05, "lat": 30.66},
+                            "end": None,
+                            "shift_minutes": 240,
+                            "district": "990101",
+                        }
+                    ],
+                    "stops": {
+                        "open_reports": True,
+                        "hot_grids": {"confidence": 95, "dwell_minutes": 12},
+                        "facilities": ["checkpoint"],
+                        "points": [
+                            {
+                                "lon": 104.06,
+                                "lat": 30.66,
+                                "label": "market gate",
+                                "service_minutes": 10,
+                            }
+                        ],
+                    },
+                }
+            ]
+        },
+    )
+
+    name: str | None = Field(default=None, max_length=200)
+    start_at: datetime = Field(
+        default_factory=_now, description="ISO 8601 with offset; default: now"
+    )
+    mode: Mode = "joint"
+    compare: bool = False
+    walk_speed_kmh: float = Field(default=4.5, ge=1, le=20)
+    service_minutes: float = Field(default=5, ge=0, le=240)
+    time_limit_s: float = Field(default=5, gt=0, le=600, description="solver budget per mode")
+    max_snap_m: float = Field(
+        default=DEFAULT_MAX_SNAP_M,
+        gt=0,
+        le=5000,
+        description="furthest a stop or start may lie from its street (metres)",
+    )
+    seed: int = Field(default=0, ge=0, description="solver seed")
+    patrollers: list[PatrollerIn] = Field(min_length=1, max_length=MAX_PATROLLERS)
+    stops: StopsIn
+
+    def in_zone(self, zone: tzinfo) -> PlanRequest:
+        """This request with its naive times (``start_at``, hot grids' window) read in ``zone``,
+        the server's configured time zone; the API and the CLI call it before planning."""
+        hot = self.stops.hot_grids
+        stops = self.stops
+        if hot is not None:
+            hot = hot.model_copy(
+                update={"since": in_zone(hot.since, zone), "until": in_zone(hot.until, zone)}
+            )
+            stops = stops.model_copy(update={"hot_grids": hot})
+        return self.model_copy(update={"start_at": in_zone(self.start_at, zone), "stops": stops})
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PlanRequest:
+        names = [p.name for p in self.patrollers]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"patroller names must be unique; repeated: {', '.join(duplicated)}")
+        return self
+
+    @property
+    def other_mode(self) -> Mode:
+        return "by_district" if self.mode == "joint" else "joint"

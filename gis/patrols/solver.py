@@ -1,0 +1,310 @@
+"""The routing problem handed to PyVRP, and its solution read back.
+
+Model (PyVRP 0.14, integer data: metres and seconds):
+
+- every place is a location; each patroller is a vehicle type of one vehicle with its own start
+  and end depot, a time window ``[ready_s, latest_end_s]`` after the plan's start and the shift
+  as its maximum duration; the objective is metres walked minus prizes collected;
+- every stop is optional with a prize, so a plan always exists and stops are dropped only when
+  no shift has room. A required stop (an open report) carries a prize larger than all optional
+  prizes together, so it is served whenever any shift allows;
+- a deadline is soft: a report with a deadline becomes two clients at one location in a
+  mutually exclusive group, an on-time copy (time window closing at the deadline) and a late
+  copy (no window) with half the prize. PyVRP has hard time windows only; this way a report that
+  cannot be reached in time is still served, late, and the caller flags it from the schedule;
+- ``by_district``: a vehicle may serve only its ``allowed`` stops. Each distinct allowed set is
+  a routing profile whose matrix makes the other stops unreachable (PyVRP's site-dependent
+  vehicles: every vehicle type uses one profile).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyvrp
+from pyvrp.search import NeighbourhoodParams, PerturbationParams
+from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+
+FloatMatrix = npt.NDArray[np.float64]
+IntMatrix = npt.NDArray[np.int64]
+
+# Prizes, in the objective's unit (metres). A value-1 stop is worth a 100 km detour, so the
+# solver visits every stop time allows and minimises walking among plans that do; a required
+# stop outweighs a hundred optional ones of value 10.
+VALUE_PRIZE = 100_000
+REQUIRED_PRIZE = 100_000_000
+LATE_PRIZE = REQUIRED_PRIZE // 2
+# PyVRP weighs infeasibility (seconds over a shift or a window) by adaptive penalties capped at
+# ``max_penalty`` per unit; the cap must exceed the largest prize, or a route that overruns its
+# shift by a second to collect one would look better than a feasible plan.
+MAX_PENALTY = 1e9
+# A small granular neighbourhood and shorter perturbations give several times more iterations
+# per second than PyVRP's defaults (50 neighbours, up to 25 perturbations); with the
+# nearest-start initial solution this reached within 1 % of a 60-second run in 5 seconds
+# more often on the benchmark (bench/README.md).
+SOLVE_PARAMS = pyvrp.SolveParams(
+    penalty=pyvrp.PenaltyParams(max_penalty=MAX_PENALTY),
+    neighbourhood=NeighbourhoodParams(num_neighbours=20),
+    perturbation=PerturbationParams(min_perturbations=1, max_perturbations=10),
+)
+# Unreachable pairs: far beyond any shift (a day is 86,400 s), yet small enough that penalty
+# times duration stays far from int64 overflow.
+UNREACHABLE = 10_000_000
+# Stop searching after this many iterations without improvement (on top of the time budget),
+# scaled by problem size: small problems converge long before their budget.
+_NO_IMPROVEMENT_PER_CLIENT = 400
+_NO_IMPROVEMENT_MIN = 20_000
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """A patroller: depot locations, the time window (seconds after the plan's start), and the
+    visits it may serve (``None``: any)."""
+
+    start: int
+    end: int
+    ready_s: float
+    latest_end_s: float
+    allowed: frozenset[int] | None = None
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A stop: its location, service time, whether required, value and deadline (seconds)."""
+
+    location: int
+    service_s: float
+    required: bool
+    value: float
+    due_s: float | None = None
+
+
+@dataclass(frozen=True)
+class RouteSolution:
+    """Visit indices per vehicle in order, the unassigned visits, and how the search went."""
+
+    routes: list[list[int]]
+    unassigned: list[int]
+    feasible: bool
+    iterations: int
+    runtime_s: float
+    objective_m: float
+
+
+def _profiles(
+    vehicles: Sequence[Vehicle], visits: Sequence[Visit]
+) -> tuple[list[int], list[set[int]]]:
+    """Profile index per vehicle, and the locations each profile bars."""
+    keys: list[frozenset[int] | None] = []
+    profile_of: list[int] = []
+    for v in vehicles:
+        if v.allowed not in keys:
+            keys.append(v.allowed)
+        profile_of.append(keys.index(v.allowed))
+    barred = [
+        set()
+        if allowed is None
+        else {visit.location for k, visit in enumerate(visits) if k not in allowed}
+        for allowed in keys
+    ]
+    return profile_of, barred
+
+
+def _initial_solution(
+    data: pyvrp.ProblemData, distances: Sequence[IntMatrix], profile_of: Sequence[int]
+) -> pyvrp.Solution:
+    """Each stop to the patroller starting nearest to it (among those allowed to reach it),
+    in nearest-neighbour order: a start that lets a short search settle on a good plan more
+    reliably than PyVRP's random one (measured in bench/README.md). Shifts may be overrun
+    here; the search repairs that. Of a group (a report's on-time and late copies) only the
+    first client is placed."""
+    starts = [
+        data.depots()[data.vehicle_type(k).start_depot].location for k in range(len(profile_of))
+    ]
+    clients = data.clients()
+    placed_groups: set[int] = set()
+    assigned: list[list[int]] = [[] for _ in profile_of]
+    for c, client in enumerate(clients):
+        if client.group is not None:
+            if client.group in placed_groups:
+                continue
+            placed_groups.add(client.group)
+        reach = [
+            (int(distances[profile_of[k]][starts[k], client.location]), k)
+            for k in range(len(profile_of))
+        ]
+        best_m, best_k = min(reach)
+        if best_m < UNREACHABLE:
+            assigned[best_k].append(c)
+    routes = []
+    for k, todo in enumerate(assigned):
+        matrix, here, left, order = distances[profile_of[k]], starts[k], set(todo), []
+        while left:
+            nearest = min(left, key=lambda c: (matrix[here, clients[c].location], c))
+            order.append(nearest)
+            left.remove(nearest)
+            here = clients[nearest].location
+        if order:
+            activities = [pyvrp.Activity(pyvrp.ActivityType.CLIENT, c) for c in order]
+            routes.append(pyvrp.Route(data, activities, k))
+    return pyvrp.Solution(data, routes)
+
+
+def _integer_matrices(
+    distance_m: FloatMatrix, duration_s: FloatMatrix
+) -> tuple[IntMatrix, IntMatrix]:
+    finite = np.isfinite(distance_m)
+    distance = np.where(finite, np.rint(np.where(finite, distance_m, 0)), UNREACHABLE)
+    # Durations round up, so a schedule recomputed in seconds never exceeds what was checked.
+    duration = np.where(finite, np.ceil(np.where(finite, duration_s, 0)), UNREACHABLE)
+    return distance.astype(np.int64), duration.astype(np.int64)
+
+
+def solve_routes(
+    *,
+    lonlat: Sequence[tuple[float, float]],
+    distance_m: FloatMatrix,
+    duration_s: FloatMatrix,
+    vehicles: Sequence[Vehicle],
+    visits: Sequence[Visit],
+    time_limit_s: float,
+    seed: int = 0,
+    stop_early: bool = True,
+) -> RouteSolution:
+    """Solve with PyVRP's iterated local search within ``time_limit_s`` seconds (sooner when
+    ``stop_early`` and the search has stopped improving).
+
+    ``lonlat`` and the matrices are indexed by location; ``vehicles`` and ``visits`` refer to
+    locations. Returns the visits per vehicle in order and the ones left out.
+    """
+    if not vehicles:
+        return RouteSolution([], list(range(len(visits))), True, 0, 0.0, 0.0)
+    distance, duration = _integer_matrices(distance_m, duration_s)
+    profile_of, barred = _profiles(vehicles, visits)
+    distances: list[Any] = []
+    durations: list[Any] = []
+    for barred_locations in barred:
+        d, t = distance.copy(), duration.copy()
+        if barred_locations:
+            rows = sorted(barred_locations)
+            for m in (d, t):
+                m[rows, :] = UNREACHABLE
+                m[:, rows] = UNREACHABLE
+                m[rows, rows] = 0
+        distances.append(d)
+        durations.append(t)
+
+    locations = [pyvrp.Location(x=lon, y=lat) for lon, lat in lonlat]
+    depot_locations = sorted({v.start for v in vehicles} | {v.end for v in vehicles})
+    depot_index = {loc: k for k, loc in enumerate(depot_locations)}
+    depots = [pyvrp.Depot(location=loc) for loc in depot_locations]
+
+    clients: list[pyvrp.Client] = []
+    client_visit: list[int] = []
+    groups: list[pyvrp.ClientGroup] = []
+    for k, visit in enumerate(visits):
+        service = math.ceil(visit.service_s)
+        if not visit.required:
+            clients.append(
+                pyvrp.Client(
+                    location=visit.location,
+                    service_duration=service,
+                    prize=max(1, round(VALUE_PRIZE * visit.value)),
+                    required=False,
+                )
+            )
+            client_visit.append(k)
+            continue
+        if visit.due_s is None or visit.due_s < 0:
+            # No deadline, or already past it: one client, served as early as the plan allows.
+            prize = REQUIRED_PRIZE if visit.due_s is None else LATE_PRIZE
+            clients.append(
+                pyvrp.Client(
+                    location=visit.location, service_duration=service, prize=prize, required=False
+                )
+            )
+            client_visit.append(k)
+            continue
+        group = len(groups)
+        on_time = pyvrp.Client(
+            location=visit.location,
+            service_duration=service,
+            tw_late=math.floor(visit.due_s),
+            prize=REQUIRED_PRIZE,
+            required=False,
+            group=group,
+        )
+        late = pyvrp.Client(
+            location=visit.location,
+            service_duration=service,
+            prize=LATE_PRIZE,
+            required=False,
+            group=group,
+        )
+        groups.append(pyvrp.ClientGroup([len(clients), len(clients) + 1], required=False))
+        clients += [on_time, late]
+        client_visit += [k, k]
+
+    vehicle_types = [
+        pyvrp.VehicleType(
+            num_available=1,
+            start_depot=depot_index[v.start],
+            end_depot=depot_index[v.end],
+            tw_early=math.ceil(v.ready_s),
+            tw_late=max(math.ceil(v.ready_s), math.floor(v.latest_end_s)),
+            shift_duration=max(0, math.floor(v.latest_end_s) - math.ceil(v.ready_s)),
+            profile=profile_of[i],
+            name=str(i),
+        )
+        for i, v in enumerate(vehicles)
+    ]
+    if not clients:
+        return RouteSolution([[] for _ in vehicles], [], True, 0, 0.0, 0.0)
+    data = pyvrp.ProblemData(
+        locations=locations,
+        clients=clients,
+        depots=depots,
+        vehicle_types=vehicle_types,
+        distance_matrices=distances,
+        duration_matrices=durations,
+        groups=groups,
+    )
+    patience = max(_NO_IMPROVEMENT_MIN, _NO_IMPROVEMENT_PER_CLIENT * len(clients))
+    stop = (
+        MultipleCriteria([MaxRuntime(time_limit_s), NoImprovement(patience)])
+        if stop_early
+        else MaxRuntime(time_limit_s)
+    )
+    result = pyvrp.solve(
+        data,
+        stop=stop,
+        seed=seed,
+        collect_stats=False,
+        display=False,
+        params=SOLVE_PARAMS,
+        initial_solution=_initial_solution(data, distances, profile_of),
+    )
+    best = result.best
+    routes: list[list[int]] = [[] for _ in vehicles]
+    served: set[int] = set()
+    for route in best.routes():
+        order = [
+            client_visit[activity.idx]
+            for activity in route
+            if activity.type == pyvrp.ActivityType.CLIENT
+        ]
+        routes[route.vehicle_type()] = order
+        served.update(order)
+    return RouteSolution(
+        routes=routes,
+        unassigned=[k for k in range(len(visits)) if k not in served],
+        feasible=bool(best.is_feasible()),
+        iterations=int(result.num_iterations),
+        runtime_s=float(result.runtime),
+        objective_m=float(best.distance()),
+    )
