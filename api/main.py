@@ -17,8 +17,10 @@ from api.routes import (
     kpis,
     layers,
     maps,
+    ogc,
     open311,
     reports,
+    tiles,
     topology,
 )
 from gis.core.db import open_database
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(topology.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
+    app.include_router(tiles.router)
+    app.include_router(ogc.router)
     # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
     for root, directory in ROOTS.items():
         app.mount(

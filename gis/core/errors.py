@@ -31,6 +31,11 @@ class InvalidBBox(InvalidInput):
     """A ``bbox`` parameter is not ``minx,miny,maxx,maxy`` in EPSG:4326."""
 
 
+class InvalidParameter(InvalidInput):
+    """A request parameter that standards answer with 400 (OGC API query parameters, tile
+    coordinates): malformed, out of range, or not one the endpoint takes."""
+
+
 class ImportRejected(GridpatrolError):
     """A file import was refused as a whole; nothing was written."""
 

@@ -1,0 +1,1 @@
+"""Typed API responses (pydantic models), one module per resource."""
