@@ -71,8 +71,12 @@ def _iso(column: str) -> str:
     return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
 
+# Numbers as float8: tiles have no decimal type (a numeric would arrive as a string).
 _AREA_M2 = Prop(
-    "round(ST_Area(t.geom::geography)::numeric, 1)", "Number", "area in m² (geography)", tile=False
+    "round(ST_Area(t.geom::geography)::numeric, 1)::float8",
+    "Number",
+    "area in m² (geography)",
+    tile=False,
 )
 _CODE = Prop("t.code", "String", "unit code (hierarchical, national digital city standard)")
 _NAME = Prop("t.name", "String", "name")
@@ -173,7 +177,9 @@ PUBLISHED: dict[str, PublishedLayer] = {
                 "residents": Prop("t.residents", "Number", "residents"),
                 "grid_code": Prop("t.grid_code", "String", "grid holding most of the footprint"),
                 "grid_share": Prop(
-                    "round(t.grid_share::numeric, 3)", "Number", "share of the footprint in it"
+                    "round(t.grid_share::numeric, 3)::float8",
+                    "Number",
+                    "share of the footprint in it",
                 ),
             },
             sources=("buildings",),
@@ -213,7 +219,9 @@ PUBLISHED: dict[str, PublishedLayer] = {
                 "id": Prop("t.id", "Number", "segment id"),
                 "name": _NAME,
                 "length_m": Prop(
-                    "round(t.length_m::numeric, 1)", "Number", "length in metres (geography)"
+                    "round(t.length_m::numeric, 1)::float8",
+                    "Number",
+                    "length in metres (geography)",
                 ),
             },
             sources=("roads",),
