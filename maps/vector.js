@@ -12,7 +12,8 @@
 
   var stats = {};
   function count(layer, key, n) {
-    var s = stats[layer] || (stats[layer] = { tiles: 0, features: 0, labels: 0 });
+    var s = stats[layer] ||
+      (stats[layer] = { tiles: 0, features: 0, labels: 0, loading: 0, loaded: 0 });
     s[key] += n === undefined ? 1 : n;
   }
 
@@ -161,6 +162,9 @@
       });
     }
     grid.on("tileload", function () { count(spec.layer, "tiles"); });
+    // Every visible tile of the layer arrived (what "the first view is drawn" waits for).
+    grid.on("loading", function () { count(spec.layer, "loading"); });
+    grid.on("load", function () { count(spec.layer, "loaded"); });
   }
 
   // A vector layer from `spec` (see maps/vector.py): tiles from spec.url, or GeoJSON in

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from gis.core.errors import InvalidParameter
 from gis.tiles.extent import layer_extent
@@ -98,13 +98,19 @@ def tile_params(z: int, x: int, y: int) -> dict[str, Any]:
     }
 
 
+_statements: dict[str, TextClause] = {}
+
+
 def render_tile(conn: Connection, layer: PublishedLayer, *, z: int, x: int, y: int) -> bytes:
     """The MVT bytes of tile ``z/x/y`` of ``layer``; empty when nothing is in it (or the zoom
     is below the layer's ``minzoom``)."""
     check_tile(z, x, y)
     if z < layer.minzoom:
         return b""
-    data = conn.execute(text(tile_sql(layer)), tile_params(z, x, y)).scalar_one()
+    statement = _statements.get(layer.name)
+    if statement is None:
+        statement = _statements[layer.name] = text(tile_sql(layer))
+    data = conn.execute(statement, tile_params(z, x, y)).scalar_one()
     return bytes(data) if data is not None else b""
 
 

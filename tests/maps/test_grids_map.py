@@ -162,3 +162,61 @@ def test_bad_bbox_is_a_422(demo_server: str) -> None:
 
     response = httpx.get(f"{demo_server}/maps/grids", params={"bbox": "1,2,3"})
     assert response.status_code == 422 and "bbox" in response.json()["detail"]
+
+
+@pytest.mark.browser
+def test_written_page_with_server_loads_tiles_from_it(
+    demo_server: str,
+    shared_demo_engine: Engine,
+    use_database: Callable[[Engine], None],
+    tmp_path: Path,
+) -> None:
+    use_database(shared_demo_engine)
+    inline, tiled = tmp_path / "inline.html", tmp_path / "tiled.html"
+    runner = CliRunner()
+    assert runner.invoke(app, ["map", "grids", "-o", str(inline)]).exit_code == 0
+    result = runner.invoke(app, ["map", "grids", "-o", str(tiled), "--server", demo_server])
+    assert result.exit_code == 0, result.output
+    # The tiled page carries no features but the few topology problems.
+    assert inline.read_text().count('"coordinates"') > GRIDS + 3000
+    assert tiled.read_text().count('"coordinates"') < 20
+    report = load_page(tiled.as_uri(), wait_until="networkidle")
+    assert report.errors == [] and report.blocked == []
+    assert any(url.startswith(f"{demo_server}/tiles/grids/") for _, url in report.responses)
+    assert report.vector["grids"]["features"] >= GRIDS
+    assert report.vector["buildings"]["features"] >= demo_manifest()["counts"]["buildings"]
+    inline_report = load_page(inline.as_uri(), wait_until="networkidle")
+    assert inline_report.errors == []
+    assert inline_report.vector["grids"]["features"] >= GRIDS
+
+
+def test_written_page_refuses_a_server_that_is_no_url(
+    shared_demo_engine: Engine, use_database: Callable[[Engine], None], tmp_path: Path
+) -> None:
+    use_database(shared_demo_engine)
+    result = CliRunner().invoke(
+        app, ["map", "grids", "-o", str(tmp_path / "x.html"), "--server", "localhost:8000"]
+    )
+    assert result.exit_code == 2 and "--server" in result.output
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_problems_overlay_lists_every_finding(demo_server: str, shared_demo_engine: Engine) -> None:
+    import httpx
+
+    from api.schemas.tiles import ProblemFeatures
+    from gis.territory.topology import validate_topology
+
+    response = httpx.get(f"{demo_server}/maps/grids/problems", timeout=60)
+    assert response.status_code == 200
+    overlay = ProblemFeatures.model_validate(response.json())
+    with shared_demo_engine.connect() as conn:
+        report = validate_topology(conn)
+    expected = (
+        len(report.gaps) + len(report.slivers) + len(report.overlaps)
+        + len(report.outside_community) + len(report.unassigned_buildings)
+        + len(report.split_buildings)
+        + sum(1 for bad in report.invalid_geometries if bad.location)
+    )  # fmt: skip
+    assert len(overlay.features) == expected > 0
+    assert overlay.summary.startswith(f"{report.problem_count} topology problem(s)")
