@@ -241,9 +241,8 @@ def bench_ogc(engine: Engine, base: str) -> dict[str, Any]:
             url = next((lk["href"] for lk in page["links"] if lk["rel"] == "next"), None)
     served_s = time.perf_counter() - start
     pg = engine.url
-    dsn = (
-        f"PG:host={pg.host} port={pg.port} dbname={pg.database} user={pg.username}"
-        + (f" password={pg.password}" if pg.password else "")
+    dsn = f"PG:host={pg.host} port={pg.port} dbname={pg.database} user={pg.username}" + (
+        f" password={pg.password}" if pg.password else ""
     )
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
