@@ -17,6 +17,7 @@ from shapely.geometry import shape
 from gis.territory.layers import BBox
 from gis.territory.map_data import GridMapData
 from gis.territory.topology import TopologyReport
+from gis.tiles.registry import PUBLISHED
 from maps.base import base_map
 from maps.legend import PROBLEM_COLOUR, LegendItem, add_legend
 from maps.reports import OVERDUE_COLOUR, STATUS_COLOURS, add_open_reports_layer
@@ -24,8 +25,10 @@ from maps.vector import StyledGeoJson, TileSource, add_vector_layer, vector_spec
 
 # Code labels from this zoom on: grids are ~30 px wide there, enough for "001".
 LABEL_MIN_ZOOM = 15
-# The buildings tile layer starts here (``gis.tiles.registry``); inline pages draw them always.
-BUILDINGS_MIN_ZOOM = 15
+# Map zooms where the grids and buildings tile layers start (tiles of zoom z are drawn at
+# 512 px, i.e. at map zoom z + 1; see maps/vector.py); inline pages draw them at every zoom.
+GRIDS_MIN_ZOOM = PUBLISHED["grids"].minzoom + 1
+BUILDINGS_MIN_ZOOM = PUBLISHED["buildings"].minzoom + 1
 
 DISTRICT_STYLE = {"color": "#111111", "weight": 4, "fill": False}
 COMMUNITY_STYLE = {"color": "#555555", "weight": 2, "dashArray": "6 4", "fill": False}
@@ -177,6 +180,7 @@ def build_grid_map(
             highlight={"weight": 3, "fillOpacity": 0.35},
             label={"field": "code", "last": 3, "minZoom": LABEL_MIN_ZOOM},
             labels=_label_points(source.grids) if isinstance(source, GridMapData) else None,
+            min_zoom=0 if isinstance(source, GridMapData) else GRIDS_MIN_ZOOM,
         ),
         name="网格 grids",
     )
@@ -232,7 +236,10 @@ def build_grid_map(
         if shown < source.buildings_total:
             note += "; zoom in with ?bbox=minx,miny,maxx,maxy to see the rest"
     else:
-        note = f"vector tiles; buildings from zoom {BUILDINGS_MIN_ZOOM}"
+        note = (
+            f"vector tiles: grids from zoom {GRIDS_MIN_ZOOM}, buildings from zoom "
+            f"{BUILDINGS_MIN_ZOOM}, code labels from {LABEL_MIN_ZOOM}"
+        )
     status = None
     if isinstance(problems, dict):
         status = str(problems.get("summary", ""))

@@ -172,7 +172,10 @@
   function layer(map, spec) {
     var grid;
     if (spec.url) {
-      grid = L.vectorGrid.protobuf(spec.url, options(spec));
+      // 512 px tiles: the tile of zoom z - 1 covers a 512 px cell of the map at zoom z.
+      grid = L.vectorGrid.protobuf(spec.url, options(spec, {
+        tileSize: 512, tz: function (data) { return data.z - 1; },
+      }));
       bindEvents(map, spec, grid);
       return grid;
     }
@@ -186,6 +189,18 @@
       interactive: false,
     }));
     return L.layerGroup([grid, labels]);
+  }
+
+  // Calls `callback` once every vector layer has drawn the tiles it asked for (or after 5 s).
+  function whenDrawn(callback) {
+    var started = Date.now();
+    (function check() {
+      var layers = Object.keys(stats);
+      var drawn = layers.length > 0 && layers.every(function (name) {
+        return stats[name].loaded >= stats[name].loading;
+      });
+      if (drawn || Date.now() - started > 5000) { callback(); } else { setTimeout(check, 50); }
+    })();
   }
 
   // Problems and other small computed layers: a GeoJSON whose features carry their own
@@ -203,7 +218,10 @@
       if (onLoad) { onLoad(fc); }
     }
     if (typeof source === "string") {
-      fetch(source).then(function (r) { return r.json(); }).then(draw);
+      // After the tiles: a slow analysis must not compete with the first view.
+      whenDrawn(function () {
+        fetch(source).then(function (r) { return r.json(); }).then(draw);
+      });
     } else {
       draw(source);
     }

@@ -1,7 +1,9 @@
 """Vector layers on the Folium maps, drawn by Leaflet.VectorGrid (``maps/vector.js``).
 
 A layer's features come either as vector tiles from a gridpatrol server (``/tiles/…``, the
-served pages and standalone pages written with ``--server``) or as GeoJSON inside the page,
+served pages and standalone pages written with ``--server``; drawn at 512 px as vector maps
+do, so a view needs a quarter of the requests and a tile's detail is one screen pixel) or as
+GeoJSON inside the page,
 which VectorGrid slices into tiles in the browser (standalone pages of small cities). Either
 way one spec says how it looks: a Leaflet path style, the fill colour per code, tooltips,
 popups, text labels at label points, emphasis of listed features, an overdue ring.
@@ -34,8 +36,9 @@ class TileSource:
     base_url: str = ""
 
     def tiles(self, layer: str) -> str:
-        """The ``{z}/{x}/{y}`` URL template of ``layer``'s tiles."""
-        return f"{self.base_url.rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"
+        """The URL template of ``layer``'s tiles as ``maps/vector.js`` fills it: ``{tz}`` is
+        the tile zoom, one less than the map's (tiles are drawn at 512 px)."""
+        return f"{self.base_url.rstrip('/')}/tiles/{layer}/{{tz}}/{{x}}/{{y}}.mvt"
 
     def url(self, path: str) -> str:
         """An absolute (or same-origin) URL of ``path`` on the server."""

@@ -11,6 +11,7 @@ layer of label points (``ST_PointOnSurface``) with a wider buffer.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, TextClause, text
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, TextClause, text
 from gis.core.errors import InvalidParameter
 from gis.tiles.extent import layer_extent
 from gis.tiles.registry import PublishedLayer
+from gis.tiles.versions import ETAG_SQL, etag_params, known_etags
 
 MAX_ZOOM = 22
 EXTENT = 4096
@@ -112,6 +114,49 @@ def render_tile(conn: Connection, layer: PublishedLayer, *, z: int, x: int, y: i
         statement = _statements[layer.name] = text(tile_sql(layer))
     data = conn.execute(statement, tile_params(z, x, y)).scalar_one()
     return bytes(data) if data is not None else b""
+
+
+@dataclass(frozen=True)
+class TileRead:
+    """A tile as served: its ETag (quoted), and its bytes (``None``: the client's copy with
+    that ETag is current; ``b""``: the tile is empty)."""
+
+    etag: str
+    data: bytes | None
+
+
+_served: dict[tuple[str, str], TextClause] = {}
+
+
+def read_tile(
+    conn: Connection,
+    layer: PublishedLayer,
+    *,
+    z: int,
+    x: int,
+    y: int,
+    if_none_match: str | None = None,
+    salt: str = "",
+) -> TileRead:
+    """Tile ``z/x/y`` of ``layer`` with its ETag, in one statement: the version is read in
+    the same snapshot as the data, and the tile is not made when ``if_none_match`` names the
+    current ETag."""
+    check_tile(z, x, y)
+    known = known_etags(if_none_match)
+    params = etag_params(layer, salt=salt) | {"known": known}
+    below = z < layer.minzoom
+    statement = _served.get((layer.name, str(below)))
+    if statement is None:
+        tile = "NULL::bytea" if below else f"({tile_sql(layer)})"
+        statement = _served[(layer.name, str(below))] = text(
+            f"SELECT tag, CASE WHEN tag = ANY(CAST(:known AS text[])) OR '*' = ANY(CAST(:known "
+            f"AS text[])) THEN NULL ELSE COALESCE({tile}, ''::bytea) END "
+            f"FROM (SELECT {ETAG_SQL} AS tag) v"
+        )
+    if not below:
+        params |= tile_params(z, x, y)
+    tag, data = conn.execute(statement, params).one()
+    return TileRead(etag=f'"{tag}"', data=None if data is None else bytes(data))
 
 
 def tilejson(conn: Connection, layer: PublishedLayer, *, tile_url: str) -> dict[str, Any]:

@@ -159,6 +159,9 @@ PUBLISHED: dict[str, PublishedLayer] = {
             ),
             sources=("grids", "buildings"),
             labels=("code", "name"),
+            # Below, a 400 m grid is a few pixels: city-wide, communities tell more (and a
+            # z10 tile of a 10,000-grid city weighs 800 KB).
+            minzoom=11,
         ),
         PublishedLayer(
             name="buildings",
@@ -183,8 +186,8 @@ PUBLISHED: dict[str, PublishedLayer] = {
                 ),
             },
             sources=("buildings",),
-            # A city block at z15 holds a few thousand footprints; below that, grids say more.
-            minzoom=15,
+            # A z14 tile (2 km) holds a few thousand footprints; below that, grids say more.
+            minzoom=14,
         ),
         PublishedLayer(
             name="facilities",

@@ -2,59 +2,50 @@
 
 The trigger ``bump_layer_version`` (migration 0006) counts the writing statements on each
 source table inside their transaction, so a version and the data it stands for become visible
-together. Callers read the version *before* the data: a change committed in between then costs
-one extra download, never a stale tile kept under a new ETag.
+together. A tile reads its version in the statement that makes it (one snapshot); other callers
+read the version *before* the data: a change committed in between then costs one extra
+download, never a stale response kept under a new ETag.
 """
 
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, text
 
 from gis.tiles.registry import PublishedLayer
 
+# The ETag of a layer: md5 of a prefix (layer name, SQL digest, query) and the versions of
+# its sources; ``changed_at`` keeps a database rebuilt from scratch (versions back at 1) from
+# matching ETags of its predecessor. A scalar expression, so a tile can fold it into its own
+# statement (one round trip).
+ETAG_SQL = """(SELECT left(md5(:etag_prefix || COALESCE(string_agg(
+        source || '=' || version || '@' || extract(epoch FROM changed_at), ';' ORDER BY source
+    ), '')), 20)
+    FROM layer_versions WHERE source = ANY(:etag_sources))"""
 
-def source_versions(conn: Connection, sources: tuple[str, ...]) -> dict[str, tuple[int, datetime]]:
-    """Version and last change of each source table (absent until the migration ran)."""
-    rows = conn.execute(
-        text("SELECT source, version, changed_at FROM layer_versions WHERE source = ANY(:s)"),
-        {"s": list(sources)},
-    ).all()
-    return {row[0]: (int(row[1]), row[2]) for row in rows}
+
+def etag_params(layer: PublishedLayer, *, salt: str = "") -> dict[str, Any]:
+    """Bind parameters of :data:`ETAG_SQL` for ``layer``; ``salt`` folds in what else shapes
+    the response (the SQL text, a query string), so a new release or another request never
+    reuses an ETag."""
+    return {"etag_prefix": f"{layer.name}|{salt}|", "etag_sources": list(layer.sources)}
 
 
 def layer_etag(conn: Connection, layer: PublishedLayer, *, salt: str = "") -> str:
-    """A strong ETag (quoted) that changes whenever a source table of ``layer`` changes.
-
-    ``salt`` folds in what else shapes the response (the SQL text, a query string), so a new
-    release or another request never reuses an ETag. ``changed_at`` keeps a database rebuilt
-    from scratch (versions back at 1) from matching ETags of its predecessor.
-    """
-    versions = source_versions(conn, layer.sources)
-    token = ";".join(
-        f"{source}={versions[source][0]}@{versions[source][1].timestamp():.6f}"
-        if source in versions
-        else f"{source}=?"
-        for source in sorted(layer.sources)
-    )
-    digest = hashlib.blake2s(f"{layer.name}|{token}|{salt}".encode(), digest_size=10)
-    return f'"{digest.hexdigest()}"'
+    """A strong ETag (quoted) that changes whenever a source table of ``layer`` changes."""
+    tag = conn.execute(text(f"SELECT {ETAG_SQL}"), etag_params(layer, salt=salt)).scalar_one()
+    return f'"{tag}"'
 
 
-def last_changed(conn: Connection, layer: PublishedLayer) -> datetime | None:
-    """When a source table of ``layer`` last changed (``None`` before any bump)."""
-    versions = source_versions(conn, layer.sources)
-    return max((changed for _, changed in versions.values()), default=None)
+def known_etags(if_none_match: str | None) -> list[str]:
+    """The entity tags an ``If-None-Match`` header names, unquoted (weak ones too; ``*``)."""
+    if not if_none_match:
+        return []
+    return [tag.strip().removeprefix("W/").strip('"') for tag in if_none_match.split(",")]
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """Whether an ``If-None-Match`` header names ``etag`` (or ``*``); weak tags compare too."""
-    if not if_none_match:
-        return False
-    for candidate in if_none_match.split(","):
-        tag = candidate.strip()
-        if tag == "*" or tag.removeprefix("W/") == etag:
-            return True
-    return False
+    """Whether an ``If-None-Match`` header names ``etag`` (or ``*``)."""
+    known = known_etags(if_none_match)
+    return "*" in known or etag.strip('"') in known

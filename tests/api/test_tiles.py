@@ -90,7 +90,7 @@ def test_tilejson_describes_the_layer(client: TestClient, shared_demo_engine: En
     assert {layer.id for layer in document.vector_layers} == {"grids", "grids_labels"}
     assert document.vector_layers[0].fields["buildings"] == "Number"
     buildings = TileJSON.model_validate(client.get("/tiles/buildings.json").json())
-    assert buildings.minzoom == PUBLISHED["buildings"].minzoom == 15
+    assert buildings.minzoom == PUBLISHED["buildings"].minzoom == 14
     index = TileIndex.model_validate(client.get("/tiles").json())
     assert [layer.name for layer in index.layers] == [
         name for name, layer in PUBLISHED.items() if layer.tiles

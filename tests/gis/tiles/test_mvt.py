@@ -122,7 +122,7 @@ def tile_ids(conn: Connection, layer: str, z: int, x: int, y: int) -> dict[int, 
     [
         ("grids", (13, 14, 15)),
         ("communities", (13, 14)),
-        ("buildings", (15,)),
+        ("buildings", (14, 15)),
         ("roads", (14,)),
         ("facilities", (14,)),
         ("open_reports", (14, 15)),
@@ -235,10 +235,10 @@ def test_grid_geometry_is_the_source_clipped_within_a_pixel(
 def test_empty_and_below_minzoom_tiles_are_empty(shared_demo_engine: Engine) -> None:
     with shared_demo_engine.connect() as conn:
         assert render_tile(conn, PUBLISHED["grids"], z=10, x=0, y=0) == b""
-        x, y = tile_of(104.06, 30.66, 14)
-        # Buildings start at zoom 15 (a city block of footprints per tile).
-        assert render_tile(conn, PUBLISHED["buildings"], z=14, x=x, y=y) == b""
-        assert render_tile(conn, PUBLISHED["grids"], z=14, x=x, y=y) != b""
+        x, y = tile_of(104.06, 30.66, 13)
+        # Buildings start at zoom 14 (a few thousand footprints per tile).
+        assert render_tile(conn, PUBLISHED["buildings"], z=13, x=x, y=y) == b""
+        assert render_tile(conn, PUBLISHED["grids"], z=13, x=x, y=y) != b""
 
 
 @pytest.mark.parametrize(
