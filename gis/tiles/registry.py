@@ -9,7 +9,7 @@ adding a layer is one entry here plus a version trigger on any new source table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gis.core.errors import NotFound
@@ -129,6 +129,33 @@ def _unit_layer(
     )
 
 
+# Layers keyed by their integer id (MVT feature id, OGC feature id and paging order alike).
+_BY_ID: dict[str, Any] = {
+    "feature_id": "t.id",
+    "feature_id_is_integer": True,
+    "tile_id": "t.id",
+    "order_by": "t.id",
+}
+
+_OPEN_REPORTS = PublishedLayer(
+    name="open_reports",
+    title="待办诉求 Open reports",
+    description=(
+        "Reports someone still has to act on (reported, accepted, dispatched, in progress); "
+        "public fields only."
+    ),
+    table="reports",
+    geometry_type="Point",
+    **_BY_ID,
+    properties=_REPORT_PROPERTIES,
+    where=f"t.status IN ({sql_list(OPEN_STATUSES)})",
+    datetime="t.reported_at",
+    sources=("reports",),
+    simplify=False,
+    # Reports change by the minute: revalidate every time (a 304 costs one lookup).
+    max_age_s=0,
+)
+
 PUBLISHED: dict[str, PublishedLayer] = {
     layer.name: layer
     for layer in (
@@ -214,10 +241,7 @@ PUBLISHED: dict[str, PublishedLayer] = {
             description="The street network patrols walk on.",
             table="roads",
             geometry_type="LineString",
-            feature_id="t.id",
-            feature_id_is_integer=True,
-            tile_id="t.id",
-            order_by="t.id",
+            **_BY_ID,
             properties={
                 "id": Prop("t.id", "Number", "segment id"),
                 "name": _NAME,
@@ -230,44 +254,17 @@ PUBLISHED: dict[str, PublishedLayer] = {
             sources=("roads",),
             minzoom=12,
         ),
-        PublishedLayer(
-            name="open_reports",
-            title="待办诉求 Open reports",
-            description=(
-                "Reports someone still has to act on (reported, accepted, dispatched, in "
-                "progress); public fields only."
-            ),
-            table="reports",
-            geometry_type="Point",
-            feature_id="t.id",
-            feature_id_is_integer=True,
-            tile_id="t.id",
-            order_by="t.id",
-            properties=_REPORT_PROPERTIES,
-            where=f"t.status IN ({sql_list(OPEN_STATUSES)})",
-            datetime="t.reported_at",
-            sources=("reports",),
-            simplify=False,
-            # Reports change by the minute: revalidate every time (a 304 costs one lookup).
-            max_age_s=0,
-        ),
-        PublishedLayer(
+        _OPEN_REPORTS,
+        replace(
+            _OPEN_REPORTS,
             name="reports",
             title="诉求 Reports (all)",
             description="Every report, open or closed, public fields only; for analysis.",
-            table="reports",
-            geometry_type="Point",
-            feature_id="t.id",
-            feature_id_is_integer=True,
-            tile_id="t.id",
-            order_by="t.id",
             properties={
                 **_REPORT_PROPERTIES,
                 "closed_at": Prop(_iso("t.closed_at"), "String", "when it was closed (UTC)"),
             },
-            datetime="t.reported_at",
-            sources=("reports",),
-            simplify=False,
+            where="",
             # Millions of points are for analysis in a desktop GIS, not for map tiles.
             tiles=False,
         ),
