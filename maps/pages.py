@@ -23,6 +23,7 @@ from gis.territory.map_data import (
     map_bounds,
 )
 from gis.territory.topology import validate_topology
+from gis.tiles.versions import sources_token
 from maps.coverage import build_coverage_map
 from maps.grids import build_grid_map, problem_features
 from maps.hotspots import hotspot_map
@@ -32,8 +33,29 @@ from maps.vector import TileSource
 OPEN_REPORT_LIMIT = 5000
 
 
+# Validating a 10,000-grid city takes seconds: the overlay is kept until a layer it reads
+# changes (per database, thresholds and versions of those layers).
+_TOPOLOGY_SOURCES = ("districts", "communities", "grids", "buildings")
+_problems_cache: dict[tuple[str, float, float], tuple[str, dict[str, Any]]] = {}
+
+
 def grid_problems(conn: Connection, settings: Settings) -> dict[str, Any]:
     """The topology problems as the grids map draws them (split buildings outlined)."""
+    key = (
+        conn.engine.url.render_as_string(hide_password=True),
+        settings.sliver_area_m2,
+        settings.split_share,
+    )
+    token = sources_token(conn, _TOPOLOGY_SOURCES)
+    cached = _problems_cache.get(key)
+    if cached is not None and cached[0] == token:
+        return cached[1]
+    overlay = _grid_problems(conn, settings)
+    _problems_cache[key] = (token, overlay)
+    return overlay
+
+
+def _grid_problems(conn: Connection, settings: Settings) -> dict[str, Any]:
     report = validate_topology(
         conn, sliver_area_m2=settings.sliver_area_m2, split_share=settings.split_share
     )

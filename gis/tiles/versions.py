@@ -38,6 +38,14 @@ def layer_etag(conn: Connection, layer: PublishedLayer, *, salt: str = "") -> st
     return f'"{tag}"'
 
 
+def sources_token(conn: Connection, sources: tuple[str, ...]) -> str:
+    """A token that changes whenever one of the ``sources`` tables changes (a cache key)."""
+    token: str = conn.execute(
+        text(f"SELECT {ETAG_SQL}"), {"etag_prefix": "", "etag_sources": list(sources)}
+    ).scalar_one()
+    return token
+
+
 def known_etags(if_none_match: str | None) -> list[str]:
     """The entity tags an ``If-None-Match`` header names, unquoted (weak ones too; ``*``)."""
     if not if_none_match:

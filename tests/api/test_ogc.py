@@ -230,3 +230,17 @@ def test_reports_never_show_the_reporter(demo_engine: Engine) -> None:
         assert str(report_id) in body
         for secret in ("Zhang San", "13800000000", "p.jpg", "reporter", "photo"):
             assert secret not in body
+
+
+def test_number_matched_follows_changes(demo_engine: Engine) -> None:
+    app = create_app(settings_for(demo_engine), engine=demo_engine)
+    with TestClient(app) as client:
+        before = client.get("/ogc/collections/facilities/items?limit=1").json()["numberMatched"]
+        assert (
+            client.get("/ogc/collections/facilities/items?limit=2").json()["numberMatched"]
+            == before
+        )
+        with demo_engine.begin() as conn:
+            conn.execute(text("DELETE FROM facilities WHERE id = (SELECT min(id) FROM facilities)"))
+        after = client.get("/ogc/collections/facilities/items?limit=1").json()["numberMatched"]
+    assert after == before - 1

@@ -220,3 +220,22 @@ def test_problems_overlay_lists_every_finding(demo_server: str, shared_demo_engi
     )  # fmt: skip
     assert len(overlay.features) == expected > 0
     assert overlay.summary.startswith(f"{report.problem_count} topology problem(s)")
+
+
+def test_problems_overlay_is_recomputed_when_a_layer_changes(demo_engine: Engine) -> None:
+    from maps.pages import grid_problems
+    from tests.conftest import settings_for
+
+    settings = settings_for(demo_engine)
+    with demo_engine.connect() as conn:
+        first = grid_problems(conn, settings)
+        assert grid_problems(conn, settings) is first  # unchanged layers: kept
+    lost = [f for f in first["features"] if "in no grid" in f["properties"]["label"]]
+    assert len(lost) == 1
+    code = lost[0]["properties"]["label"].split()[2]
+    with demo_engine.begin() as conn:
+        conn.execute(text("DELETE FROM buildings WHERE code = :code"), {"code": code})
+    with demo_engine.connect() as conn:
+        after = grid_problems(conn, settings)
+    assert not any("in no grid" in f["properties"]["label"] for f in after["features"])
+    assert len(after["features"]) == len(first["features"]) - 1
