@@ -67,7 +67,7 @@ def tile_sql(layer: PublishedLayer) -> str:
                                 {EXTENT}, {LABEL_BUFFER}, true) AS geom,
                    {layer.tile_id} AS fid{label_props}
             FROM env, {layer.table} t
-            WHERE t.geom && env.label_box{where}
+            WHERE :z >= {layer.labels_minzoom} AND t.geom && env.label_box{where}
         )"""
         # Two layers in one tile: MVT layers are concatenated protobuf messages.
         mvt += f""" || (SELECT ST_AsMVT(labels.*, '{layer.name}_labels', {EXTENT}, 'geom', 'fid')
@@ -193,7 +193,7 @@ def tilejson(conn: Connection, layer: PublishedLayer, *, tile_url: str) -> dict[
                     {
                         "id": f"{layer.name}_labels",
                         "description": f"{layer.title}: label points",
-                        "minzoom": layer.minzoom,
+                        "minzoom": max(layer.minzoom, layer.labels_minzoom),
                         "maxzoom": layer.maxzoom,
                         "fields": {name: layer.properties[name].type for name in layer.labels},
                     }

@@ -61,6 +61,8 @@ class PublishedLayer:
     # Properties of a second tile layer ``{name}_labels``: one point per feature
     # (``ST_PointOnSurface``) where a map writes its label.
     labels: tuple[str, ...] = ()
+    # Label points only from this zoom (below it a map writes no labels; they cost ~30 %).
+    labels_minzoom: int = 14
     # Browsers may reuse a tile this long before revalidating it with its ETag.
     max_age_s: int = 60
     keywords: tuple[str, ...] = field(default_factory=tuple)

@@ -232,6 +232,16 @@ def test_grid_geometry_is_the_source_clipped_within_a_pixel(
     assert LABEL_BUFFER > BUFFER
 
 
+def test_label_points_start_at_their_own_zoom(shared_demo_engine: Engine) -> None:
+    start = PUBLISHED["grids"].labels_minzoom
+    with shared_demo_engine.connect() as conn:
+        for z in (start - 1, start):
+            x, y = tile_of(104.06, 30.66, z)
+            layers = decode(render_tile(conn, PUBLISHED["grids"], z=z, x=x, y=y))
+            assert layers["grids"]["features"]
+            assert ("grids_labels" in layers) == (z >= start)
+
+
 def test_empty_and_below_minzoom_tiles_are_empty(shared_demo_engine: Engine) -> None:
     with shared_demo_engine.connect() as conn:
         assert render_tile(conn, PUBLISHED["grids"], z=10, x=0, y=0) == b""
