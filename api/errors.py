@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from gis.core.errors import (
     Conflict,
@@ -14,6 +16,7 @@ from gis.core.errors import (
     GridpatrolError,
     ImportRejected,
     InvalidInput,
+    InvalidParameter,
     InvalidTransition,
     NotFound,
     Unavailable,
@@ -21,6 +24,7 @@ from gis.core.errors import (
 
 DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     NotFound: 404,
+    InvalidParameter: 400,
     InvalidInput: 422,
     ImportRejected: 422,
     Conflict: 409,
@@ -44,6 +48,30 @@ def _field_message(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
+def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
+    """One line naming each parameter FastAPI refused and why."""
+    return "; ".join(_field_message(e) for e in errors)
+
+
+class BadRequestRoute(APIRoute):
+    """A route whose malformed parameters answer 400 (``InvalidParameter``), not 422.
+
+    OGC API Features and tile servers answer a bad query parameter or tile coordinate with
+    400 Bad Request; clients such as GDAL expect it.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise InvalidParameter(describe_validation_errors(list(exc.errors()))) from None
+
+        return route_handler
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Install the domain-error and validation-error handlers on ``app``."""
 
@@ -60,7 +88,7 @@ def add_exception_handlers(app: FastAPI) -> None:
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
-        detail = "; ".join(_field_message(e) for e in errors)
+        detail = describe_validation_errors(errors)
         return JSONResponse(status_code=422, content={"detail": detail, "errors": errors})
 
     app.add_exception_handler(GridpatrolError, domain_error)

@@ -19,9 +19,11 @@ from api.routes import (
     kpis,
     layers,
     maps,
+    ogc,
     open311,
     patrols,
     reports,
+    tiles,
     topology,
 )
 from api.schemas.common import ValidationErrorBody
@@ -114,6 +116,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(coverage.router)
     app.include_router(patrols.router)
     app.include_router(maps.router)
+    app.include_router(tiles.router)
+    app.include_router(ogc.router)
     # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
     for root, directory in ROOTS.items():
         app.mount(

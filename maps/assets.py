@@ -73,6 +73,10 @@ ASSET_FILES: dict[str, str | None] = {
     f"{_CDNJS}/leaflet.markercluster/1.1.0/MarkerCluster.Default.css": (
         "vendor/leaflet.markercluster/dist/MarkerCluster.Default.css"
     ),
+    # Vector tiles (and GeoJSON sliced into tiles) on Leaflet: maps/vector.py.
+    f"{_JSDELIVR}/npm/leaflet.vectorgrid@1.3.0/dist/Leaflet.VectorGrid.bundled.min.js": (
+        "vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"
+    ),
     f"{_JSDELIVR}/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.min.js": (
         "vendor/leaflet.fullscreen/Control.FullScreen.js"
     ),

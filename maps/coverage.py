@@ -13,6 +13,7 @@ from gis.territory.coverage import CrossDistrictCoverage, CrossDistrictUnit
 from gis.territory.layers import BBox
 from maps.base import base_map
 from maps.legend import DISTRICT_COLOURS, PROBLEM_COLOUR, LegendItem, add_legend
+from maps.vector import TileSource, add_vector_layer, vector_spec
 
 
 def _shares_html(unit: CrossDistrictUnit) -> str:
@@ -74,40 +75,47 @@ def _unit_parts(
 def build_coverage_map(
     coverage: CrossDistrictCoverage,
     *,
-    districts: dict[str, Any],
-    communities: dict[str, Any],
+    district_names: dict[str, str],
+    source: TileSource | tuple[dict[str, Any], dict[str, Any]],
     bounds: BBox | None,
     tile_url: str = "",
     attribution: str = "",
 ) -> folium.Map:
-    """The coverage map of ``coverage`` over the district and community layers."""
+    """The coverage map of ``coverage`` over the districts and communities, which come as
+    tiles from a server or inline as ``(districts, communities)`` FeatureCollections."""
     fmap = base_map(
         bounds=bounds,
         tile_url=tile_url,
         attribution=attribution,
         title="跨区覆盖 · Cross-district coverage",
     )
-    codes = sorted(f["properties"]["code"] for f in districts["features"])
+    codes = sorted(district_names)
     colours = {code: DISTRICT_COLOURS[i % len(DISTRICT_COLOURS)] for i, code in enumerate(codes)}
-    names = {f["properties"]["code"]: f["properties"]["name"] for f in districts["features"]}
+    names = district_names
+    districts, communities = (source, source) if isinstance(source, TileSource) else source
 
-    folium.GeoJson(
-        districts,
+    add_vector_layer(
+        fmap,
+        vector_spec(
+            "districts",
+            source=districts,
+            style={"color": "#111111", "weight": 5, "fill": True, "fillOpacity": 0.07},
+            fill_by="code",
+            fill_lookup=colours,
+            tooltip=[("name", "区"), ("code", "code")],
+        ),
         name="区 districts",
-        style_function=lambda f: {
-            "color": "#111111",
-            "weight": 5,
-            "fillColor": colours.get(f["properties"]["code"], "#888888"),
-            "fillOpacity": 0.07,
-        },
-        tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=["区", "code"]),
-    ).add_to(fmap)
-    folium.GeoJson(
-        communities,
+    )
+    add_vector_layer(
+        fmap,
+        vector_spec(
+            "communities",
+            source=communities,
+            style={"color": "#777777", "weight": 1, "fill": False},
+            tooltip=[("name", "社区"), ("code", "code")],
+        ),
         name="社区 communities",
-        style_function=lambda _f: {"color": "#777777", "weight": 1, "fillOpacity": 0},
-        tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=["社区", "code"]),
-    ).add_to(fmap)
+    )
     _unit_parts(
         coverage.grids, colours, name="跨区网格 grids across districts", opacity=0.25
     ).add_to(fmap)

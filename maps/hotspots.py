@@ -9,6 +9,7 @@ from folium.plugins import HeatMap
 
 from gis.analysis.hotspots import BIN_LABELS, HotspotResult, describe_window, hotspots_geojson
 from maps.base import base_map
+from maps.vector import TileSource, add_vector_layer, vector_spec
 
 # ArcGIS's hot-spot ramp: blue (cold) through pale yellow to red (hot).
 BIN_COLOURS: dict[int, str] = {
@@ -56,12 +57,33 @@ def hotspot_map(
     result: HotspotResult,
     *,
     heat_points: list[tuple[float, float, float]],
+    reference: TileSource | None = None,
     tile_url: str = "",
     attribution: str = "",
 ) -> folium.Map:
-    """Hot and cold units by bin, the reports' kernel density and a legend, as a Folium map."""
+    """Hot and cold units by bin, the reports' kernel density and a legend, as a Folium map;
+    with ``reference``, district and community borders come as tiles from that server."""
     title = f"Report hotspots · {describe_window(result)}"
     fmap = base_map(bounds=result.bounds, tile_url=tile_url, attribution=attribution, title=title)
+    if reference is not None:
+        add_vector_layer(
+            fmap,
+            vector_spec(
+                "communities",
+                source=reference,
+                style={"color": "#666666", "weight": 1, "dashArray": "4 3", "fill": False},
+            ),
+            name="社区 communities",
+        )
+        add_vector_layer(
+            fmap,
+            vector_spec(
+                "districts",
+                source=reference,
+                style={"color": "#111111", "weight": 3, "fill": False},
+            ),
+            name="区界 district borders",
+        )
     folium.GeoJson(
         hotspots_geojson(result),
         name="hot and cold spots (Gi*)",

@@ -47,8 +47,16 @@ class LegendItem:
     round: bool = False
 
 
-def add_legend(fmap: folium.Map, *, title: str, items: list[LegendItem], note: str = "") -> None:
-    """A fixed legend box (class ``gp-legend``) in the bottom-right corner of ``fmap``."""
+def add_legend(
+    fmap: folium.Map,
+    *,
+    title: str,
+    items: list[LegendItem],
+    note: str = "",
+    status: str | None = None,
+) -> None:
+    """A fixed legend box (class ``gp-legend``) in the bottom-right corner of ``fmap``;
+    ``status`` is a line (``.gp-status``) a script may update once late data arrives."""
     rows = []
     for item in items:
         radius = "50%" if item.round else "2px"
@@ -60,6 +68,8 @@ def add_legend(fmap: folium.Map, *, title: str, items: list[LegendItem], note: s
             f"<span>{html.escape(item.label)}</span></div>"
         )
     note_html = f'<div style="margin-top:4px;color:#555">{html.escape(note)}</div>' if note else ""
+    if status is not None:
+        note_html += f'<div class="gp-status" style="color:#555">{html.escape(status)}</div>'
     root = fmap.get_root()
     assert isinstance(root, folium.Figure)
     root.html.add_child(

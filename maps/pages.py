@@ -4,10 +4,11 @@ hands it to a pure builder. The API serves them (``/maps/…``) and the CLI writ
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import folium
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from gis.analysis.hotspots import find_hotspots, report_heat_points
 from gis.core.settings import Settings
@@ -18,15 +19,57 @@ from gis.reports.categories import Category
 from gis.reports.listing import open_reports_geojson
 from gis.territory.coverage import find_cross_district_coverage
 from gis.territory.layers import BBox
-from gis.territory.map_data import DEFAULT_BUILDING_LIMIT, admin_layers, grid_map_data, map_bounds
+from gis.territory.map_data import (
+    DEFAULT_BUILDING_LIMIT,
+    admin_layers,
+    district_names,
+    grid_map_data,
+    map_bounds,
+)
 from gis.territory.topology import validate_topology
+from gis.tiles.versions import sources_token
 from maps.coverage import build_coverage_map
-from maps.grids import build_grid_map
+from maps.grids import build_grid_map, problem_features
 from maps.hotspots import hotspot_map
 from maps.patrols import add_patrol_coverage_layer, build_patrol_map
+from maps.vector import TileSource
 
 # Open reports drawn on the grids map at most (clustered markers).
 OPEN_REPORT_LIMIT = 5000
+
+
+# Validating a 10,000-grid city takes seconds: the overlay is kept until a layer it reads
+# changes (per database, thresholds and versions of those layers).
+_TOPOLOGY_SOURCES = ("districts", "communities", "grids", "buildings")
+_problems_cache: dict[tuple[str, float, float], tuple[str, dict[str, Any]]] = {}
+
+
+def grid_problems(conn: Connection, settings: Settings) -> dict[str, Any]:
+    """The topology problems as the grids map draws them (split buildings outlined)."""
+    key = (
+        conn.engine.url.render_as_string(hide_password=True),
+        settings.sliver_area_m2,
+        settings.split_share,
+    )
+    token = sources_token(conn, _TOPOLOGY_SOURCES)
+    cached = _problems_cache.get(key)
+    if cached is not None and cached[0] == token:
+        return cached[1]
+    overlay = _grid_problems(conn, settings)
+    _problems_cache[key] = (token, overlay)
+    return overlay
+
+
+def _grid_problems(conn: Connection, settings: Settings) -> dict[str, Any]:
+    report = validate_topology(
+        conn, sliver_area_m2=settings.sliver_area_m2, split_share=settings.split_share
+    )
+    codes = [b.code for b in report.split_buildings]
+    rows = conn.execute(
+        text("SELECT code, ST_AsGeoJSON(geom, 7) FROM buildings WHERE code = ANY(:codes)"),
+        {"codes": codes},
+    ).all()
+    return problem_features(report, split_geometries={code: json.loads(g) for code, g in rows})
 
 
 def grids_page(
@@ -37,31 +80,49 @@ def grids_page(
     building_limit: int = DEFAULT_BUILDING_LIMIT,
     problems: bool = True,
     reports: bool = True,
+    tiles: TileSource | None = None,
+    problems_url: str | None = None,
     patrol_coverage: bool = False,
     patrol_window: TimeWindow = TimeWindow(),  # noqa: B008 (frozen, so a shared default is safe)
 ) -> folium.Map:
-    """The grids map: topology problems highlighted and open reports clustered, unless off;
-    with ``patrol_coverage``, grids coloured by patrol staleness in the window too."""
-    data = grid_map_data(conn, bbox=bbox, building_limit=building_limit)
+    """The grids map: topology problems highlighted and open reports shown, unless off; with
+    ``patrol_coverage``, grids coloured by patrol staleness in ``patrol_window`` too.
+
+    With ``tiles`` the layers come as vector tiles from that server (the page holds no
+    features), and with ``problems_url`` the problems are fetched after the map is drawn;
+    otherwise everything is inside the page (grids simplified city-wide, buildings capped).
+    """
+    problem_source: dict[str, Any] | str | None = None
+    if problems:
+        problem_source = problems_url or grid_problems(conn, settings)
+    data = (
+        None if tiles is not None else grid_map_data(conn, bbox=bbox, building_limit=building_limit)
+    )
     extra_layers = []
     if patrol_coverage:
         window, by_grid = coverage_by_grid(
             conn, since=patrol_window.since, until=patrol_window.until
         )
         label = f"{window.since:%Y-%m-%d %H:%M} – {window.until:%Y-%m-%d %H:%M}"
+        grids: TileSource | dict[str, Any] = data.grids if data is not None else tiles or {}
         extra_layers.append(
-            lambda fmap: add_patrol_coverage_layer(fmap, data.grids, by_grid, window=label)
+            lambda fmap: add_patrol_coverage_layer(fmap, grids, by_grid, window=label)
         )
-    report = (
-        validate_topology(
-            conn, sliver_area_m2=settings.sliver_area_m2, split_share=settings.split_share
+    if data is None:
+        assert tiles is not None
+        return build_grid_map(
+            tiles,
+            bounds=map_bounds(conn, bbox),
+            problems=problem_source,
+            open_reports=tiles if reports else None,
+            tile_url=settings.tile_url,
+            attribution=settings.tile_attribution,
+            extra_layers=extra_layers,
         )
-        if problems
-        else None
-    )
     return build_grid_map(
         data,
-        report=report,
+        bounds=data.bounds,
+        problems=problem_source,
         open_reports=(
             open_reports_geojson(conn, bbox=bbox, limit=OPEN_REPORT_LIMIT) if reports else None
         ),
@@ -87,13 +148,15 @@ def patrols_page(conn: Connection, settings: Settings, *, plan_id: int) -> foliu
     )
 
 
-def coverage_page(conn: Connection, settings: Settings) -> folium.Map:
-    """The cross-district coverage map of the whole city."""
-    districts, communities = admin_layers(conn)
+def coverage_page(
+    conn: Connection, settings: Settings, *, tiles: TileSource | None = None
+) -> folium.Map:
+    """The cross-district coverage map of the whole city (districts and communities as tiles
+    from ``tiles``, or inline)."""
     return build_coverage_map(
         find_cross_district_coverage(conn),
-        districts=districts,
-        communities=communities,
+        district_names=district_names(conn),
+        source=tiles if tiles is not None else admin_layers(conn),
         bounds=map_bounds(conn, None),
         tile_url=settings.tile_url,
         attribution=settings.tile_attribution,
@@ -101,10 +164,16 @@ def coverage_page(conn: Connection, settings: Settings) -> folium.Map:
 
 
 def hotspots_page(
-    conn: Connection, settings: Settings, *, categories: dict[str, Category], **options: Any
+    conn: Connection,
+    settings: Settings,
+    *,
+    categories: dict[str, Category],
+    tiles: TileSource | None = None,
+    **options: Any,
 ) -> folium.Map:
-    """Hot and cold spots by Gi* bin with a heatmap of the same reports; ``categories`` and
-    ``options`` are :func:`gis.analysis.hotspots.find_hotspots`'s."""
+    """Hot and cold spots by Gi* bin with a heatmap of the same reports (and district and
+    community borders as tiles from ``tiles``); ``categories`` and ``options`` are
+    :func:`gis.analysis.hotspots.find_hotspots`'s."""
     result = find_hotspots(conn, categories=categories, **options)
     heat = report_heat_points(
         conn,
@@ -114,5 +183,9 @@ def hotspots_page(
         until=result.until,
     )
     return hotspot_map(
-        result, heat_points=heat, tile_url=settings.tile_url, attribution=settings.tile_attribution
+        result,
+        heat_points=heat,
+        reference=tiles,
+        tile_url=settings.tile_url,
+        attribution=settings.tile_attribution,
     )

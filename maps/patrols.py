@@ -16,7 +16,9 @@ from folium.elements import JSCSSMixin
 from jinja2 import Template
 
 from maps.base import base_map
+from maps.grids import GRIDS_MIN_ZOOM
 from maps.legend import CATEGORY_COLOURS, PROBLEM_COLOUR, LegendItem, add_legend
+from maps.vector import TileSource, add_vector_layer, vector_spec
 
 POLYLINE_DECORATOR_URL = (
     "https://cdn.jsdelivr.net/npm/leaflet-polylinedecorator@1.6.0/dist/leaflet.polylineDecorator.js"
@@ -253,13 +255,41 @@ def build_patrol_map(
 # ----------------------------------------------------------------------------- coverage
 def add_patrol_coverage_layer(
     fmap: folium.Map,
-    grids: dict[str, Any],
+    grids: dict[str, Any] | TileSource,
     coverage: dict[str, dict[str, Any]],
     *,
     window: str,
 ) -> None:
     """Grids coloured by patrol staleness in ``window`` (``coverage`` by grid code, from
-    ``gis.patrols.coverage.coverage_by_grid``): red stale, green patrolled."""
+    ``gis.patrols.coverage.coverage_by_grid``): red stale, green patrolled.
+
+    ``grids`` is the page's grid FeatureCollection, or the server whose ``grids`` tiles to
+    colour; then the page carries only the codes of the grids patrolled in the window.
+    """
+    name = f"巡查覆盖 patrol coverage ({window})"
+    if isinstance(grids, TileSource):
+        patrolled = {code: PATROLLED_COLOUR for code, e in coverage.items() if not e["stale"]}
+        add_vector_layer(
+            fmap,
+            vector_spec(
+                "grids",
+                source=grids,
+                style={
+                    "color": STALE_COLOUR,
+                    "weight": 1,
+                    "fill": True,
+                    "fillColor": STALE_COLOUR,
+                    "fillOpacity": 0.45,
+                },
+                fill_by="code",
+                fill_lookup=patrolled,
+                stroke_like_fill=True,
+                tooltip=[("name", "网格"), ("code", "code")],
+                min_zoom=GRIDS_MIN_ZOOM,
+            ),
+            name=name,
+        )
+        return
 
     def style(feature: dict[str, Any]) -> dict[str, Any]:
         entry = coverage.get(feature["properties"]["code"])
@@ -282,7 +312,7 @@ def add_patrol_coverage_layer(
         features.append({**feature, "properties": properties})
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name=f"巡查覆盖 patrol coverage ({window})",
+        name=name,
         style_function=style,
         tooltip=folium.GeoJsonTooltip(
             ["code", "patrol", "last_patrolled_at", "walked_m"],

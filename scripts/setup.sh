@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything gridpatrol needs on Debian/Ubuntu; says what it installs.
 #   scripts/setup.sh            PostgreSQL 15 + PostGIS 3 + pgRouting, Python venv, packages
-#   scripts/setup.sh --test     the same, plus Chromium for the map tests
+#   scripts/setup.sh --test     the same, plus Chromium for the map tests and GDAL's command-line
+#                               tools (ogrinfo/ogr2ogr: the OGC API Features and MVT tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- system packages --------------------------------------------------------------------
 packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting python3-venv python3-dev)
-[ "$want_browser" = 1 ] && packages+=(chromium fonts-noto-cjk)
+[ "$want_browser" = 1 ] && packages+=(chromium fonts-noto-cjk gdal-bin)
 if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 missing=()
 for pkg in "${packages[@]}"; do

@@ -1,17 +1,20 @@
 """Loading a page in headless Chromium (Debian's) with the network off, as a person would.
 
 Every request that is not to this machine (or a data:/file: URL) is aborted and recorded;
-JavaScript errors and console errors are collected; Leaflet's drawn layers are counted.
+JavaScript errors and console errors are collected; Leaflet's drawn layers are counted, and
+so are the features gridpatrol's vector layers drew from tiles (``maps/vector.js`` stats).
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlparse
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -43,6 +46,11 @@ class PageReport:
     errors: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # Per vector layer: tiles loaded, features and labels drawn (maps/vector.js).
+    vector: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Texts of the tooltips open at the end (after ``actions``).
+    tooltips: list[str] = field(default_factory=list)
+    responses: list[tuple[int, str]] = field(default_factory=list)
 
 
 def chromium_path() -> str:
@@ -67,10 +75,14 @@ def load_page(
     screenshot: Path | None = None,
     wait_ms: int = 800,
     count: dict[str, str] | None = None,
+    wait_until: Literal["load", "networkidle"] = "load",
+    actions: Callable[[Page], Any] | None = None,
 ) -> PageReport:
     """Open ``url`` (http://127.0.0.1… or file://…) offline; report errors and layer counts.
 
-    ``count`` adds named CSS selectors whose matches are counted too.
+    ``count`` adds named CSS selectors whose matches are counted too; ``networkidle`` waits
+    until no request (tiles) has been in flight for half a second; ``actions`` then drive the
+    page (zoom, hover) before the counting.
     """
     report = PageReport()
     with sync_playwright() as p:
@@ -93,9 +105,16 @@ def load_page(
                     route_obj.abort()
 
             page.route("**/*", route)
-            page.goto(url, wait_until="load")
+            page.on("response", lambda r: report.responses.append((r.status, r.url)))
+            page.goto(url, wait_until=wait_until)
             page.wait_for_timeout(wait_ms)
+            if actions is not None:
+                actions(page)
             report.counts = page.evaluate(_COUNT_LAYERS)
+            report.vector = page.evaluate(
+                "() => window.gridpatrolVector ? window.gridpatrolVector.stats : {}"
+            )
+            report.tooltips = page.locator(".leaflet-tooltip").all_inner_texts()
             for name, selector in (count or {}).items():
                 report.counts[name] = page.locator(selector).count()
             if screenshot is not None:

@@ -6,15 +6,20 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import NAIVE_TIME, BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
-from api.schemas.common import error_responses
+from api.schemas.common import error_responses, media_response
+from api.schemas.tiles import ProblemFeatures
 from gis.core.timewindow import resolve_window
 from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
 from maps.assets import check_installed, render
-from maps.pages import coverage_page, grids_page, hotspots_page, patrols_page
+from maps.pages import coverage_page, grid_problems, grids_page, hotspots_page, patrols_page
+from maps.vector import TileSource
+
+# Served pages load tiles and overlays from the server that served them.
+SAME_ORIGIN = TileSource("")
 
 # Every page answers text/html; 503 (JSON) names the fix when the map assets are missing.
 _PAGE: dict[int | str, Any] = {
@@ -46,9 +51,10 @@ def grids_map(
         datetime | None, Query(description=f"patrol window end (default: now); {NAIVE_TIME}")
     ] = None,
 ) -> HTMLResponse:
-    """Districts, communities, grids (code, buildings, residents), buildings coloured by grid,
-    topology problems and open reports; city-wide grids are simplified, buildings need a
-    ``bbox``."""
+    """Districts, communities, grids (code, buildings, residents), buildings coloured by grid
+    and open reports as vector tiles; topology problems load after the map is drawn
+    (``/maps/grids/problems``); with ``patrol_coverage``, grids coloured by patrol staleness.
+    ``bbox`` sets the view."""
     check_installed()
     fmap = grids_page(
         conn,
@@ -57,6 +63,8 @@ def grids_map(
         building_limit=building_limit,
         problems=problems,
         reports=reports,
+        tiles=SAME_ORIGIN,
+        problems_url=SAME_ORIGIN.url("/maps/grids/problems"),
         patrol_coverage=patrol_coverage,
         patrol_window=resolve_window(
             patrol_since, patrol_until, zone=settings.zone, names=("patrol_since", "patrol_until")
@@ -65,18 +73,30 @@ def grids_map(
     return HTMLResponse(render(fmap, mode="served"))
 
 
+@router.get(
+    "/maps/grids/problems",
+    response_model=ProblemFeatures,
+    response_class=JSONResponse,
+    responses={200: media_response("application/geo+json", ProblemFeatures)},
+)
+def grids_map_problems(conn: ConnDep, settings: SettingsDep) -> Any:
+    """The topology problems as the grids map draws them (GeoJSON, styled, with a summary)."""
+    return JSONResponse(grid_problems(conn, settings), media_type="application/geo+json")
+
+
 @router.get("/maps/coverage", responses=_PAGE)
 def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
     """District borders, communities and grids spanning districts by share, enclave parts."""
     check_installed()
-    return HTMLResponse(render(coverage_page(conn, settings), mode="served"))
+    return HTMLResponse(render(coverage_page(conn, settings, tiles=SAME_ORIGIN), mode="served"))
 
 
 @router.get("/maps/hotspots", responses={**_PAGE, **error_responses(422)})
 def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     check_installed()
-    return HTMLResponse(render(hotspots_page(conn, settings, **params), mode="served"))
+    fmap = hotspots_page(conn, settings, tiles=SAME_ORIGIN, **params)
+    return HTMLResponse(render(fmap, mode="served"))
 
 
 @router.get("/maps/patrols", responses={**_PAGE, **error_responses(404, 422)})

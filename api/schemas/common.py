@@ -74,6 +74,13 @@ def error_responses(*statuses: int, **models: type[ErrorBody]) -> dict[int | str
     return responses
 
 
+def media_response(media_type: str, model: type[BaseModel]) -> dict[str, Any]:
+    """A 200 answer of ``media_type`` (e.g. ``application/geo+json``) whose body follows
+    ``model`` (the route's ``response_model``, which puts the schema in the components)."""
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"content": {media_type: {"schema": ref}}}
+
+
 def _iso(value: datetime) -> str:
     return value.isoformat()
 

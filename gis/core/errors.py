@@ -35,6 +35,11 @@ class InvalidBBox(InvalidInput):
 MAX_LISTED_PROBLEMS = 25
 
 
+class InvalidParameter(InvalidInput):
+    """A request parameter that standards answer with 400 (OGC API query parameters, tile
+    coordinates): malformed, out of range, or not one the endpoint takes."""
+
+
 class ImportRejected(GridpatrolError):
     """A file import was refused as a whole; nothing was written."""
 

@@ -131,6 +131,8 @@ class Building(Base):
             "households IS NULL OR households >= 0", name="buildings_households_nonneg"
         ),
         CheckConstraint("residents IS NULL OR residents >= 0", name="buildings_residents_nonneg"),
+        # Grid tiles count buildings and residents per grid from this index alone (0006).
+        Index("ix_buildings_grid_code_residents", "grid_code", postgresql_include=["residents"]),
     )
 
 
@@ -248,3 +250,16 @@ class WorkerGrid(Base):
     grid_code: Mapped[str] = mapped_column(
         ForeignKey("grids.code", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class LayerVersion(Base):
+    """How often a source table of the published layers changed (tile and OGC ETags).
+
+    Bumped by the statement-level trigger ``bump_layer_version`` on each source table
+    (migration 0006), inside the writing transaction.
+    """
+
+    __tablename__ = "layer_versions"
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="1")
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -77,6 +77,12 @@ def map_bounds(conn: Connection, bbox: BBox | None) -> BBox | None:
     return None if row[0] is None else (row[0], row[1], row[2], row[3])
 
 
+def district_names(conn: Connection) -> dict[str, str]:
+    """Name of each district by code (legends and colours; no geometry)."""
+    rows = conn.execute(text("SELECT code, name FROM districts ORDER BY code")).all()
+    return {str(code): str(name) for code, name in rows}
+
+
 def admin_layers(
     conn: Connection, *, bbox: BBox | None = None
 ) -> tuple[FeatureCollection, FeatureCollection]:

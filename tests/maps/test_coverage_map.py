@@ -16,10 +16,19 @@ from tests.browser import load_page
 pytestmark = pytest.mark.browser
 
 
-def test_served_coverage_map_draws_offline(demo_server: str, tmp_path: Path) -> None:
-    report = load_page(f"{demo_server}/maps/coverage", screenshot=tmp_path / "coverage.png")
+def test_served_coverage_map_draws_offline_from_tiles(demo_server: str, tmp_path: Path) -> None:
+    report = load_page(
+        f"{demo_server}/maps/coverage",
+        screenshot=tmp_path / "coverage.png",
+        wait_until="networkidle",
+    )
     assert report.errors == [] and report.blocked == []
     communities = demo_manifest()["counts"]["communities"]
+    # District and community borders come as tiles, every one drawn at least once.
+    tiles = {url.split("/tiles/")[1].split("/")[0] for _, url in report.responses if ".mvt" in url}
+    assert tiles == {"districts", "communities"}
+    assert report.vector["districts"]["features"] >= 3
+    assert report.vector["communities"]["features"] >= communities
     # 3 districts + communities + 3 straddler parts + ≥3 enclave outlines
     assert report.counts["paths"] >= 3 + communities + 6
     assert report.counts["controls"] == 1 and report.counts["legend"] == 1

@@ -50,3 +50,17 @@ def test_big_history_is_aggregated_for_the_heatmap(shared_demo_engine: Engine) -
         points = report_heat_points(conn, categories=CATEGORIES, max_points=2_000)
     assert 0 < len(points) <= 2_500
     assert sum(w for _, _, w in points) == demo_manifest()["report_history"]["reports"]
+
+
+def test_served_hotspot_map_draws_borders_from_tiles(demo_server: str) -> None:
+    report = load_page(
+        f"{demo_server}/maps/hotspots?unit=grid&permutations=99",
+        wait_until="networkidle",
+        wait_ms=1500,
+    )
+    assert report.errors == [] and report.blocked == []
+    assert report.vector["districts"]["features"] >= 3
+    assert report.vector["communities"]["features"] >= demo_manifest()["counts"]["communities"]
+    # Every grid is a unit, drawn once (inline: the analysis is computed per request).
+    assert report.counts["paths"] >= demo_manifest()["counts"]["grids"]
+    assert report.counts["legend"] == 1 and report.counts["controls"] == 1

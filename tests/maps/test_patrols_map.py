@@ -133,3 +133,23 @@ def test_grids_map_colours_grids_by_patrol_staleness(
         grids = int(conn.execute(text("SELECT count(*) FROM grids")).scalar_one())
     # Districts + communities + grids + the coverage layer's grids.
     assert report.counts["paths"] >= 2 * grids
+
+
+def test_served_grids_map_colours_tiled_grids_by_patrol_staleness(
+    stored: tuple[Engine, dict[str, Any]],
+) -> None:
+    """On tiles the coverage overlay is a second styled ``grids`` tile layer: the page carries
+    only the patrolled grids' codes, and every grid is drawn by both layers."""
+    engine, _ = stored
+    with engine.connect() as conn:
+        grids = int(conn.execute(text("SELECT count(*) FROM grids")).scalar_one())
+    app = create_app(settings_for(engine), engine=engine)
+    with serve(app) as base:
+        report = load_page(
+            f"{base}/maps/grids?patrol_coverage=true&problems=false&reports=false",
+            wait_until="networkidle",
+        )
+    assert report.errors == [] and report.blocked == []
+    assert all(status in (200, 204) for status, _ in report.responses)
+    # The base grid layer and the coverage layer both draw every grid of the view.
+    assert report.vector["grids"]["features"] >= 2 * grids

@@ -1,0 +1,188 @@
+"""OGC API - Features under ``/ogc``: landing page, conformance, collections and items.
+
+Parameters the standard does not define for an endpoint, and malformed values, answer 400.
+Items are ``application/geo+json``, built as text by PostGIS (see ``gis.ogc.features``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from api.deps import ConnDep
+from api.errors import BadRequestRoute
+from api.schemas.common import media_response
+from api.schemas.ogc import Collection, Collections, Conformance, Items, ItemWithLinks, LandingPage
+from gis.core.errors import InvalidParameter
+from gis.ogc.features import (
+    GEOJSON,
+    JSON,
+    collection,
+    collections,
+    conformance,
+    get_collection_layer,
+    landing_page,
+    read_item,
+    read_items,
+)
+from gis.ogc.params import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    check_limit,
+    check_offset,
+    parse_datetime,
+    parse_ogc_bbox,
+)
+from gis.tiles.versions import etag_matches, layer_etag
+
+router = APIRouter(prefix="/ogc", tags=["OGC API Features"], route_class=BadRequestRoute)
+
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
+_JSON_FORMATS = ("json", "geojson", JSON, GEOJSON)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _only(*names: str) -> Any:
+    """A dependency refusing query parameters other than ``names`` and ``f`` (400)."""
+    allowed = {*names, "f"}
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise InvalidParameter(
+                f"{unknown[0]}: not a parameter of this endpoint; it takes "
+                f"{', '.join(sorted(allowed))}"
+            )
+        fmt = request.query_params.get("f")
+        if fmt is not None and fmt not in _JSON_FORMATS:
+            raise InvalidParameter(f"f: only json (GeoJSON for items) is offered, got {fmt!r}")
+
+    return Depends(check)
+
+
+def _json(document: dict[str, Any], media_type: str = JSON, **headers: str) -> Response:
+    return Response(
+        content=json.dumps(document, ensure_ascii=False),
+        media_type=media_type,
+        headers=CORS | headers,
+    )
+
+
+@router.get("", response_model=LandingPage, dependencies=[_only()])
+def ogc_landing_page(request: Request) -> Response:
+    """Links to the API definition, the conformance classes and the collections."""
+    return _json(landing_page(_base(request)))
+
+
+@router.get("/conformance", response_model=Conformance, dependencies=[_only()])
+def ogc_conformance() -> Response:
+    """The conformance classes implemented: Core and GeoJSON."""
+    return _json(conformance())
+
+
+@router.get("/collections", response_model=Collections, dependencies=[_only()])
+def ogc_collections(request: Request, conn: ConnDep) -> Response:
+    """Every collection with its extent (CRS84; report time for reports) and links."""
+    return _json(collections(conn, base_url=_base(request)))
+
+
+@router.get("/collections/{collection_id}", response_model=Collection, dependencies=[_only()])
+def ogc_collection(request: Request, conn: ConnDep, collection_id: str) -> Response:
+    """One collection's metadata."""
+    layer = get_collection_layer(collection_id)
+    return _json(collection(conn, layer, base_url=_base(request)))
+
+
+def _page_url(request: Request, offset: int, limit: int) -> str:
+    return str(request.url.include_query_params(offset=offset, limit=limit))
+
+
+@router.get(
+    "/collections/{collection_id}/items",
+    response_model=Items,
+    responses={200: media_response(GEOJSON, Items), 304: {"description": "Not modified"}},
+    dependencies=[_only("bbox", "datetime", "limit", "offset")],
+)
+def ogc_items(
+    request: Request,
+    conn: ConnDep,
+    collection_id: str,
+    bbox: Annotated[
+        str | None,
+        Query(description="minx,miny,maxx,maxy in CRS84 (longitude, latitude)"),
+    ] = None,
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            description="RFC 3339 instant or interval (start/end, '..' for open) on the "
+            "report time; report collections only",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, Query(description=f"page size; above {MAX_LIMIT:,} the maximum is used")
+    ] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(description="features to skip")] = 0,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """A page of features as GeoJSON, with ``numberMatched``, ``numberReturned`` and
+    ``next``/``prev`` links."""
+    layer = get_collection_layer(collection_id)
+    box = parse_ogc_bbox(bbox)
+    window = parse_datetime(datetime_)
+    size = check_limit(limit)
+    start = check_offset(offset)
+    etag = layer_etag(conn, layer, salt=str(request.url.query))
+    if etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=CORS | {"ETag": etag})
+    page = read_items(conn, layer, bbox=box, window=window, limit=size, offset=start)
+    href = f"{_base(request)}/ogc/collections/{layer.name}"
+    links = [
+        {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "this page"},
+        {"href": href, "rel": "collection", "type": JSON, "title": layer.title},
+    ]
+    if start + page.number_returned < page.number_matched:
+        links.append(
+            {"href": _page_url(request, start + size, size), "rel": "next", "type": GEOJSON}
+        )
+    if start > 0:
+        links.append(
+            {"href": _page_url(request, max(0, start - size), size), "rel": "prev", "type": GEOJSON}
+        )
+    head = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "numberMatched": page.number_matched,
+            "numberReturned": page.number_returned,
+            "timeStamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "links": links,
+        },
+        ensure_ascii=False,
+    )
+    # The features are GeoJSON text from PostGIS: spliced in, never parsed here.
+    body = f'{head[:-1]}, "features": [{page.features_json}]}}'
+    return Response(content=body, media_type=GEOJSON, headers=CORS | {"ETag": etag})
+
+
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    response_model=ItemWithLinks,
+    responses={200: media_response(GEOJSON, ItemWithLinks)},
+    dependencies=[_only()],
+)
+def ogc_item(request: Request, conn: ConnDep, collection_id: str, feature_id: str) -> Response:
+    """One feature as GeoJSON, with links to itself and its collection."""
+    layer = get_collection_layer(collection_id)
+    feature = json.loads(read_item(conn, layer, feature_id))
+    href = f"{_base(request)}/ogc/collections/{layer.name}"
+    feature["links"] = [
+        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {"href": href, "rel": "collection", "type": JSON, "title": layer.title},
+    ]
+    return _json(feature, GEOJSON)

@@ -1,0 +1,107 @@
+"""Vector tiles (MVT) of the published layers, their TileJSON, and an index of layers."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
+
+from api.deps import ConnDep
+from api.errors import BadRequestRoute
+from api.schemas.tiles import TileIndex, TileJSON
+from gis.tiles.mvt import MEDIA_TYPE, TileRead, check_tile, read_tile, tile_sql, tilejson
+from gis.tiles.registry import PUBLISHED, PublishedLayer, get_published
+
+router = APIRouter(prefix="/tiles", tags=["tiles"], route_class=BadRequestRoute)
+
+# Tiles and TileJSON are public data: any web page (or a standalone map file) may load them.
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
+
+
+def _cache_headers(layer: PublishedLayer, etag: str) -> dict[str, str]:
+    policy = f"public, max-age={layer.max_age_s}" if layer.max_age_s > 0 else "no-cache"
+    return CORS | {"ETag": etag, "Cache-Control": policy}
+
+
+def _tile_url(request: Request, layer: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"
+
+
+# Changes of the tile SQL (a new release) change every ETag.
+_SQL_DIGEST = {
+    name: hashlib.blake2s(tile_sql(layer).encode(), digest_size=6).hexdigest()
+    for name, layer in PUBLISHED.items()
+}
+
+
+@router.get("", response_model=TileIndex)
+def list_tile_layers(request: Request) -> dict[str, Any]:
+    """Every tile layer with its TileJSON and tile URL template."""
+    base = str(request.base_url).rstrip("/")
+    return {
+        "layers": [
+            {
+                "name": name,
+                "title": layer.title,
+                "tilejson": f"{base}/tiles/{name}.json",
+                "tiles": _tile_url(request, name),
+            }
+            for name, layer in PUBLISHED.items()
+            if layer.tiles
+        ]
+    }
+
+
+@router.get(
+    "/{layer}/{z}/{x}/{y}.mvt",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "A Mapbox Vector Tile (EPSG:3857, extent 4096) with one layer.",
+        },
+        204: {"description": "Nothing of the layer in this tile (or below its minzoom)."},
+        304: {"description": "Not modified since the ETag in If-None-Match."},
+    },
+)
+async def get_tile(
+    request: Request,
+    layer: Annotated[str, Path(description="tile layer, see GET /tiles")],
+    z: Annotated[int, Path(description="zoom")],
+    x: Annotated[int, Path(description="column, from the west")],
+    y: Annotated[int, Path(description="row, from the north (XYZ)")],
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """One vector tile of ``layer``: 204 when empty, 304 when the ETag still holds."""
+    check_tile(z, x, y)
+    spec = get_published(layer, tiles=True)
+    engine: Engine = request.app.state.engine
+    # All database work in one worker-thread hop (no per-request dependency threads): a small
+    # tile costs about a millisecond in PostGIS, and the server should add little to it.
+    tile = await run_in_threadpool(_read, engine, spec, z, x, y, if_none_match)
+    headers = _cache_headers(spec, tile.etag)
+    if tile.data is None:
+        return Response(status_code=304, headers=headers)
+    if not tile.data:
+        return Response(status_code=204, headers=headers)
+    return Response(content=tile.data, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _read(
+    engine: Engine, spec: PublishedLayer, z: int, x: int, y: int, if_none_match: str | None
+) -> TileRead:
+    with engine.connect() as conn:
+        return read_tile(
+            conn, spec, z=z, x=x, y=y, if_none_match=if_none_match, salt=_SQL_DIGEST[spec.name]
+        )
+
+
+@router.get("/{layer}.json", response_model=TileJSON)
+def get_tilejson(request: Request, conn: ConnDep, layer: str) -> Response:
+    """TileJSON 3.0.0 of ``layer``: tile URL, bounds, zoom range and attribute fields."""
+    spec = get_published(layer, tiles=True)
+    document = TileJSON.model_validate(tilejson(conn, spec, tile_url=_tile_url(request, layer)))
+    return Response(content=document.model_dump_json(), media_type="application/json", headers=CORS)

@@ -1,0 +1,332 @@
+"""Benchmark: vector tiles, the grids map and OGC API Features on a generated city.
+
+Everything against a baseline in the same run, on the same database:
+
+- tiles: the server (``gridpatrol serve``, one process, over HTTP with keep-alive) against the
+  bare ``ST_AsMVT`` statement of the same tile run through psycopg, for the tiles a map asks
+  for: the 1280 x 860 viewports at a few places of the city, zooms 12-17, each with the layers
+  the grids map draws at that zoom (districts, communities, grids, open reports; buildings
+  from 15). Warm: each tile is requested once before the timed round.
+- the grids map: ``/maps/grids`` in headless Chromium, from navigation until every vector
+  layer has drawn its tiles (VectorGrid's ``load``), and the size of the page's HTML;
+- OGC items: every building, ``limit=10000``, following ``next`` links, against ``ogr2ogr``
+  reading the table straight from PostGIS into GeoJSON (and GDAL's OAPIF driver doing the
+  same through the server).
+
+    python -m data.generate --grids 10000 --buildings 1000000 --format gpkg --out /tmp/bigcity
+    python -m bench.tiles --city /tmp/bigcity --pg-home /tmp/bench-pg-tiles --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+import mapbox_vector_tile
+import psycopg
+from sqlalchemy import Engine, text
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+
+from bench.grid_mapping import open_city
+from gis.tiles.mvt import tile_params, tile_sql
+from gis.tiles.registry import PUBLISHED
+from tests.browser import CHROMIUM_FLAGS, chromium_path
+
+VIEW_W, VIEW_H = 1280, 860
+ZOOMS = range(12, 18)
+
+
+def tile_xy(lon: float, lat: float, z: int) -> tuple[float, float]:
+    n = 2**z
+    x = (lon + 180.0) / 360.0 * n
+    y = (1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n
+    return x, y
+
+
+def viewport_tiles(lon: float, lat: float, z: int) -> list[tuple[int, int, int]]:
+    """The tiles of zoom z a 1280 x 860 map centred on (lon, lat) shows: at map zoom z + 1,
+    each drawn at 512 px (maps/vector.py)."""
+    cx, cy = tile_xy(lon, lat, z)
+    half_w, half_h = VIEW_W / 2 / 512, VIEW_H / 2 / 512
+    xs = range(math.floor(cx - half_w), math.floor(cx + half_w) + 1)
+    ys = range(math.floor(cy - half_h), math.floor(cy + half_h) + 1)
+    return [(z, x, y) for x in xs for y in ys]
+
+
+def layers_at(z: int) -> list[str]:
+    """What the grids map draws at zoom ``z``."""
+    names = ["districts", "communities", "grids", "open_reports"]
+    return names + (["buildings"] if z >= PUBLISHED["buildings"].minzoom else [])
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 2), "p99_ms": round(p99 * 1000, 2)}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(url: str) -> Iterator[str]:
+    """``gridpatrol serve`` on ``url``'s database, in its own process."""
+    port = free_port()
+    env = os.environ | {"DATABASE_URL": url, "GRIDPATROL_TILE_URL": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx2.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def city_centre(engine: Engine) -> tuple[float, float]:
+    """Centre of the districts' extent (lon, lat)."""
+    with engine.connect() as conn:
+        lon, lat = conn.exec_driver_sql(
+            "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Extent(geom)::geometry) c "
+            "FROM districts) s"
+        ).one()
+    return float(lon), float(lat)
+
+
+def bench_tiles(engine: Engine, base: str, places: int, seed: int) -> dict[str, Any]:
+    """Per zoom: p50/p99 of the server and of the bare statement over the same tiles."""
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as conn:
+        minx, miny, maxx, maxy = conn.execute(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT ST_Extent(geom)::geometry e FROM districts) s"
+        ).fetchone()  # type: ignore[misc]
+    rng = random.Random(seed)
+    centres = [(rng.uniform(minx, maxx), rng.uniform(miny, maxy)) for _ in range(places)]
+    results: dict[str, Any] = {}
+    parsed = urlsplit(base)
+    client = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=120)
+    with psycopg.connect(url) as conn:
+        for z in ZOOMS:
+            requests = sorted(
+                {
+                    (layer, t)
+                    for lon, lat in centres
+                    for t in viewport_tiles(lon, lat, z)
+                    for layer in layers_at(z)
+                }
+            )
+            server_s: list[float] = []
+            bare_s: list[float] = []
+            sizes = 0
+            statements = {name: _pyformat(tile_sql(PUBLISHED[name])) for name in layers_at(z)}
+            for timed in (False, True):
+                for layer, (tz, tx, ty) in requests:
+                    params = tile_params(tz, tx, ty)
+                    start = time.perf_counter()
+                    row = conn.execute(statements[layer], params).fetchone()
+                    assert row is not None
+                    bare = time.perf_counter() - start
+                    start = time.perf_counter()
+                    client.request("GET", f"/tiles/{layer}/{tz}/{tx}/{ty}.mvt")
+                    response = client.getresponse()
+                    content = response.read()
+                    served = time.perf_counter() - start
+                    assert response.status in (200, 204), content
+                    if not timed:
+                        # Same features (their order in the tile may differ between plans).
+                        assert _ids(row[0] or b"") == _ids(content), (layer, tz, tx, ty)
+                    if timed:
+                        bare_s.append(bare)
+                        server_s.append(served)
+                        sizes += len(content)
+            srv, bare_q = quantiles(server_s), quantiles(bare_s)
+            results[str(z)] = {
+                "tiles": len(requests),
+                "mean_kb": round(sizes / len(requests) / 1024, 1),
+                "server": srv,
+                "bare_sql": bare_q,
+                "ratio_p50": round(srv["p50_ms"] / bare_q["p50_ms"], 2),
+                "ratio_p99": round(srv["p99_ms"] / bare_q["p99_ms"], 2),
+                "ratio_total": round(sum(server_s) / sum(bare_s), 2),
+            }
+            print(f"  z{z}: {json.dumps(results[str(z)])}", flush=True)
+    return results
+
+
+def _ids(tile: bytes) -> dict[str, set[int]]:
+    layers = mapbox_vector_tile.decode(tile) if tile else {}
+    return {name: {f["id"] for f in layer["features"]} for name, layer in layers.items()}
+
+
+def _pyformat(sql: str) -> str:
+    """The statement as psycopg takes it (``%(name)s``), compiled by SQLAlchemy as the server's
+    is, so both run the same text."""
+    return str(text(sql).compile(dialect=psycopg_dialect.dialect()))  # type: ignore[no-untyped-call]
+
+
+# Every vector layer that asked for tiles has drawn them all (VectorGrid's load event).
+_DRAWN = """() => {
+  const s = window.gridpatrolVector && window.gridpatrolVector.stats;
+  if (!s || !s.districts || !s.districts.loaded) return false;
+  return Object.values(s).every(v => v.loaded >= v.loading);
+}"""
+_PROBLEMS = """() => /topology problem/.test(
+  (document.querySelector('.gp-status') || {}).textContent || '')"""
+_ZOOM = "() => window[Object.keys(window).find(k => k.startsWith('map_'))].getZoom()"
+
+
+def bench_map(base: str, runs: int, centre: tuple[float, float]) -> dict[str, Any]:
+    """/maps/grids in Chromium, from navigation until every layer's tiles are drawn: the whole
+    city, and a district-sized view (zoom 13: grids drawn) around ``centre``."""
+    from playwright.sync_api import sync_playwright
+
+    lon, lat = centre
+    views = {"city": "/maps/grids", "district": f"/maps/grids?bbox={lon - 0.09},{lat - 0.05},"
+             f"{lon + 0.09},{lat + 0.05}"}  # fmt: skip
+    result: dict[str, Any] = {
+        "html_kb": {
+            k: round(len(httpx2.get(base + v, timeout=120).content) / 1024, 1)
+            for k, v in views.items()
+        }  # fmt: skip
+    }
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        for view, path in views.items():
+            timings: list[float] = []
+            problems: list[float] = []
+            for _ in range(runs):
+                page = browser.new_page(viewport={"width": VIEW_W, "height": VIEW_H})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))  # noqa: B023 (used now)
+                start = time.perf_counter()
+                page.goto(base + path, wait_until="commit")
+                page.wait_for_function(_DRAWN, timeout=60_000, polling=20)
+                timings.append(time.perf_counter() - start)
+                page.wait_for_function(_PROBLEMS, timeout=120_000)
+                problems.append(time.perf_counter() - start)
+                stats = page.evaluate("() => window.gridpatrolVector.stats")
+                zoom = page.evaluate(_ZOOM)
+                assert not errors, errors
+                page.close()
+            result[view] = {
+                "zoom": zoom,
+                "first_view_s": [round(t, 2) for t in timings],
+                "problems_shown_s": [round(t, 2) for t in problems],
+                "drawn": stats,
+            }
+        browser.close()
+    print(f"  map: {json.dumps(result)}", flush=True)
+    return result
+
+
+def bench_ogc(engine: Engine, base: str) -> dict[str, Any]:
+    """Every building through /ogc items (limit 10000) vs ogr2ogr from PostGIS."""
+    pages: list[float] = []
+    features = 0
+    start = time.perf_counter()
+    with httpx2.Client(timeout=300) as client:
+        url: str | None = f"{base}/ogc/collections/buildings/items?limit=10000"
+        while url:
+            t0 = time.perf_counter()
+            body = client.get(url).text
+            pages.append(time.perf_counter() - t0)
+            # Read the members before the features (GDAL and ogr2ogr's copy do not parse the
+            # whole document in Python either).
+            page = json.loads(body[: body.index(', "features": [')] + "}")
+            features += page["numberReturned"]
+            url = next((lk["href"] for lk in page["links"] if lk["rel"] == "next"), None)
+    served_s = time.perf_counter() - start
+    pg = engine.url
+    dsn = f"PG:host={pg.host} port={pg.port} dbname={pg.database} user={pg.username}" + (
+        f" password={pg.password}" if pg.password else ""
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run(
+            ["ogr2ogr", "-f", "GeoJSON", f"{tmp}/direct.geojson", dsn, "buildings"], check=True
+        )
+        direct_s = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run(
+            ["ogr2ogr", "-f", "GeoJSON", f"{tmp}/oapif.geojson", f"OAPIF:{base}/ogc",
+             "buildings", "-oo", "PAGE_SIZE=10000"],
+            check=True,
+        )  # fmt: skip
+        oapif_s = time.perf_counter() - start
+    tenth = max(1, len(pages) // 10)
+    result = {
+        "features": features,
+        "pages": len(pages),
+        "server_s": round(served_s, 1),
+        "server_features_per_s": round(features / served_s),
+        "first_tenth_page_ms": round(statistics.mean(pages[:tenth]) * 1000),
+        "last_tenth_page_ms": round(statistics.mean(pages[-tenth:]) * 1000),
+        "ogr2ogr_postgis_s": round(direct_s, 1),
+        "ogr2ogr_postgis_features_per_s": round(features / direct_s),
+        "ogr2ogr_oapif_s": round(oapif_s, 1),
+        "ogr2ogr_oapif_features_per_s": round(features / oapif_s),
+    }
+    print(f"  ogc: {json.dumps(result)}", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--city", type=Path, required=True)
+    parser.add_argument("--pg-home", type=Path, required=True)
+    parser.add_argument("--places", type=int, default=4, help="viewport centres per zoom")
+    parser.add_argument("--map-runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["tiles", "map", "ogc"])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    engine = open_city(args.city, args.pg_home)
+    url = engine.url.render_as_string(hide_password=False)
+    out: dict[str, Any] = {"city": str(args.city)}
+    with server(url) as base:
+        if "tiles" not in args.skip:
+            print("tiles (server vs bare ST_AsMVT):", flush=True)
+            out["tiles"] = bench_tiles(engine, base, args.places, args.seed)
+        if "map" not in args.skip:
+            print("grids map in Chromium:", flush=True)
+            out["map"] = bench_map(base, args.map_runs, city_centre(engine))
+        if "ogc" not in args.skip:
+            print("OGC items, every building:", flush=True)
+            out["ogc"] = bench_ogc(engine, base)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
