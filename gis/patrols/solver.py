@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -86,7 +86,8 @@ class Visit:
 
 @dataclass(frozen=True)
 class RouteSolution:
-    """Visit indices per vehicle in order, the unassigned visits, and how the search went."""
+    """Visit indices per vehicle in order, the unassigned visits, and how the search went;
+    ``late`` says per route position whether a deadline's late copy was served."""
 
     routes: list[list[int]]
     unassigned: list[int]
@@ -94,6 +95,11 @@ class RouteSolution:
     iterations: int
     runtime_s: float
     objective_m: float
+    late: list[list[bool]] = field(default_factory=list)
+
+
+# A plan to start the search from: per vehicle, (visit index, served late?) in order.
+WarmStart = Sequence[Sequence[tuple[int, bool]]]
 
 
 def _profiles(
@@ -155,6 +161,20 @@ def _initial_solution(
     return pyvrp.Solution(data, routes)
 
 
+def _warm_solution(
+    data: pyvrp.ProblemData, warm_start: WarmStart, client_of: dict[int, tuple[int, int]]
+) -> pyvrp.Solution:
+    """``warm_start`` as a PyVRP solution: each visit as the same copy (on time or late) it was
+    served as; visits this problem does not have are left out."""
+    routes = []
+    for k, stops in enumerate(warm_start):
+        order = [client_of[v][1 if late else 0] for v, late in stops if v in client_of]
+        if order:
+            activities = [pyvrp.Activity(pyvrp.ActivityType.CLIENT, c) for c in order]
+            routes.append(pyvrp.Route(data, activities, k))
+    return pyvrp.Solution(data, routes)
+
+
 def _integer_matrices(
     distance_m: FloatMatrix, duration_s: FloatMatrix
 ) -> tuple[IntMatrix, IntMatrix]:
@@ -175,12 +195,15 @@ def solve_routes(
     time_limit_s: float,
     seed: int = 0,
     stop_early: bool = True,
+    warm_start: WarmStart | None = None,
 ) -> RouteSolution:
     """Solve with PyVRP's iterated local search within ``time_limit_s`` seconds (sooner when
     ``stop_early`` and the search has stopped improving).
 
     ``lonlat`` and the matrices are indexed by location; ``vehicles`` and ``visits`` refer to
-    locations. Returns the visits per vehicle in order and the ones left out.
+    locations. Returns the visits per vehicle in order and the ones left out. ``warm_start``
+    (a feasible plan of a more constrained problem, e.g. by_district's for joint) is where the
+    search starts instead of the nearest-neighbour plan, so the result is never worse than it.
     """
     if not vehicles:
         return RouteSolution([], list(range(len(visits))), True, 0, 0.0, 0.0)
@@ -206,6 +229,8 @@ def solve_routes(
 
     clients: list[pyvrp.Client] = []
     client_visit: list[int] = []
+    # Per visit, its client (the on-time copy of a deadline) and its late copy (or the same).
+    client_of: dict[int, tuple[int, int]] = {}
     groups: list[pyvrp.ClientGroup] = []
     for k, visit in enumerate(visits):
         service = math.ceil(visit.service_s)
@@ -219,6 +244,7 @@ def solve_routes(
                 )
             )
             client_visit.append(k)
+            client_of[k] = (len(clients) - 1, len(clients) - 1)
             continue
         if visit.due_s is None or visit.due_s < 0:
             # No deadline, or already past it: one client, served as early as the plan allows.
@@ -229,6 +255,7 @@ def solve_routes(
                 )
             )
             client_visit.append(k)
+            client_of[k] = (len(clients) - 1, len(clients) - 1)
             continue
         group = len(groups)
         on_time = pyvrp.Client(
@@ -247,6 +274,7 @@ def solve_routes(
             group=group,
         )
         groups.append(pyvrp.ClientGroup([len(clients), len(clients) + 1], required=False))
+        client_of[k] = (len(clients), len(clients) + 1)
         clients += [on_time, late]
         client_visit += [k, k]
 
@@ -264,7 +292,7 @@ def solve_routes(
         for i, v in enumerate(vehicles)
     ]
     if not clients:
-        return RouteSolution([[] for _ in vehicles], [], True, 0, 0.0, 0.0)
+        return RouteSolution([[] for _ in vehicles], [], True, 0, 0.0, 0.0, [[] for _ in vehicles])
     data = pyvrp.ProblemData(
         locations=locations,
         clients=clients,
@@ -287,18 +315,25 @@ def solve_routes(
         collect_stats=False,
         display=False,
         params=SOLVE_PARAMS,
-        initial_solution=_initial_solution(data, distances, profile_of),
+        initial_solution=(
+            _initial_solution(data, distances, profile_of)
+            if warm_start is None
+            else _warm_solution(data, warm_start, client_of)
+        ),
     )
     best = result.best
     routes: list[list[int]] = [[] for _ in vehicles]
+    served_late: list[list[bool]] = [[] for _ in vehicles]
     served: set[int] = set()
     for route in best.routes():
-        order = [
-            client_visit[activity.idx]
-            for activity in route
-            if activity.type == pyvrp.ActivityType.CLIENT
+        clients_in_order = [
+            activity.idx for activity in route if activity.type == pyvrp.ActivityType.CLIENT
         ]
+        order = [client_visit[c] for c in clients_in_order]
         routes[route.vehicle_type()] = order
+        served_late[route.vehicle_type()] = [
+            c != client_of[v][0] for c, v in zip(clients_in_order, order, strict=True)
+        ]
         served.update(order)
     return RouteSolution(
         routes=routes,
@@ -307,4 +342,5 @@ def solve_routes(
         iterations=int(result.num_iterations),
         runtime_s=float(result.runtime),
         objective_m=float(best.distance()),
+        late=served_late,
     )

@@ -106,3 +106,37 @@ def test_joint_patrolling_saves_metres_on_the_straddling_community(
     assert outcome.comparison["saved_m"] > 0
     assert outcome.comparison["saved_m"] == round(siloed.total_length_m - joint.total_length_m, 1)
     assert outcome.comparison["stops_gained"] == 0
+
+
+def test_joint_never_walks_more_for_no_more_stops(shared_demo_engine: Engine) -> None:
+    """Every by_district plan is also a joint plan, so joint may only do better: serve more, or
+    walk no further for as many stops. Two patrollers and more open reports than their shifts
+    hold (all of them due already): a short search used to report joint 3 % longer here."""
+    request = PlanRequest.model_validate(
+        {
+            "name": "evening patrol",
+            "start_at": "2026-11-24T18:00:00+08:00",
+            "mode": "joint",
+            "compare": True,
+            "time_limit_s": 3,
+            "patrollers": [
+                {"name": "Wang", "start": {"lon": 104.05, "lat": 30.66}},
+                {"name": "Li", "start": {"lon": 104.07, "lat": 30.665}},
+            ],
+            "stops": {
+                "open_reports": True,
+                "hot_grids": {"confidence": 95, "fdr": False},
+                "facilities": ["checkpoint"],
+            },
+        }
+    )
+    with shared_demo_engine.connect() as conn:
+        outcome = plan_patrols(conn, request, categories=CATEGORIES)
+    assert outcome.alternative is not None and outcome.comparison is not None
+    joint, siloed = outcome.plan, outcome.alternative
+    assert (joint.mode, siloed.mode) == ("joint", "by_district")
+    assert joint.unserved and siloed.unserved  # the shifts are full either way
+    assert joint.served >= siloed.served
+    if joint.served == siloed.served:
+        assert joint.total_length_m <= siloed.total_length_m + 0.5
+        assert outcome.comparison["saved_m"] >= 0
