@@ -35,15 +35,15 @@ from gis.territory.layers import LAYERS
 # ----------------------------------------------------------------------------- db
 @db_app.command("up")
 def db_up() -> None:
-    """Create (first time) and start the embedded cluster; print its URL."""
-    settings = get_settings()
-    url = run(lambda: EmbeddedCluster(settings.home).start())
-    engine = make_engine(url)
+    """Create (first time) and start the embedded cluster; print its URL (password masked)."""
+    cluster = EmbeddedCluster(get_settings().home)
+    engine = make_engine(run(cluster.start))
     try:
         run(lambda: migrate(engine))
     finally:
         engine.dispose()
-    console.print(url, highlight=False)
+    # The password stays out of terminals and logs; `gridpatrol db url` prints it on request.
+    typer.echo(cluster.masked_url)
 
 
 @db_app.command("down")
@@ -78,12 +78,14 @@ def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @db_app.command("url")
 def db_url() -> None:
-    """The database URL gridpatrol uses (DATABASE_URL, or the embedded cluster's)."""
+    """The database URL gridpatrol uses, with its password (DATABASE_URL, or the embedded
+    cluster's): for `DATABASE_URL=$(gridpatrol db url)` and psql; `db status` masks it."""
     settings = get_settings()
     if settings.database_url:
-        console.print(settings.database_url, highlight=False)
+        typer.echo(settings.database_url)
         return
-    console.print(run(lambda: EmbeddedCluster(settings.home).url), highlight=False)
+    # Plain echo: a long URL must not be wrapped onto two lines like rich would.
+    typer.echo(run(lambda: EmbeddedCluster(settings.home).url))
 
 
 # ----------------------------------------------------------------------------- data
