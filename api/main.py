@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import add_exception_handlers
+from api.hardening import CatchAll, RequestGuard, check_parameters
+from api.ratelimit import TokenBucketLimiter
 from api.routes import (
     analytics,
+    auth,
     coverage,
     health,
     kpis,
@@ -21,6 +24,7 @@ from api.routes import (
     reports,
     topology,
 )
+from gis.access.tokens import signing_key
 from gis.core.db import open_database
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
@@ -32,6 +36,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     # Read and validated now: a bad categories file stops the app before it serves anything.
     categories = get_categories(settings.categories_file)
+    # Read (or made, once) now: a bad key stops the app before it serves anything.
+    key = signing_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +45,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.engine = engine or open_database(settings)
         app.state.settings = settings
         app.state.categories = categories
+        app.state.signing_key = key
+        app.state.intake_limiter = TokenBucketLimiter(
+            rate_per_minute=settings.intake_rate_per_minute, burst=settings.intake_burst
+        )
+        app.state.login_limiter = TokenBucketLimiter(
+            rate_per_minute=settings.login_rate_per_minute, burst=settings.login_burst
+        )
         try:
             yield
         finally:
@@ -50,9 +63,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         summary="Grid-based community governance: grids, buildings, reports and patrols.",
         version="0.1.0",
         lifespan=lifespan,
+        # Every route: repeated scalars, huge integers, numbers as dates refused (422).
+        dependencies=[Depends(check_parameters)],
     )
     add_exception_handlers(app)
+    # Outermost last: CatchAll also answers for errors inside RequestGuard.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAll)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(layers.router)
     app.include_router(reports.router)
     app.include_router(kpis.router)

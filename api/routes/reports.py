@@ -1,4 +1,10 @@
-"""Report intake, listing, transitions and the audit trail (dispatcher API)."""
+"""Report intake, listing, transitions and the audit trail (dispatcher API).
+
+Anyone submits (anonymous intake is rate-limited per client); the reporter's name, phone and
+photo, and the events' actors and notes, go only to accounts the policy allows them in the
+report's scope; everyone else gets the public view. A transition needs an account whose role
+may take that action on a report in its scope, and the event names that account.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import PrincipalDep, require
 from api.deps import BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
+from api.ratelimit import IntakeLimit
+from gis.access.policy import TRANSITION_REPORT, Principal, allows, authorize, transition_permission
+from gis.access.scope import load_report_codes, report_codes
 from gis.reports.actions import ACTIONS
 from gis.reports.intake import (
     MAX_DESCRIPTION_CHARS,
@@ -19,8 +29,8 @@ from gis.reports.intake import (
     ReportInput,
     submit_report,
 )
-from gis.reports.lifecycle import list_events, transition_report
-from gis.reports.listing import ReportFilter, get_report, list_reports
+from gis.reports.lifecycle import list_events, public_event, transition_report
+from gis.reports.listing import ReportFilter, get_report, list_reports, public_report
 from gis.reports.workers import list_workers
 
 router = APIRouter(tags=["reports"])
@@ -57,14 +67,12 @@ class ReportCreate(BaseModel):
 
 
 class TransitionIn(BaseModel):
-    """An action on a report by a named actor."""
+    """An action on a report; the actor is the signed-in account (an ``actor`` field is
+    ignored)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"action": "accept", "actor": "dispatcher Li"}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "accept"}]})
 
     action: str = Field(description=f"one of: {', '.join(ACTIONS)}")
-    actor: str = Field(min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     worker_id: int | None = Field(
         default=None, description="dispatch: the worker (default: the grid's least busy one)"
@@ -88,12 +96,36 @@ def categories(cats: CategoriesDep) -> list[dict[str, Any]]:
     return [c.model_dump() for c in cats.values()]
 
 
-@router.post("/reports", status_code=201)
+def _view(principal: Principal, report: dict[str, Any]) -> dict[str, Any]:
+    """The report as ``principal`` may see it: with contact in scope, else the public view."""
+    if allows(principal, "read_report_contact", report_codes(report)):
+        return report
+    return public_report(report)
+
+
+def report_scope(conn: ConnDep, report_id: int) -> tuple[str | None, ...]:
+    """The unit codes of the report in the path (404 when there is none)."""
+    return load_report_codes(conn, report_id)
+
+
+_DENIED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no valid bearer token (sign in: POST /auth/token)"},
+    403: {"description": "the account's role or scope does not allow this"},
+}
+
+
+@router.post(
+    "/reports",
+    status_code=201,
+    responses={429: {"description": "anonymous intake over its rate (Retry-After)"}},
+)
 def create_report(
     body: ReportCreate,
     engine: EngineDep,
     cats: CategoriesDep,
     response: Response,
+    principal: PrincipalDep,
+    _limit: IntakeLimit,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -109,12 +141,13 @@ def create_report(
             conn,
             ReportInput(**body.model_dump()),
             idempotency_key=idempotency_key,
-            actor=body.reporter_name or "resident",
+            # Never the reporter's name: events are shown more widely than contacts.
+            actor=principal.name or "resident",
             categories=cats,
         )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return submission.report
+    return _view(principal, submission.report)
 
 
 @router.get("/reports")
@@ -153,27 +186,46 @@ def reports(
 
 
 @router.get("/reports/{report_id}")
-def report(conn: ConnDep, report_id: int) -> dict[str, Any]:
-    """One report, with the reporter's contact (for the dispatcher)."""
-    return get_report(conn, report_id, include_contact=True)
+def report(conn: ConnDep, report_id: int, principal: PrincipalDep) -> dict[str, Any]:
+    """One report; the reporter's name, phone and photo only for workers, dispatchers and
+    admins whose scope reaches it."""
+    return _view(principal, get_report(conn, report_id, include_contact=True))
 
 
-@router.post("/reports/{report_id}/transitions")
-def transition(report_id: int, body: TransitionIn, engine: EngineDep) -> dict[str, Any]:
-    """Apply an action; 409 names the current status and the allowed actions."""
+@router.post("/reports/{report_id}/transitions", responses=_DENIED)
+def transition(
+    report_id: int,
+    body: TransitionIn,
+    engine: EngineDep,
+    principal: Annotated[Principal, require(TRANSITION_REPORT, scope_of=report_scope)],
+) -> dict[str, Any]:
+    """Apply an action as the signed-in account (a role allowed that action, on a report in
+    its scope); 409 names the current status and the allowed actions."""
+    permission = transition_permission(body.action)
     with engine.begin() as conn:
-        return transition_report(
+        # Locked and checked in the transaction that changes it: a concurrent escalation
+        # cannot move the report out of scope between the check and the change.
+        codes = load_report_codes(conn, report_id, lock=True)
+        authorize(principal, permission, codes)
+        assert principal.name is not None  # only accounts are granted transitions
+        changed = transition_report(
             conn,
             report_id,
             action=body.action,
-            actor=body.actor,
+            actor=principal.name,
             note=body.note,
             worker_id=body.worker_id,
             duplicate_of=body.duplicate_of,
         )
+    return _view(principal, changed)
 
 
 @router.get("/reports/{report_id}/events")
-def events(conn: ConnDep, report_id: int) -> list[dict[str, Any]]:
-    """The report's append-only audit trail: action, actor, time and note, oldest first."""
-    return list_events(conn, report_id)
+def events(conn: ConnDep, report_id: int, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """The report's append-only audit trail, oldest first: action, statuses and time; who
+    acted and the notes only for accounts allowed the report's contact."""
+    codes = load_report_codes(conn, report_id)
+    trail = list_events(conn, report_id)
+    if allows(principal, "read_report_contact", codes):
+        return trail
+    return [public_event(event) for event in trail]

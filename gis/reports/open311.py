@@ -74,7 +74,8 @@ def service_request(report: dict[str, Any], categories: dict[str, Category]) -> 
         "zipcode": None,
         "lat": report["lat"],
         "long": report["lon"],
-        "media_url": report["photo_url"],
+        # The photo is personal data (faces, plates, homes): never in public Open311 output.
+        "media_url": None,
     }
 
 

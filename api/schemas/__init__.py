@@ -1,0 +1,1 @@
+"""Typed request and response models of the API, one module per resource."""
