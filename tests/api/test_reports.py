@@ -168,9 +168,7 @@ def test_dispatcher_flow_transitions_and_events(client: TestClient, city_engine:
     assert [e["actor"] for e in events] == ["resident", "li", "li", "wang", "wang", "li", "li"]
     assert all(e["at"] for e in events)
     assert client.get("/reports/999999/events").status_code == 404
-    unknown = client.post(
-        f"/reports/{rid}/transitions", json={"action": "fly"}, headers=dispatcher
-    )
+    unknown = client.post(f"/reports/{rid}/transitions", json={"action": "fly"}, headers=dispatcher)
     assert unknown.status_code == 422
     kpis = client.get("/analytics/kpis", params={"level": "district"}).json()
     unit = next(u for u in kpis["units"] if u["district"] == final["location"]["district_code"])
