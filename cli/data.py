@@ -15,6 +15,7 @@ from cli.app import (
     db_app,
     err_console,
     fail,
+    json_option,
     open_engine,
     print_results,
     progress_bar,
@@ -55,7 +56,7 @@ def db_down() -> None:
 
 
 @db_app.command("status")
-def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def db_status(as_json: Annotated[bool, json_option()] = False) -> None:
     """Whether the embedded cluster exists and runs (and what DATABASE_URL says)."""
     settings = get_settings()
     status = run(lambda: EmbeddedCluster(settings.home).status())
@@ -104,7 +105,7 @@ def load(
         str,
         typer.Option("--layer", "-l", help=f"one of: {', '.join(LOADABLE_LAYERS)}"),
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326)."""
     if layer not in LOADABLE_LAYERS:
@@ -134,7 +135,7 @@ def load(
 
 @app.command("demo")
 def demo(
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """(Re)load the demo city from data/demo (upserts by code; nothing is duplicated)."""
     engine = open_engine(get_settings())
