@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import OAuth2PasswordBearer
 
 from api.deps import EngineDep
@@ -95,8 +95,10 @@ def route_permissions(app: FastAPI) -> dict[tuple[str, str], tuple[str, ...]]:
     With ``POLICY`` and ``expected_outcome`` this generates the endpoint × role × scope matrix.
     """
     found: dict[tuple[str, str], tuple[str, ...]] = {}
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
+    # Included routers are resolved lazily by FastAPI; this walks them as OpenAPI does.
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or context.path is None:
             continue
         permissions = tuple(
             dict.fromkeys(
@@ -105,6 +107,6 @@ def route_permissions(app: FastAPI) -> dict[tuple[str, str], tuple[str, ...]]:
                 if hasattr(d.call, "permission")
             )
         )
-        for method in sorted(route.methods or ()):
-            found[(method, route.path)] = permissions
+        for method in sorted(context.methods or ()):
+            found[(method, context.path)] = permissions
     return found

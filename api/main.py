@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from api.auth import get_principal
 from api.errors import add_exception_handlers
 from api.hardening import CatchAll, RequestGuard, check_parameters
 from api.ratelimit import TokenBucketLimiter
@@ -63,8 +64,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         summary="Grid-based community governance: grids, buildings, reports and patrols.",
         version="0.1.0",
         lifespan=lifespan,
-        # Every route: repeated scalars, huge integers, numbers as dates refused (422).
-        dependencies=[Depends(check_parameters)],
+        # Every route: repeated scalars, huge integers, numbers as dates refused (422); a
+        # bearer token, when sent, must be valid (401) — handlers reuse the cached principal.
+        dependencies=[Depends(check_parameters), Depends(get_principal)],
     )
     add_exception_handlers(app)
     # Outermost last: CatchAll also answers for errors inside RequestGuard.
