@@ -51,11 +51,18 @@ def _read_password() -> str:
     return line.rstrip("\r\n")
 
 
+def _reach(account: Account) -> str:
+    """What the account reaches, in words."""
+    if account.scope_code:
+        return account.scope_code
+    return "its worker's grids" if account.role == "worker" else "whole city"
+
+
 def _print_account(account: Account, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(account.describe()))
     else:
-        scope = account.scope_code or "whole city"
+        scope = _reach(account)
         worker = f", worker {account.worker_code}" if account.worker_code else ""
         state = " (disabled)" if account.disabled else ""
         console.print(f"{account.name}: {account.role}, {scope}{worker}{state}", highlight=False)
@@ -107,7 +114,7 @@ def users_list(
         table.add_row(
             a.name,
             a.role,
-            a.scope_code or "whole city",
+            _reach(a),
             a.worker_code or "",
             "yes" if a.disabled else "",
             a.last_login_at.isoformat(timespec="minutes") if a.last_login_at else "never",
