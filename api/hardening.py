@@ -207,12 +207,15 @@ def _all(dependant: Dependant) -> Iterator[Dependant]:
         yield from _all(child)
 
 
-_KINDS: dict[int, tuple[dict[str, Kind], dict[str, Kind]]] = {}
+# Kept on the route itself: a table keyed by id() could hand a new route the kinds of a
+# discarded one (tests build many apps), and routes are not hashable.
+_KINDS_ATTRIBUTE = "_gridpatrol_parameter_kinds"
 
 
 def _route_kinds(route: APIRoute) -> tuple[dict[str, Kind], dict[str, Kind]]:
     """Query and path parameter kinds of a route, by alias (computed once per route)."""
-    if id(route) not in _KINDS:
+    kinds: tuple[dict[str, Kind], dict[str, Kind]] | None = getattr(route, _KINDS_ATTRIBUTE, None)
+    if kinds is None:
         query: dict[str, Kind] = {}
         path: dict[str, Kind] = {}
         for dependant in _all(route.dependant):
@@ -220,8 +223,9 @@ def _route_kinds(route: APIRoute) -> tuple[dict[str, Kind], dict[str, Kind]]:
                 query[field.alias] = _kind(field.field_info.annotation)
             for field in dependant.path_params:
                 path[field.alias] = _kind(field.field_info.annotation)
-        _KINDS[id(route)] = (query, path)
-    return _KINDS[id(route)]
+        kinds = (query, path)
+        setattr(route, _KINDS_ATTRIBUTE, kinds)
+    return kinds
 
 
 def _check_value(name: str, kind: Kind, value: str) -> None:
