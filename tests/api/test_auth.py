@@ -231,3 +231,26 @@ def test_every_route_lists_what_it_requires(client: TestClient) -> None:
     assert permissions[("GET", "/reports/{report_id}")] == ()
     schema = client.get("/openapi.json").json()
     assert "OAuth2PasswordBearer" in schema["components"]["securitySchemes"]
+
+
+def test_no_anonymous_get_shows_a_planted_contact(client: TestClient) -> None:
+    """Every GET of the OpenAPI document, maps included, anonymously: no name, phone, photo."""
+    report = _report(client, INLAND)
+    values = {
+        "report_id": str(report["id"]),
+        "service_request_id": str(report["id"]),
+        "code": report["location"]["grid_code"],
+        "service_code": "sanitation",
+    }
+    paths = [p for p, ops in client.get("/openapi.json").json()["paths"].items() if "get" in ops]
+    checked = 0
+    for path in paths:
+        url = path.format(**values)
+        response = client.get(url)
+        if path == "/auth/me":
+            assert response.status_code == 401
+            continue
+        assert response.status_code == 200, (url, response.text[:300])
+        assert _leaks(response.text) == [], url
+        checked += 1
+    assert checked >= 20 and any(p.startswith("/maps/") for p in paths)
