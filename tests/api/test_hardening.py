@@ -200,6 +200,13 @@ def test_text_postgres_cannot_store_is_a_clear_422(
     assert _count(city_engine) == 0
 
 
+@pytest.fixture(scope="module")
+def demo_base(shared_demo_engine: Engine) -> Iterator[str]:
+    """One server on the shared demo city for the read-only parameter checks."""
+    with serve(create_app(settings_for(shared_demo_engine), engine=shared_demo_engine)) as base:
+        yield base
+
+
 @pytest.mark.parametrize(
     ("path", "named"),
     [
@@ -218,24 +225,18 @@ def test_text_postgres_cannot_store_is_a_clear_422(
         ("/analytics/hotspots?permutations=9999999999", "permutations: must lie in 99..99999"),
     ],
 )
-def test_parameters_out_of_bounds_are_a_clear_422(
-    shared_demo_engine: Engine, path: str, named: str
-) -> None:
-    app = create_app(settings_for(shared_demo_engine), engine=shared_demo_engine)
-    with serve(app) as base:
-        started = time.monotonic()
-        response = httpx.get(base + path, timeout=60)
-        elapsed_s = time.monotonic() - started
+def test_parameters_out_of_bounds_are_a_clear_422(demo_base: str, path: str, named: str) -> None:
+    started = time.monotonic()
+    response = httpx.get(demo_base + path, timeout=60)
+    elapsed_s = time.monotonic() - started
     assert response.status_code == 422, response.text
     assert named in response.json()["detail"]
     assert elapsed_s < 30  # refused before the expensive part, not after it
 
 
-def test_repeatable_parameters_still_repeat(shared_demo_engine: Engine) -> None:
-    app = create_app(settings_for(shared_demo_engine), engine=shared_demo_engine)
-    with serve(app) as base:
-        both = httpx.get(base + "/reports?status=reported&status=closed&limit=1", timeout=30)
-        dated = httpx.get(base + "/reports?since=2025-06-01&limit=1", timeout=30)
+def test_repeatable_parameters_still_repeat(demo_base: str) -> None:
+    both = httpx.get(demo_base + "/reports?status=reported&status=closed&limit=1", timeout=30)
+    dated = httpx.get(demo_base + "/reports?since=2025-06-01&limit=1", timeout=30)
     assert both.status_code == 200 and dated.status_code == 200
 
 
