@@ -1,33 +1,63 @@
-"""One table from domain errors to HTTP statuses; every error body is ``{"detail": ...}``."""
+"""One table from domain errors to HTTP statuses; every error body is ``{"detail": ...}``.
+
+Database failures are mapped here too: an unreachable database (connection refused, dropped,
+pool exhausted) is a 503, a value the database refuses (out of range) a 422.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
 from gis.core.errors import (
     Conflict,
     DatabaseUnavailable,
+    Forbidden,
     GridpatrolError,
     ImportRejected,
     InvalidInput,
     InvalidTransition,
     NotFound,
+    RateLimited,
+    Unauthorized,
     Unavailable,
 )
+
+logger = logging.getLogger("gridpatrol.api")
 
 DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     NotFound: 404,
     InvalidInput: 422,
     ImportRejected: 422,
     Conflict: 409,
+    Unauthorized: 401,
+    Forbidden: 403,
+    RateLimited: 429,
     DatabaseUnavailable: 503,
     Unavailable: 503,
     GridpatrolError: 400,
 }
+# Errors of the database driver that mean "the database is not there right now".
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+
+
+def headers_for(exc: GridpatrolError) -> dict[str, str]:
+    """Headers an error's status calls for (RFC 6750 / RFC 9110)."""
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after_s)}
+    return {}
 
 
 def status_for(exc: GridpatrolError) -> int:
@@ -55,7 +85,7 @@ def add_exception_handlers(app: FastAPI) -> None:
         if isinstance(exc, InvalidTransition):
             body["current_status"] = exc.current_status
             body["allowed_actions"] = exc.allowed_actions
-        return JSONResponse(status_code=status_for(exc), content=body)
+        return JSONResponse(status_code=status_for(exc), content=body, headers=headers_for(exc))
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -63,5 +93,28 @@ def add_exception_handlers(app: FastAPI) -> None:
         detail = "; ".join(_field_message(e) for e in errors)
         return JSONResponse(status_code=422, content={"detail": detail, "errors": errors})
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The driver's message may name hosts and users: logged, not sent.
+        logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the database is unavailable; try again shortly"},
+            headers={"Retry-After": "5"},
+        )
+
+    async def database_refused_value(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, sa_exc.DBAPIError)
+        # PostgreSQL's primary message ("bigint out of range") names the problem, not the data.
+        diag = getattr(exc.orig, "diag", None)
+        reason = str(getattr(diag, "message_primary", "") or "")
+        logger.info("value refused on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            status_code=422,
+            content={"detail": f"a value is out of range or malformed: {reason or 'refused'}"},
+        )
+
     app.add_exception_handler(GridpatrolError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    for error in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error, database_unavailable)
+    app.add_exception_handler(sa_exc.DataError, database_refused_value)

@@ -7,13 +7,17 @@ from contextlib import asynccontextmanager
 from importlib import metadata
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from api.auth import get_principal
 from api.errors import add_exception_handlers
+from api.hardening import CatchAll, RequestGuard, check_parameters
+from api.ratelimit import TokenBucketLimiter
 from api.routes import (
     analytics,
+    auth,
     coverage,
     health,
     kpis,
@@ -24,10 +28,14 @@ from api.routes import (
     topology,
 )
 from api.schemas.common import ValidationErrorBody
+from gis.access.tokens import signing_key
 from gis.core.db import open_database
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
 from maps.assets import ROOTS
+
+# Every route module, in the order their routers are included (tests walk the same tuple).
+ROUTE_MODULES = (health, auth, layers, reports, kpis, open311, analytics, topology, coverage, maps)
 
 
 def _document_errors(app: FastAPI) -> None:
@@ -76,6 +84,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     # Read and validated now: a bad categories file stops the app before it serves anything.
     categories = get_categories(settings.categories_file)
+    # Read (or made, once) now: a bad key stops the app before it serves anything.
+    key = signing_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +93,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.engine = engine or open_database(settings)
         app.state.settings = settings
         app.state.categories = categories
+        app.state.signing_key = key
+        app.state.intake_limiter = TokenBucketLimiter(
+            rate_per_minute=settings.intake_rate_per_minute, burst=settings.intake_burst
+        )
+        app.state.login_limiter = TokenBucketLimiter(
+            rate_per_minute=settings.login_rate_per_minute, burst=settings.login_burst
+        )
         try:
             yield
         finally:
@@ -100,18 +117,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             "error list."
         ),
         lifespan=lifespan,
+        # Every route: repeated scalars, huge integers, numbers as dates refused (422); a
+        # bearer token, when sent, must be valid (401) — handlers reuse the cached principal.
+        dependencies=[Depends(check_parameters), Depends(get_principal)],
     )
     add_exception_handlers(app)
     _document_errors(app)
-    app.include_router(health.router)
-    app.include_router(layers.router)
-    app.include_router(reports.router)
-    app.include_router(kpis.router)
-    app.include_router(open311.router)
-    app.include_router(analytics.router)
-    app.include_router(topology.router)
-    app.include_router(coverage.router)
-    app.include_router(maps.router)
+    # Outermost last: CatchAll also answers for errors inside RequestGuard.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAll)
+    for module in ROUTE_MODULES:
+        app.include_router(module.router)
     # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
     for root, directory in ROOTS.items():
         app.mount(

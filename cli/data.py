@@ -16,6 +16,7 @@ from cli.app import (
     db_app,
     err_console,
     fail,
+    json_option,
     open_engine,
     print_results,
     progress_bar,
@@ -36,15 +37,15 @@ from gis.territory.layers import LAYERS
 # ----------------------------------------------------------------------------- db
 @db_app.command("up")
 def db_up() -> None:
-    """Create (first time) and start the embedded cluster; print its URL."""
-    settings = get_settings()
-    url = run(lambda: EmbeddedCluster(settings.home).start())
-    engine = make_engine(url)
+    """Create (first time) and start the embedded cluster; print its URL (password masked)."""
+    cluster = EmbeddedCluster(get_settings().home)
+    engine = make_engine(run(cluster.start))
     try:
         run(lambda: migrate(engine))
     finally:
         engine.dispose()
-    console.print(url, highlight=False)
+    # The password stays out of terminals and logs; `gridpatrol db url` prints it on request.
+    typer.echo(cluster.masked_url)
 
 
 @db_app.command("down")
@@ -56,7 +57,7 @@ def db_down() -> None:
 
 
 @db_app.command("status")
-def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def db_status(as_json: Annotated[bool, json_option()] = False) -> None:
     """Whether the embedded cluster exists and runs (and what DATABASE_URL says)."""
     settings = get_settings()
     status = run(lambda: EmbeddedCluster(settings.home).status())
@@ -79,12 +80,14 @@ def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @db_app.command("url")
 def db_url() -> None:
-    """The database URL gridpatrol uses (DATABASE_URL, or the embedded cluster's)."""
+    """The database URL gridpatrol uses, with its password (DATABASE_URL, or the embedded
+    cluster's): for `DATABASE_URL=$(gridpatrol db url)` and psql; `db status` masks it."""
     settings = get_settings()
     if settings.database_url:
-        console.print(settings.database_url, highlight=False)
+        typer.echo(settings.database_url)
         return
-    console.print(run(lambda: EmbeddedCluster(settings.home).url), highlight=False)
+    # Plain echo: a long URL must not be wrapped onto two lines like rich would.
+    typer.echo(run(lambda: EmbeddedCluster(settings.home).url))
 
 
 # ----------------------------------------------------------------------------- data
@@ -103,7 +106,7 @@ def load(
         str,
         typer.Option("--layer", "-l", help=f"one of: {', '.join(LOADABLE_LAYERS)}"),
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326)."""
     if layer not in LOADABLE_LAYERS:
@@ -135,7 +138,7 @@ def load(
 
 @app.command("demo")
 def demo(
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """(Re)load the demo city from data/demo (upserts by code; nothing is duplicated)."""
     settings = get_settings()

@@ -10,8 +10,9 @@ from fastapi.responses import HTMLResponse
 from api.deps import BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
 from api.schemas.common import error_responses
+from gis.core.settings import Settings
 from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
-from maps.assets import check_installed, render
+from maps.assets import check_installed, content_security_policy, render
 from maps.pages import coverage_page, grids_page, hotspots_page
 
 # Every page answers text/html; 503 (JSON) names the fix when the map assets are missing.
@@ -21,6 +22,12 @@ _PAGE: dict[int | str, Any] = {
 }
 
 router = APIRouter(tags=["maps"], default_response_class=HTMLResponse)
+
+
+def _page(html: str, settings: Settings) -> HTMLResponse:
+    """The page with its strict Content-Security-Policy (own scripts, tiles, nothing else)."""
+    csp = content_security_policy(html, tile_url=settings.tile_url)
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
 @router.get("/maps/grids", responses={**_PAGE, **error_responses(422)})
@@ -46,18 +53,18 @@ def grids_map(
         problems=problems,
         reports=reports,
     )
-    return HTMLResponse(render(fmap, mode="served"))
+    return _page(render(fmap, mode="served"), settings)
 
 
 @router.get("/maps/coverage", responses=_PAGE)
 def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
     """District borders, communities and grids spanning districts by share, enclave parts."""
     check_installed()
-    return HTMLResponse(render(coverage_page(conn, settings), mode="served"))
+    return _page(render(coverage_page(conn, settings), mode="served"), settings)
 
 
 @router.get("/maps/hotspots", responses={**_PAGE, **error_responses(422)})
 def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     check_installed()
-    return HTMLResponse(render(hotspots_page(conn, settings, **params), mode="served"))
+    return _page(render(hotspots_page(conn, settings, **params), mode="served"), settings)

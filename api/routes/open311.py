@@ -18,7 +18,8 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CategoriesDep, ConnDep, EngineDep, Open311WindowDep
-from api.errors import status_for
+from api.errors import headers_for, status_for
+from api.ratelimit import IntakeLimit
 from api.schemas.open311 import (
     Open311Error,
     Service,
@@ -40,9 +41,15 @@ from gis.reports.open311 import (
 _MAX_BODY_BYTES = MAX_DESCRIPTION_CHARS * 4 + 16_384
 
 
-def open311_error(status: int, description: str) -> JSONResponse:
+def open311_error(
+    status: int, description: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """An Open311 error response: ``[{"code": status, "description": ...}]``."""
-    return JSONResponse(status_code=status, content=[{"code": status, "description": description}])
+    return JSONResponse(
+        status_code=status,
+        content=[{"code": status, "description": description}],
+        headers=headers,
+    )
 
 
 class Open311Route(APIRoute):
@@ -57,7 +64,7 @@ class Open311Route(APIRoute):
             except GridpatrolError as exc:
                 status = status_for(exc)
                 # GeoReport v2 reports malformed input as 400.
-                return open311_error(400 if status == 422 else status, exc.detail)
+                return open311_error(400 if status == 422 else status, exc.detail, headers_for(exc))
             except RequestValidationError as exc:
                 described = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
@@ -138,12 +145,13 @@ async def _form_fields(request: Request) -> dict[str, str]:
     "/requests.json",
     status_code=201,
     response_model=list[ServiceRequestCreated],
-    responses=_errors(409),
+    responses=_errors(409, 429),
 )
 async def create_request(
     request: Request,
     engine: EngineDep,
     cats: CategoriesDep,
+    _limit: IntakeLimit,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     """Create a service request from form fields (service_code, lat, long, description, …)."""

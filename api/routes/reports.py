@@ -1,4 +1,10 @@
-"""Report intake, listing, transitions and the audit trail (dispatcher API)."""
+"""Report intake, listing, transitions and the audit trail (dispatcher API).
+
+Anyone submits (anonymous intake is rate-limited per client); the reporter's name, phone and
+photo, and the events' actors and notes, go only to accounts the policy allows them in the
+report's scope; everyone else gets the public view. A transition needs an account whose role
+may take that action on a report in its scope, and the event names that account.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +12,27 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
+from api.auth import PrincipalDep, require
 from api.deps import BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep, WindowDep
+from api.ratelimit import IntakeLimit
 from api.schemas.common import TransitionConflictBody, error_responses
 from api.schemas.reports import (
     ReportCreate,
     ReportEvent,
+    ReportEventPublic,
     ReportPage,
     ReportPrivate,
+    ReportPublic,
     TransitionIn,
     WorkerPublic,
 )
+from gis.access.policy import TRANSITION_REPORT, Principal, allows, authorize, transition_permission
+from gis.access.scope import load_report_codes, report_codes
 from gis.core.vocabulary import STATUSES
 from gis.reports.categories import Category
 from gis.reports.intake import MAX_IDEMPOTENCY_KEY_CHARS, ReportInput, submit_report
-from gis.reports.lifecycle import list_events, transition_report
-from gis.reports.listing import ReportFilter, get_report, list_reports
+from gis.reports.lifecycle import list_events, public_event, transition_report
+from gis.reports.listing import ReportFilter, get_report, list_reports, public_report
 from gis.reports.workers import list_workers
 from gis.territory.layers import DEFAULT_PAGE_SIZE
 
@@ -41,17 +53,35 @@ def categories(cats: CategoriesDep) -> Any:
     return list(cats.values())
 
 
+def _view(principal: Principal, report: dict[str, Any]) -> ReportPrivate | ReportPublic:
+    """The report as ``principal`` may see it: with contact in scope, else the public view."""
+    if allows(principal, "read_report_contact", report_codes(report)):
+        return ReportPrivate.model_validate(report)
+    return ReportPublic.model_validate(public_report(report))
+
+
+def report_scope(conn: ConnDep, report_id: int) -> tuple[str | None, ...]:
+    """The unit codes of the report in the path (404 when there is none)."""
+    return load_report_codes(conn, report_id)
+
+
+# The privileged view when the account's scope reaches the report, else the public one.
+_REPORT_VIEW = ReportPrivate | ReportPublic
+
+
 @router.post(
     "/reports",
     status_code=201,
-    response_model=ReportPrivate,
-    responses=error_responses(409, 422),
+    response_model=_REPORT_VIEW,
+    responses=error_responses(409, 422, 429),
 )
 def create_report(
     body: ReportCreate,
     engine: EngineDep,
     cats: CategoriesDep,
     response: Response,
+    principal: PrincipalDep,
+    _limit: IntakeLimit,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -70,13 +100,14 @@ def create_report(
             conn,
             ReportInput(**body.model_dump()),
             idempotency_key=idempotency_key,
-            # The audit trail is public: it names the role, never the resident.
-            actor="resident",
+            # An account's name, else "resident": never the reporter's own name, since the
+            # audit trail is shown more widely than the contact.
+            actor=principal.name or "resident",
             categories=cats,
         )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return submission.report
+    return _view(principal, submission.report)
 
 
 @router.get("/reports", response_model=ReportPage, responses=error_responses(422))
@@ -115,36 +146,55 @@ def reports(
     )
 
 
-@router.get("/reports/{report_id}", response_model=ReportPrivate, responses=error_responses(404))
-def report(conn: ConnDep, report_id: int) -> Any:
-    """One report, with the reporter's contact (for the dispatcher)."""
-    return get_report(conn, report_id, include_contact=True)
+@router.get("/reports/{report_id}", response_model=_REPORT_VIEW, responses=error_responses(404))
+def report(conn: ConnDep, report_id: int, principal: PrincipalDep) -> Any:
+    """One report; the reporter's name, phone and photo only for workers, dispatchers and
+    admins whose scope reaches it."""
+    return _view(principal, get_report(conn, report_id, include_contact=True))
 
 
 @router.post(
     "/reports/{report_id}/transitions",
-    response_model=ReportPrivate,
-    responses=error_responses(404, 409, 422, s409=TransitionConflictBody),
+    response_model=_REPORT_VIEW,
+    responses=error_responses(401, 403, 404, 409, 422, s409=TransitionConflictBody),
 )
-def transition(report_id: int, body: TransitionIn, engine: EngineDep) -> Any:
-    """Apply an action; 409 names the current status and the allowed actions."""
+def transition(
+    report_id: int,
+    body: TransitionIn,
+    engine: EngineDep,
+    principal: Annotated[Principal, require(TRANSITION_REPORT, scope_of=report_scope)],
+) -> Any:
+    """Apply an action as the signed-in account (a role allowed that action, on a report in
+    its scope); 409 names the current status and the allowed actions."""
+    permission = transition_permission(body.action)
     with engine.begin() as conn:
-        return transition_report(
+        # Locked and checked in the transaction that changes it: a concurrent escalation
+        # cannot move the report out of scope between the check and the change.
+        codes = load_report_codes(conn, report_id, lock=True)
+        authorize(principal, permission, codes)
+        assert principal.name is not None  # only accounts are granted transitions
+        changed = transition_report(
             conn,
             report_id,
             action=body.action,
-            actor=body.actor,
+            actor=principal.name,
             note=body.note,
             worker_id=body.worker_id,
             duplicate_of=body.duplicate_of,
         )
+    return _view(principal, changed)
 
 
 @router.get(
     "/reports/{report_id}/events",
-    response_model=list[ReportEvent],
+    response_model=list[ReportEvent] | list[ReportEventPublic],
     responses=error_responses(404),
 )
-def events(conn: ConnDep, report_id: int) -> Any:
-    """The report's append-only audit trail: action, actor, time and note, oldest first."""
-    return list_events(conn, report_id)
+def events(conn: ConnDep, report_id: int, principal: PrincipalDep) -> Any:
+    """The report's append-only audit trail, oldest first: action, statuses and time; who
+    acted and the notes only for accounts allowed the report's contact."""
+    codes = load_report_codes(conn, report_id)
+    trail = list_events(conn, report_id)
+    if allows(principal, "read_report_contact", codes):
+        return [ReportEvent.model_validate(event) for event in trail]
+    return [ReportEventPublic.model_validate(public_event(event)) for event in trail]

@@ -55,9 +55,12 @@ class TransitionConflictBody(ErrorBody):
 
 _DESCRIPTIONS = {
     400: "Bad request",
+    401: "No valid bearer token where one is needed (sign in: POST /auth/token)",
+    403: "The account's role or scope does not allow this",
     404: "Not found",
     409: "Conflict with the stored data",
     422: "Invalid parameter or body; `detail` names it",
+    429: "Anonymous requests over their rate; retry after `Retry-After` seconds",
     503: "A required service or file is unavailable; `detail` says how to fix it",
 }
 

@@ -53,14 +53,12 @@ class ReportCreate(BaseModel):
 
 
 class TransitionIn(BaseModel):
-    """An action on a report by a named actor."""
+    """An action on a report; the actor is the signed-in account (an ``actor`` field is
+    ignored)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"action": "accept", "actor": "dispatcher Li"}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "accept"}]})
 
     action: str = Field(description=f"one of: {', '.join(ACTIONS)}")
-    actor: str = Field(min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     worker_id: int | None = Field(
         default=None, description="dispatch: the worker (default: the grid's least busy one)"
@@ -141,17 +139,22 @@ ReportFeature = Feature[Point, ReportProperties]
 ReportPage = FeaturePage[ReportFeature]
 
 
-class ReportEvent(BaseModel):
-    """One transition in the append-only audit trail."""
+class ReportEventPublic(BaseModel):
+    """One transition in the append-only audit trail: what happened and when."""
 
     id: int
     action: str
     from_status: ReportStatus | None
     to_status: ReportStatus
-    actor: str
-    note: str | None
     details: dict[str, Any]
     at: Timestamp
+
+
+class ReportEvent(ReportEventPublic):
+    """One transition with who acted and the note: for accounts allowed the report's contact."""
+
+    actor: str
+    note: str | None
 
 
 class WorkerPublic(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from tests import conftest
+from tests.accounts import account_headers
 from tests.conftest import settings_for
 
 FORM = {
@@ -46,7 +47,7 @@ def test_services_list_the_categories(client: TestClient) -> None:
     assert missing.json() == [{"code": 404, "description": "service_code: no service 'unicorns'"}]
 
 
-def test_post_then_get_without_contact(client: TestClient) -> None:
+def test_post_then_get_without_contact(client: TestClient, demo_engine: Engine) -> None:
     created = client.post("/open311/v2/requests.json", data=FORM)
     assert created.status_code == 201
     [receipt] = created.json()
@@ -60,9 +61,14 @@ def test_post_then_get_without_contact(client: TestClient) -> None:
     for secret in ("13912345678", "Zhang", "zs@example.com"):
         assert secret not in listed
         assert secret not in client.get(f"/open311/v2/requests/{rid}.json").text
-    # The dispatcher's own API still has the contact.
-    assert client.get(f"/reports/{rid}").json()["reporter"]["name"] == "Zhang San"
-    client.post(f"/reports/{rid}/transitions", json={"action": "reject", "actor": "d", "note": "n"})
+    # The dispatcher's own API still has the contact, for a signed-in dispatcher.
+    admin = account_headers(demo_engine, "root", "admin")
+    assert "reporter" not in client.get(f"/reports/{rid}").json()
+    assert client.get(f"/reports/{rid}", headers=admin).json()["reporter"]["name"] == "Zhang San"
+    rejected = client.post(
+        f"/reports/{rid}/transitions", json={"action": "reject", "note": "n"}, headers=admin
+    )
+    assert rejected.status_code == 200, rejected.text
     assert client.get(f"/open311/v2/requests/{rid}.json").json()[0]["status"] == "closed"
     assert client.get("/open311/v2/requests.json", params={"status": "open"}).json() == []
     closed = client.get("/open311/v2/requests.json", params={"status": "closed"}).json()

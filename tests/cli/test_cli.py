@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from data import DEMO_DIR
+from tests.conftest import TEST_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -29,6 +30,8 @@ def _env(engine: Engine) -> dict[str, str]:
     return {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "GRIDPATROL_TILE_URL": "",
+        # No key file in the working tree's .gridpatrol/.
+        "GRIDPATROL_SECRET_KEY": TEST_SECRET_KEY,
     }
 
 

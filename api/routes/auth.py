@@ -1,0 +1,61 @@
+"""``POST /auth/token`` (OAuth2 password form) and ``GET /auth/me``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.auth import TOKEN_URL, require
+from api.deps import EngineDep, SettingsDep
+from api.ratelimit import SignInLimit
+from api.schemas.auth import Me, Token
+from api.schemas.common import error_responses
+from gis.access.accounts import authenticate
+from gis.access.policy import POLICY, Principal
+from gis.access.tokens import issue_token
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post(TOKEN_URL, responses=error_responses(401, 422, 429))
+def sign_in(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    _limit: SignInLimit,
+) -> Token:
+    """Exchange an account name and password (form fields) for a bearer token."""
+    with engine.begin() as conn:
+        account = authenticate(conn, name=form.username, password=form.password)
+    issued = issue_token(
+        account,
+        key=request.app.state.signing_key,
+        lifetime=timedelta(minutes=settings.token_minutes),
+    )
+    return Token(
+        access_token=issued.token,
+        expires_at=issued.expires_at,
+        expires_in=int((issued.expires_at - datetime.now(UTC)).total_seconds()),
+    )
+
+
+@router.get("/auth/me", responses=error_responses(401))
+def me(principal: Annotated[Principal, require("read_own_account")]) -> Me:
+    """Who the bearer token signs in, the units it reaches and what its role may do."""
+    assert principal.name is not None  # read_own_account is granted to accounts only
+    return Me(
+        name=principal.name,
+        role=principal.role,
+        scope_code=principal.scope_code,
+        worker_code=principal.worker_code,
+        scopes=list(principal.scopes),
+        permissions={
+            name: str(permission.grants[principal.role])
+            for name, permission in POLICY.items()
+            if principal.role in permission.grants
+        },
+    )

@@ -1,0 +1,133 @@
+"""The policy table says what the contract says, and the scope rule agrees in Python and SQL."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from sqlalchemy import Engine, text
+
+from gis.access.policy import (
+    ACCOUNT_ROLES,
+    POLICY,
+    TRANSITION_REPORT,
+    WORKER_ACTIONS,
+    Principal,
+    Reach,
+    Role,
+    allows,
+    authorize,
+    expected_outcome,
+    transition_permission,
+)
+from gis.access.scope import REPORT_SCOPE_COLUMNS, reaches, report_codes, scope_condition
+from gis.core.errors import Forbidden, InvalidInput, Unauthorized
+from gis.reports.actions import ACTIONS
+
+PUBLIC = ("read_public", "submit_report", "read_analytics")
+
+
+def test_anonymous_gets_exactly_the_public_permissions() -> None:
+    granted = {name for name, p in POLICY.items() if Role.ANONYMOUS in p.grants}
+    assert granted == set(PUBLIC)
+
+
+def test_personal_data_never_reaches_anonymous_or_analysts() -> None:
+    personal = [p for p in POLICY.values() if p.personal_data]
+    assert {p.name for p in personal} >= {"read_report_contact", "read_workers"}
+    for permission in personal:
+        assert Role.ANONYMOUS not in permission.grants
+        assert Role.ANALYST not in permission.grants
+
+
+def test_every_lifecycle_action_has_its_permission_with_the_contract_roles() -> None:
+    for action in ACTIONS:
+        grants = POLICY[transition_permission(action)].grants
+        expected = {Role.ADMIN, Role.WORKER if action in WORKER_ACTIONS else Role.DISPATCHER}
+        assert set(grants) == expected, action
+        assert set(grants.values()) == {Reach.IN_SCOPE}
+    assert set(POLICY[TRANSITION_REPORT].grants) == {Role.WORKER, Role.DISPATCHER, Role.ADMIN}
+    with pytest.raises(InvalidInput, match="unknown action 'fly'"):
+        transition_permission("fly")
+
+
+def test_contact_and_planning_roles() -> None:
+    contact = POLICY["read_report_contact"].grants
+    assert contact == {
+        Role.WORKER: Reach.IN_SCOPE,
+        Role.DISPATCHER: Reach.IN_SCOPE,
+        Role.ADMIN: Reach.IN_SCOPE,
+    }
+    assert set(POLICY["plan_patrols"].grants) == {Role.DISPATCHER, Role.ADMIN}
+    assert set(POLICY["manage_users"].grants) == {Role.ADMIN}
+    # Admins hold every permission there is.
+    assert all(Role.ADMIN in p.grants for p in POLICY.values())
+
+
+@pytest.mark.parametrize(
+    ("scopes", "codes", "expected"),
+    [
+        (("990101",), ("990101001001001",), True),  # district reaches its grids
+        (("990101001",), ("990101001001001",), True),  # sub-district
+        (("990101001001001",), ("990101001001001",), True),  # the grid itself
+        (("990101001001002",), ("990101001001001",), False),  # a neighbouring grid
+        (("990102",), ("990101001001001", None, "990102001003"), True),  # coordinating unit
+        (("990102",), (None, None), False),  # unlocated: only the whole city reaches it
+        (("",), (None, None), True),
+        ((), ("990101001001001",), False),  # no scope, nothing reached
+        (("99010",), ("990101",), True),  # plain prefix, as the contract says
+    ],
+)
+def test_reaches(scopes: tuple[str, ...], codes: tuple[str | None, ...], expected: bool) -> None:
+    assert reaches(scopes, codes) is expected
+
+
+def test_expected_outcome_matches_authorize_for_every_cell() -> None:
+    """The matrix generator and the enforcement agree: role × permission × in/out of scope."""
+    for role, permission, in_scope in itertools.product(Role, POLICY, (True, False)):
+        principal = Principal(
+            role=role,
+            name=None if role is Role.ANONYMOUS else "someone",
+            scopes=("990101",),
+        )
+        codes = ("990101001001001",) if in_scope else ("990102001001001",)
+        expected = expected_outcome(role, permission, in_scope=in_scope)
+        if expected == "allow":
+            authorize(principal, permission, codes)
+            assert allows(principal, permission, codes)
+        else:
+            error = Unauthorized if expected == "unauthorized" else Forbidden
+            with pytest.raises(error):
+                authorize(principal, permission, codes)
+
+
+def test_forbidden_says_why() -> None:
+    analyst = Principal(role=Role.ANALYST, name="ana", scopes=("",))
+    with pytest.raises(Forbidden, match="the analyst role may not"):
+        authorize(analyst, "read_report_contact", ("990101001001001",))
+    dispatcher = Principal(role=Role.DISPATCHER, name="li", scopes=("990102",))
+    with pytest.raises(Forbidden, match="out of scope: account 'li' reaches 990102"):
+        authorize(dispatcher, "report.accept", ("990101001001001",))
+    assert {Role.WORKER, Role.DISPATCHER, Role.ANALYST, Role.ADMIN} == set(ACCOUNT_ROLES)
+
+
+@pytest.mark.parametrize(
+    "scopes",
+    [("990101",), ("990102001",), ("990103001002",), ("990101001001001", "990102"), ("",), ()],
+)
+def test_sql_scope_condition_agrees_with_the_python_rule(
+    shared_demo_engine: Engine, scopes: tuple[str, ...]
+) -> None:
+    columns = ", ".join(REPORT_SCOPE_COLUMNS)
+    with shared_demo_engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT id, {columns} FROM reports")).mappings().all()
+        in_sql = set(
+            conn.execute(
+                text(f"SELECT r.id FROM reports r WHERE {scope_condition('r')}"),
+                {"scopes": list(scopes)},
+            ).scalars()
+        )
+    in_python = {row["id"] for row in rows if reaches(scopes, report_codes(dict(row)))}
+    assert in_sql == in_python
+    if scopes and scopes != ("",):
+        assert 0 < len(in_sql) < len(rows)
