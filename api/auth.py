@@ -42,9 +42,9 @@ def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
-CodesOf = Callable[..., Iterable[str | None]]
+CodesOf = Callable[..., Iterable[str | None] | None]
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
-Codes = tuple[str | None, ...]
+Codes = tuple[str | None, ...] | None
 
 
 def require(permission: str, *, scope_of: CodesOf | None = None) -> Any:
@@ -52,27 +52,34 @@ def require(permission: str, *, scope_of: CodesOf | None = None) -> Any:
 
     ``scope_of`` is itself a dependency returning the unit codes of the object the request
     touches (e.g. the report of the path); with it, an ``IN_SCOPE`` grant must reach them.
-    The dependency carries ``.permission`` so tests can list what each route requires.
+    It returns None when the request names no object (a list): the handler then shows only
+    what the principal's scope reaches. Every route declares exactly one ``require`` (a test
+    walks the app); the dependency carries ``.permission`` so tests can list them.
     """
     if permission not in POLICY:
         raise ValueError(f"unknown permission {permission!r}; see gis/access/policy.py")
+
+    def role_gate(principal: PrincipalDep) -> Principal:
+        # Without codes an IN_SCOPE grant passes: this refuses only roles never granted it.
+        authorize(principal, permission)
+        return principal
+
     if scope_of is None:
-
-        def dependency(principal: PrincipalDep) -> Principal:
-            authorize(principal, permission)
-            return principal
-
+        dependency = role_gate
     else:
 
         def dependency(principal: Principal, codes: Codes) -> Principal:  # type: ignore[misc]
             authorize(principal, permission, codes)
             return principal
 
-        # Spelled out as objects: string annotations could not see ``scope_of`` (a local).
+        # Spelled out as objects: string annotations could not see the locals. The role gate
+        # comes first, so a role never granted the permission is refused before ``scope_of``
+        # reads the database (and learns nothing of whether the object exists).
+        gated = Annotated[Principal, Depends(role_gate)]
         codes_of = Annotated[Codes, Depends(scope_of)]
         dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [
-                inspect.Parameter("principal", _KEYWORD, annotation=PrincipalDep),
+                inspect.Parameter("principal", _KEYWORD, annotation=gated),
                 inspect.Parameter("codes", _KEYWORD, annotation=codes_of),
             ],
             return_annotation=Principal,

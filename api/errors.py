@@ -1,7 +1,10 @@
 """One table from domain errors to HTTP statuses; every error body is ``{"detail": ...}``.
 
 Database failures are mapped here too: an unreachable database (connection refused, dropped,
-pool exhausted) is a 503, a value the database refuses (out of range) a 422.
+pool exhausted) is a 503, a value the database refuses (out of range) a 422. Under
+``/open311/v2/`` every error — these handlers', the request guard's, an unexpected one — is
+GeoReport v2's list ``[{"code": status, "description": ...}]``, and a malformed request is a
+400 there (the standard's status) instead of a 422.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
 
 from gis.core.errors import (
     Conflict,
@@ -51,6 +55,27 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# Open311 GeoReport v2 lives under this prefix and answers errors in its own format.
+OPEN311_PREFIX = "/open311/v2"
+
+
+def error_content(path: str, status: int, body: dict[str, Any]) -> tuple[int, Any]:
+    """The status and JSON body of an error on ``path``: ``body`` (``{"detail": ...}``) as is,
+    or on Open311 paths GeoReport v2's error list (with 400 for a malformed request)."""
+    if path == OPEN311_PREFIX or path.startswith(OPEN311_PREFIX + "/"):
+        status = 400 if status == 422 else status
+        return status, [{"code": status, "description": str(body["detail"])}]
+    return status, body
+
+
+def error_response(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error answer in the format of the request's path (see ``error_content``)."""
+    status, content = error_content(request.url.path, status, body)
+    return JSONResponse(status_code=status, content=content, headers=headers)
+
+
 def headers_for(exc: GridpatrolError) -> dict[str, str]:
     """Headers an error's status calls for (RFC 6750 / RFC 9110)."""
     if isinstance(exc, Unauthorized):
@@ -77,42 +102,49 @@ def _field_message(error: dict[str, Any]) -> str:
 def add_exception_handlers(app: FastAPI) -> None:
     """Install the domain-error and validation-error handlers on ``app``."""
 
-    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GridpatrolError)
-        body: dict[str, object] = {"detail": exc.detail}
+        body: dict[str, Any] = {"detail": exc.detail}
         if isinstance(exc, ImportRejected) and exc.problems:
             body["problems"] = exc.problems
         if isinstance(exc, InvalidTransition):
             body["current_status"] = exc.current_status
             body["allowed_actions"] = exc.allowed_actions
-        return JSONResponse(status_code=status_for(exc), content=body, headers=headers_for(exc))
+        return error_response(request, status_for(exc), body, headers_for(exc))
 
-    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
         detail = "; ".join(_field_message(e) for e in errors)
-        return JSONResponse(status_code=422, content={"detail": detail, "errors": errors})
+        return error_response(request, 422, {"detail": detail, "errors": errors})
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The driver's message may name hosts and users: logged, not sent.
+        # The driver's message may name hosts and users: logged, not sent. The engine hides
+        # statement parameters (gis/core/db.py), so no resident's data reaches the log.
         logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            status_code=503,
-            content={"detail": "the database is unavailable; try again shortly"},
-            headers={"Retry-After": "5"},
-        )
+        body = {"detail": "the database is unavailable; try again shortly"}
+        return error_response(request, 503, body, {"Retry-After": "5"})
 
     async def database_refused_value(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, sa_exc.DBAPIError)
-        # PostgreSQL's primary message ("bigint out of range") names the problem, not the data.
+        # PostgreSQL's primary message ("bigint out of range") names the problem; it may quote
+        # the value, so the log keeps only the SQLSTATE.
         diag = getattr(exc.orig, "diag", None)
         reason = str(getattr(diag, "message_primary", "") or "")
-        logger.info("value refused on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            status_code=422,
-            content={"detail": f"a value is out of range or malformed: {reason or 'refused'}"},
-        )
+        state = getattr(diag, "sqlstate", None)
+        logger.info("value refused on %s %s: SQLSTATE %s", request.method, request.url.path, state)
+        body = {"detail": f"a value is out of range or malformed: {reason or 'refused'}"}
+        return error_response(request, 422, body)
 
+    async def framework_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        # FastAPI raises 400 only when it cannot parse a body at all: malformed input, which
+        # this API answers with 422 (Open311 turns it back into its 400). 404/405 keep theirs.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request, status, {"detail": str(exc.detail)}, headers)
+
+    app.add_exception_handler(HTTPException, framework_error)
     app.add_exception_handler(GridpatrolError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     for error in UNAVAILABLE_ERRORS:

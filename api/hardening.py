@@ -9,6 +9,8 @@
 - ``check_parameters`` (an app-wide dependency): a scalar query parameter given twice, an
   integer beyond PostgreSQL's bigint, a non-finite float, or a bare number where a date-time
   is expected are refused with 422 naming the parameter, before the handler runs.
+
+Their errors follow ``api.errors.error_content``: GeoReport v2's list on Open311 paths.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import error_content
 from gis.core.errors import InvalidInput
 
 logger = logging.getLogger("gridpatrol.api")
@@ -38,8 +41,9 @@ _NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
 _SEQUENCES = (list, tuple, set, frozenset, Sequence)
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
+async def _send_json(scope: Scope, send: Send, status: int, body: dict[str, Any]) -> None:
+    status, content = error_content(scope["path"], status, body)
+    payload = json.dumps(content).encode()
     await send(
         {
             "type": "http.response.start",
@@ -84,14 +88,21 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def _bad_body(body: bytes, content_type: str) -> str | None:
+    """Why the body cannot be taken (None: it can), as the end of "body: …"."""
     if content_type.startswith("application/json") or content_type.endswith("+json"):
         try:
-            document = json.loads(body)
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return "is not valid UTF-8 (JSON must be)"
+        try:
+            document = json.loads(text)
         except ValueError:
             return None  # malformed JSON: the handler's parser names the problem
-        return next((why for s in _strings(document) if (why := _bad_text(s))), None)
+        why = next((why for s in _strings(document) if (why := _bad_text(s))), None)
+        return f"a text value {why}" if why else None
     if content_type.startswith("application/x-www-form-urlencoded"):
-        return _bad_percent_encoded(body)
+        why = _bad_percent_encoded(body)
+        return f"a text value {why}" if why else None
     return None
 
 
@@ -109,13 +120,13 @@ class RequestGuard:
         for part, raw in (("path", scope.get("raw_path") or b""), ("query", scope["query_string"])):
             why = _bad_percent_encoded(raw)
             if why:
-                await _send_json(send, 422, {"detail": f"{part}: {why}"})
+                await _send_json(scope, send, 422, {"detail": f"{part}: {why}"})
                 return
         headers = dict(scope["headers"])
         too_large = {"detail": f"request body larger than {self.max_body_bytes} bytes"}
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _send_json(send, 413, too_large)
+            await _send_json(scope, send, 413, too_large)
             return
         chunks: list[bytes] = []
         size = 0
@@ -127,14 +138,14 @@ class RequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                await _send_json(send, 413, too_large)
+                await _send_json(scope, send, 413, too_large)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
         why = _bad_body(body, headers.get(b"content-type", b"").decode("latin-1").lower())
         if why:
-            await _send_json(send, 422, {"detail": f"body: a text value {why}"})
+            await _send_json(scope, send, 422, {"detail": f"body: {why}"})
             return
         replayed = False
 
@@ -172,7 +183,7 @@ class CatchAll:
             if started:
                 raise
             await _send_json(
-                send, 500, {"detail": "internal error: it has been logged for the operators"}
+                scope, send, 500, {"detail": "internal error: it has been logged for the operators"}
             )
 
 

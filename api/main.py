@@ -28,6 +28,7 @@ from api.routes import (
     topology,
 )
 from api.schemas.common import ValidationErrorBody
+from api.schemas.open311 import ServiceRequestForm
 from gis.access.tokens import signing_key
 from gis.core.db import open_database
 from gis.core.settings import Settings, get_settings
@@ -43,7 +44,8 @@ def _document_errors(app: FastAPI) -> None:
 
     FastAPI documents request validation errors with its own body (``HTTPValidationError``);
     ours is ``ValidationErrorBody`` (``api/errors.py``), and Open311 routes answer 400 instead.
-    It also files the errors of HTML pages under ``text/html``; they are JSON.
+    It also files the errors of HTML pages under ``text/html``; they are JSON. Models only
+    referenced by hand (the Open311 POST form) are added to the components.
     """
     generate = app.openapi
 
@@ -53,10 +55,11 @@ def _document_errors(app: FastAPI) -> None:
         schema = generate()
         ours = {"$ref": f"#/components/schemas/{ValidationErrorBody.__name__}"}
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault(
-            ValidationErrorBody.__name__,
-            ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"),
-        )
+        for model in (ValidationErrorBody, ServiceRequestForm):
+            components.setdefault(
+                model.__name__,
+                model.model_json_schema(ref_template="#/components/schemas/{model}"),
+            )
         for path, operations in schema["paths"].items():
             for operation in operations.values():
                 for status, error in operation["responses"].items():

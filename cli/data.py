@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -183,12 +184,29 @@ def serve(
     err_console.print(
         f"gridpatrol serving on http://{bind_host}:{bind_port}  (API docs: /docs)", highlight=False
     )
+    # uvicorn's own logging, plus gridpatrol's loggers (errors, refused values) beside it.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["gridpatrol"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
     if workers == 1:
-        uvicorn.run(create_app(settings, engine=engine), host=bind_host, port=bind_port)
+        uvicorn.run(
+            create_app(settings, engine=engine),
+            host=bind_host,
+            port=bind_port,
+            log_config=log_config,
+        )
         return
     # Each worker process builds its own app and engine from the environment; the database
     # is already up and migrated, so their start-up only connects.
     engine.dispose()
     uvicorn.run(
-        "api.main:create_app", factory=True, host=bind_host, port=bind_port, workers=workers
+        "api.main:create_app",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        log_config=log_config,
     )

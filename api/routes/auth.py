@@ -12,15 +12,15 @@ from api.auth import TOKEN_URL, require
 from api.deps import EngineDep, SettingsDep
 from api.ratelimit import SignInLimit
 from api.schemas.auth import Me, Token
-from api.schemas.common import error_responses
+from api.schemas.common import COMMON_ERRORS, error_responses
 from gis.access.accounts import authenticate
 from gis.access.policy import POLICY, Principal
 from gis.access.tokens import issue_token
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], responses=error_responses(*COMMON_ERRORS))
 
 
-@router.post(TOKEN_URL, responses=error_responses(401, 422, 429))
+@router.post(TOKEN_URL, responses=error_responses(429), dependencies=[require("sign_in")])
 def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
@@ -43,7 +43,7 @@ def sign_in(
     )
 
 
-@router.get("/auth/me", responses=error_responses(401))
+@router.get("/auth/me")
 def me(principal: Annotated[Principal, require("read_own_account")]) -> Me:
     """Who the bearer token signs in, the units it reaches and what its role may do."""
     assert principal.name is not None  # read_own_account is granted to accounts only

@@ -7,21 +7,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
+from api.auth import require
 from api.deps import BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
-from api.schemas.common import error_responses
+from api.schemas.common import COMMON_ERRORS, error_responses
 from gis.core.settings import Settings
 from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
 from maps.assets import check_installed, content_security_policy, render
 from maps.pages import coverage_page, grids_page, hotspots_page
 
-# Every page answers text/html; 503 (JSON) names the fix when the map assets are missing.
+# Every page answers text/html; errors are JSON (503 names the fix when the map assets are
+# missing). Each page shows public data only: reports in their public view.
 _PAGE: dict[int | str, Any] = {
     200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "the page"},
-    **error_responses(503),
 }
 
-router = APIRouter(tags=["maps"], default_response_class=HTMLResponse)
+router = APIRouter(
+    tags=["maps"],
+    default_response_class=HTMLResponse,
+    responses=error_responses(*COMMON_ERRORS),
+)
 
 
 def _page(html: str, settings: Settings) -> HTMLResponse:
@@ -30,7 +35,7 @@ def _page(html: str, settings: Settings) -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
-@router.get("/maps/grids", responses={**_PAGE, **error_responses(422)})
+@router.get("/maps/grids", responses=_PAGE, dependencies=[require("read_public")])
 def grids_map(
     conn: ConnDep,
     settings: SettingsDep,
@@ -56,14 +61,14 @@ def grids_map(
     return _page(render(fmap, mode="served"), settings)
 
 
-@router.get("/maps/coverage", responses=_PAGE)
+@router.get("/maps/coverage", responses=_PAGE, dependencies=[require("read_public")])
 def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
     """District borders, communities and grids spanning districts by share, enclave parts."""
     check_installed()
     return _page(render(coverage_page(conn, settings), mode="served"), settings)
 
 
-@router.get("/maps/hotspots", responses={**_PAGE, **error_responses(422)})
+@router.get("/maps/hotspots", responses=_PAGE, dependencies=[require("read_analytics")])
 def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     check_installed()

@@ -1,21 +1,24 @@
-"""Report intake, listing, transitions and the audit trail (dispatcher API).
+"""Report intake, listing, transitions, the audit trail, workers and categories.
 
-Anyone submits (anonymous intake is rate-limited per client); the reporter's name, phone and
-photo, and the events' actors and notes, go only to accounts the policy allows them in the
-report's scope; everyone else gets the public view. A transition needs an account whose role
-may take that action on a report in its scope, and the event names that account.
+Anyone submits (anonymous intake is rate-limited per client) and anyone reads every report's
+public view (``read_public``), lists included: a list never carries personal data, so it needs
+no scope filter. The reporter's name, phone and photo, the assigned worker's name, and the
+events' actors and notes go only to accounts allowed ``read_report_contact`` in the report's
+scope. A transition needs an account whose role may take that action on a report in its scope,
+and the event names that account. The staff directory (``GET /workers``: names and phones) is
+for workers, dispatchers and admins, and shows the workers of their scope only.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
-from api.auth import PrincipalDep, require
+from api.auth import require
 from api.deps import BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep, WindowDep
 from api.ratelimit import IntakeLimit
-from api.schemas.common import TransitionConflictBody, error_responses
+from api.schemas.common import COMMON_ERRORS, TransitionConflictBody, error_responses
 from api.schemas.reports import (
     ReportCreate,
     ReportEvent,
@@ -24,9 +27,17 @@ from api.schemas.reports import (
     ReportPrivate,
     ReportPublic,
     TransitionIn,
-    WorkerPublic,
+    Worker,
 )
-from gis.access.policy import TRANSITION_REPORT, Principal, allows, authorize, transition_permission
+from gis.access.policy import (
+    TRANSITION_REPORT,
+    Principal,
+    Reach,
+    allows,
+    authorize,
+    grant,
+    transition_permission,
+)
 from gis.access.scope import load_report_codes, report_codes
 from gis.core.vocabulary import STATUSES
 from gis.reports.categories import Category
@@ -36,18 +47,37 @@ from gis.reports.listing import ReportFilter, get_report, list_reports, public_r
 from gis.reports.workers import list_workers
 from gis.territory.layers import DEFAULT_PAGE_SIZE
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], responses=error_responses(*COMMON_ERRORS))
 
 
-@router.get("/workers", tags=["workers"], response_model=list[WorkerPublic])
+def _grid_query(grid: Annotated[str | None, Query(description="grid code")] = None) -> str | None:
+    return grid
+
+
+GridQuery = Annotated[str | None, Depends(_grid_query)]
+
+
+def _grid_scope(grid: GridQuery) -> tuple[str | None, ...] | None:
+    """The grid asked for (it must be in scope); none: the list keeps to the scope."""
+    return (grid,) if grid else None
+
+
+@router.get(
+    "/workers", tags=["workers"], response_model=list[Worker], responses=error_responses(403)
+)
 def workers(
-    conn: ConnDep, grid: Annotated[str | None, Query(description="grid code")] = None
+    # First: refused roles are answered before a connection is taken.
+    principal: Annotated[Principal, require("read_workers", scope_of=_grid_scope)],
+    conn: ConnDep,
+    grid: GridQuery,
 ) -> Any:
-    """Workers and their grids (whom a report can be dispatched to)."""
-    return list_workers(conn, grid_code=grid)
+    """The staff directory: workers with phone and grids (whom a report can be dispatched to),
+    those serving a grid in the account's scope."""
+    everywhere = grant(principal, "read_workers") is Reach.EVERYWHERE
+    return list_workers(conn, grid_code=grid, scopes=None if everywhere else principal.scopes)
 
 
-@router.get("/categories", response_model=list[Category])
+@router.get("/categories", response_model=list[Category], dependencies=[require("read_public")])
 def categories(cats: CategoriesDep) -> Any:
     """Report categories with their arrival and resolution deadlines (minutes)."""
     return list(cats.values())
@@ -73,14 +103,14 @@ _REPORT_VIEW = ReportPrivate | ReportPublic
     "/reports",
     status_code=201,
     response_model=_REPORT_VIEW,
-    responses=error_responses(409, 422, 429),
+    responses=error_responses(409, 429),
 )
 def create_report(
     body: ReportCreate,
     engine: EngineDep,
     cats: CategoriesDep,
     response: Response,
-    principal: PrincipalDep,
+    principal: Annotated[Principal, require("submit_report")],
     _limit: IntakeLimit,
     idempotency_key: Annotated[
         str | None,
@@ -93,7 +123,8 @@ def create_report(
 ) -> Any:
     """Submit a report; it is located (district … grid, building) and gets its due times.
 
-    The answer carries the contact the reporter sent; the public views never do.
+    The answer is the report as the caller may see it: an anonymous resident gets the public
+    view (a replayed Idempotency-Key must not hand out someone else's contact).
     """
     with engine.begin() as conn:
         submission = submit_report(
@@ -110,7 +141,7 @@ def create_report(
     return _view(principal, submission.report)
 
 
-@router.get("/reports", response_model=ReportPage, responses=error_responses(422))
+@router.get("/reports", response_model=ReportPage, dependencies=[require("read_public")])
 def reports(
     conn: ConnDep,
     settings: SettingsDep,
@@ -128,7 +159,8 @@ def reports(
     limit: Annotated[int, Query(ge=1)] = DEFAULT_PAGE_SIZE,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
-    """Reports as a FeatureCollection, newest first, filtered and paged (no reporter contact)."""
+    """Every report's public view as a FeatureCollection, newest first, filtered and paged:
+    never the reporter's contact or photo, nor the worker's name, whoever asks."""
     filters = ReportFilter(
         status=tuple(status) if status else None,
         category=category,
@@ -147,7 +179,9 @@ def reports(
 
 
 @router.get("/reports/{report_id}", response_model=_REPORT_VIEW, responses=error_responses(404))
-def report(conn: ConnDep, report_id: int, principal: PrincipalDep) -> Any:
+def report(
+    conn: ConnDep, report_id: int, principal: Annotated[Principal, require("read_public")]
+) -> Any:
     """One report; the reporter's name, phone and photo only for workers, dispatchers and
     admins whose scope reaches it."""
     return _view(principal, get_report(conn, report_id, include_contact=True))
@@ -156,7 +190,7 @@ def report(conn: ConnDep, report_id: int, principal: PrincipalDep) -> Any:
 @router.post(
     "/reports/{report_id}/transitions",
     response_model=_REPORT_VIEW,
-    responses=error_responses(401, 403, 404, 409, 422, s409=TransitionConflictBody),
+    responses=error_responses(403, 404, 409, s409=TransitionConflictBody),
 )
 def transition(
     report_id: int,
@@ -190,7 +224,9 @@ def transition(
     response_model=list[ReportEvent] | list[ReportEventPublic],
     responses=error_responses(404),
 )
-def events(conn: ConnDep, report_id: int, principal: PrincipalDep) -> Any:
+def events(
+    conn: ConnDep, report_id: int, principal: Annotated[Principal, require("read_public")]
+) -> Any:
     """The report's append-only audit trail, oldest first: action, statuses and time; who
     acted and the notes only for accounts allowed the report's contact."""
     codes = load_report_codes(conn, report_id)

@@ -80,10 +80,18 @@ class ReportLocation(BaseModel):
     building_distance_m: float | None = Field(description="0 inside it; at most 30 m")
 
 
-class AssignedWorker(BaseModel):
+class AssignedWorkerPublic(BaseModel):
+    """The worker a report is dispatched to, as anyone may see it: no name (staff's personal
+    data, see gis/access/policy.py)."""
+
     id: int
-    name: str
     role: WorkerRole
+
+
+class AssignedWorker(AssignedWorkerPublic):
+    """The assigned worker with their name: for accounts allowed the report's contact."""
+
+    name: str
 
 
 class ReportProperties(BaseModel):
@@ -112,7 +120,7 @@ class ReportProperties(BaseModel):
         description="enclave or border report: the community across the district border"
     )
     likely_duplicate_of: int | None
-    worker: AssignedWorker | None
+    worker: AssignedWorkerPublic | None
     allowed_actions: list[str]
 
 
@@ -129,10 +137,12 @@ class ReporterContact(BaseModel):
 
 
 class ReportPrivate(ReportPublic):
-    """A report with the reporter's contact and photo: for dispatchers and workers only."""
+    """A report with the reporter's contact and photo and the assigned worker's name: for
+    workers, dispatchers and admins whose scope reaches it."""
 
     photo_url: str | None
     reporter: ReporterContact
+    worker: AssignedWorker | None
 
 
 ReportFeature = Feature[Point, ReportProperties]
@@ -157,11 +167,13 @@ class ReportEvent(ReportEventPublic):
     note: str | None
 
 
-class WorkerPublic(BaseModel):
-    """A worker and the grids they serve (never their phone)."""
+class Worker(BaseModel):
+    """A worker of the staff directory: name, phone and the grids they serve (personal data:
+    only for accounts allowed ``read_workers`` in scope)."""
 
     id: int
     code: str
     name: str
     role: WorkerRole
+    phone: str | None
     grids: list[str]

@@ -111,23 +111,25 @@ POLICY: dict[str, Permission] = {
     for p in (
         Permission(
             "read_public",
-            "layers, topology, coverage, categories, maps, Open311 reads, public report fields",
+            "read layers, topology, coverage, categories, maps, Open311 and public report fields",
             _EVERYONE,
         ),
         Permission(
             "submit_report", "submit a report (POST /reports, Open311 POST requests)", _EVERYONE
         ),
-        Permission("read_analytics", "hotspots and KPIs", _EVERYONE),
+        Permission("read_analytics", "read hotspots and KPIs", _EVERYONE),
+        Permission("sign_in", "sign in for a bearer token (POST /auth/token)", _EVERYONE),
         Permission(
             "read_report_contact",
-            "a report's reporter name, phone and photo, and its events' actors and notes",
+            "read a report's reporter name, phone and photo, its worker's name, its events' "
+            "actors and notes",
             {Role.WORKER: _SCOPE, Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
             personal_data=True,
         ),
         *_transition_permissions(),
         Permission(
             "read_workers",
-            "the staff directory: workers, their grids and contacts",
+            "read the staff directory: workers' names, phones and grids (GET /workers)",
             {Role.WORKER: _SCOPE, Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
             personal_data=True,
         ),
@@ -138,15 +140,21 @@ POLICY: dict[str, Permission] = {
         ),
         Permission(
             "read_patrols",
-            "patrol plans and coverage",
-            {Role.WORKER: _SCOPE, Role.DISPATCHER: _SCOPE, Role.ANALYST: _ALL, Role.ADMIN: _SCOPE},
+            "read patrol plans and tracks, which name the patrollers (GET /patrols, /maps/patrols)",
+            {Role.WORKER: _SCOPE, Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
+            personal_data=True,
+        ),
+        Permission(
+            "read_patrol_coverage",
+            "read when each grid was last patrolled (GET /patrols/coverage; no names)",
+            _SIGNED_IN,
         ),
         Permission(
             "record_patrol_track",
-            "upload a patrol's GPS track",
+            "upload a patrol's GPS track (POST /patrols/{id}/track)",
             {Role.WORKER: _SCOPE, Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
         ),
-        Permission("read_own_account", "who am I (GET /auth/me)", _SIGNED_IN),
+        Permission("read_own_account", "say who the token signs in (GET /auth/me)", _SIGNED_IN),
         Permission(
             "manage_users",
             "create, list and disable accounts within the admin's scope",
@@ -228,3 +236,41 @@ def expected_outcome(role: Role, permission: str, *, in_scope: bool) -> str:
     if reach is Reach.IN_SCOPE and not in_scope:
         return "forbidden"
     return "allow"
+
+
+_CELLS = {Reach.EVERYWHERE: "yes", Reach.IN_SCOPE: "in scope", None: "–"}
+
+
+def policy_rows() -> list[tuple[str, dict[Role, str]]]:
+    """What each role may do, one row per permission (the lifecycle actions grouped by who
+    may take them; the transitions route's own gate left out, it follows from them)."""
+    rows: list[tuple[str, dict[Role, str]]] = []
+    actions: dict[tuple[tuple[Role, Reach], ...], list[str]] = {}
+    for permission in POLICY.values():
+        if permission.name == TRANSITION_REPORT:
+            continue
+        if permission.name.startswith("report."):
+            key = tuple(sorted(permission.grants.items()))
+            actions.setdefault(key, []).append(permission.name.removeprefix("report."))
+            continue
+        cells = {role: _CELLS[permission.grants.get(role)] for role in Role}
+        rows.append((f"`{permission.name}`: {permission.description}", cells))
+    for grants, names in actions.items():
+        granted = dict(grants)
+        what = ", ".join(f"`{name}`" for name in names)
+        cells = {role: _CELLS[granted.get(role)] for role in Role}
+        rows.append((f"`report.<action>`: take {what} on a report", cells))
+    return rows
+
+
+def policy_markdown() -> str:
+    """``policy_rows`` as the Markdown table the README shows (``python -m
+    gis.access.policy`` prints it)."""
+    lines = ["| permission | " + " | ".join(Role) + " |", "|---" * (len(Role) + 1) + "|"]
+    for what, cells in policy_rows():
+        lines.append(f"| {what} | " + " | ".join(cells[role] for role in Role) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(policy_markdown())

@@ -1,9 +1,12 @@
 """The scope rule: an account reaches an object when one of the object's unit codes starts
 with one of the account's scope prefixes ("" reaches the whole city).
 
-A report's codes are its location (district, sub-district, community, grid) and the units
-answerable for it (``responsible_code``, ``coordinating_community_code``): escalating an
-enclave report across a district border makes it visible to the receiving unit.
+A report's codes are its location (district, sub-district, community, grid), the unit now
+answerable for it (``responsible_code``) and, once it has been escalated past its grid, the
+community coordinating across the border (``coordinating_community_code``). So an enclave or
+border report is not shown to the community across the border while it is still its grid's
+business; escalating it across the border makes it visible (contact included) to the receiving
+unit, which keeps it while the report climbs further up that side's hierarchy.
 ``reaches`` is the rule in Python, ``scope_condition`` the same rule in SQL for lists.
 """
 
@@ -15,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.core.errors import NotFound
+from gis.core.vocabulary import Level
 
 # Columns of ``reports`` naming the units a report belongs to or is answerable to.
 REPORT_SCOPE_COLUMNS: tuple[str, ...] = (
@@ -23,7 +27,14 @@ REPORT_SCOPE_COLUMNS: tuple[str, ...] = (
     "subdistrict_code",
     "district_code",
     "responsible_code",
-    "coordinating_community_code",
+)
+# Counted only once the report has left its grid (escalation_level is not 'grid').
+COORDINATING_COLUMN = "coordinating_community_code"
+# Everything ``report_codes`` reads from a row of ``reports``.
+SCOPE_SOURCE_COLUMNS: tuple[str, ...] = (
+    *REPORT_SCOPE_COLUMNS,
+    COORDINATING_COLUMN,
+    "escalation_level",
 )
 
 
@@ -40,7 +51,10 @@ def report_codes(report: Mapping[str, Any]) -> tuple[str | None, ...]:
     """The unit codes scoping a report, from a row of ``reports`` or a report as the API shows
     it (location fields nested under ``location``)."""
     flat = {**report, **(report.get("location") or {})}
-    return tuple(flat.get(column) for column in REPORT_SCOPE_COLUMNS)
+    codes = [flat.get(column) for column in REPORT_SCOPE_COLUMNS]
+    if flat["escalation_level"] != Level.GRID:
+        codes.append(flat.get(COORDINATING_COLUMN))
+    return tuple(codes)
 
 
 def load_report_codes(
@@ -49,7 +63,7 @@ def load_report_codes(
     """The scoping codes of a stored report (``lock``: FOR UPDATE, in a transaction)."""
     row = conn.execute(
         text(
-            f"SELECT {', '.join(REPORT_SCOPE_COLUMNS)} FROM reports WHERE id = :id"
+            f"SELECT {', '.join(SCOPE_SOURCE_COLUMNS)} FROM reports WHERE id = :id"
             + (" FOR UPDATE" if lock else "")
         ),
         {"id": report_id},
@@ -65,4 +79,8 @@ def scope_condition(alias: str = "r", *, param: str = "scopes") -> str:
     ``starts_with`` needs no escaping of LIKE wildcards; an empty array reaches nothing.
     """
     tests = " OR ".join(f"starts_with({alias}.{c}, s)" for c in REPORT_SCOPE_COLUMNS)
+    tests += (
+        f" OR ({alias}.escalation_level <> '{Level.GRID}'"
+        f" AND starts_with({alias}.{COORDINATING_COLUMN}, s))"
+    )
     return f"EXISTS (SELECT 1 FROM unnest(CAST(:{param} AS text[])) AS s WHERE s = '' OR {tests})"

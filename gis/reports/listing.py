@@ -100,13 +100,18 @@ def _report_dict(row: Any, *, include_contact: bool) -> dict[str, Any]:
     return report
 
 
-# What only accounts allowed a report's personal data see (see gis/access/policy.py).
+# What only accounts allowed a report's personal data see (see gis/access/policy.py): the
+# reporter's contact and photo, and the assigned worker's name (staff are people too).
 CONTACT_FIELDS: tuple[str, ...] = ("reporter", "photo_url")
+STAFF_FIELDS: tuple[str, ...] = ("name",)
 
 
 def public_report(report: dict[str, Any]) -> dict[str, Any]:
-    """A report without the reporter's name, phone and photo."""
-    return {key: value for key, value in report.items() if key not in CONTACT_FIELDS}
+    """A report without the reporter's name, phone and photo, nor the worker's name."""
+    shown = {key: value for key, value in report.items() if key not in CONTACT_FIELDS}
+    if shown.get("worker"):
+        shown["worker"] = {k: v for k, v in shown["worker"].items() if k not in STAFF_FIELDS}
+    return shown
 
 
 def get_report(
@@ -220,7 +225,7 @@ def list_reports(
 
 
 def report_feature(report: dict[str, Any]) -> dict[str, Any]:
-    """A report as a GeoJSON Feature (properties without the reporter's contact)."""
+    """A report as a GeoJSON Feature (its public view: no contact, no worker's name)."""
     properties = {k: v for k, v in public_report(report).items() if k not in ("lat", "lon")}
     return {
         "type": "Feature",

@@ -111,6 +111,38 @@ def test_unknown_request_and_bad_filter(client: TestClient) -> None:
     assert "detail" in client.get("/reports/424242").json()
 
 
+def test_every_error_on_open311_paths_is_the_standard_list(demo_engine: Engine) -> None:
+    """Errors raised before any handler runs — the body limit, the text guard, a bad token,
+    an unknown route or method, a parameter given twice, a body FastAPI cannot parse — are
+    GeoReport v2 lists on Open311 paths, and keep ``{"detail"}`` elsewhere."""
+    settings = settings_for(demo_engine, max_body_bytes=2048)
+    cases = [
+        ("POST", "/open311/v2/requests.json", {"data": FORM | {"description": "x" * 4000}}, 413),
+        ("GET", "/open311/v2/requests.json?service_code=a%00b", {}, 400),
+        ("GET", "/open311/v2/services.json", {"headers": {"Authorization": "Bearer nope"}}, 401),
+        ("GET", "/open311/v2/requests.json?service_code=a&service_code=b", {}, 400),
+        ("GET", "/open311/v2/nothing.json", {}, 404),
+        ("DELETE", "/open311/v2/requests.json", {}, 405),
+        (
+            "POST",
+            "/open311/v2/requests.json",
+            {"content": b"\xff\xfe{", "headers": {"Content-Type": "application/json"}},
+            400,
+        ),
+    ]
+    with TestClient(create_app(settings, engine=demo_engine)) as client:
+        for method, url, kwargs, status in cases:
+            response = client.request(method, url, **kwargs)  # type: ignore[arg-type]
+            assert response.status_code == status, (url, response.text)
+            assert response.headers["content-type"] == "application/json"
+            [error] = response.json()
+            assert error["code"] == status and error["description"], url
+        elsewhere = client.post(
+            "/reports", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+        )
+        assert elsewhere.status_code == 422 and "UTF-8" in elsewhere.json()["detail"]
+
+
 def _is_w3c_datetime(value: object) -> bool:
     """GeoReport v2 datetimes: ISO 8601 with a UTC offset (or Z)."""
     if not isinstance(value, str):

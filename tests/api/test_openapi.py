@@ -102,8 +102,29 @@ def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> N
         for name, schema in schemas.items()
         if any(word in field for field in schema.get("properties", {}) for word in PERSONAL)
     }
-    # What a resident sends, and what only dispatchers and workers are shown.
-    assert personal == {"ReportCreate", "ReportPrivate", "ReporterContact"}
+    # What a resident sends (API and Open311), and what only accounts allowed the personal
+    # data see: a report's contact, the staff directory.
+    assert personal == {
+        "ReportCreate",
+        "ServiceRequestForm",
+        "ReportPrivate",
+        "ReporterContact",
+        "Worker",
+    }
+    # And which operations answer with them: each declares the permission guarding them.
+    answering = {
+        (method, path)
+        for method, path, operation in _operations(spec)
+        for status, answer in operation["responses"].items()
+        if status.startswith("2")
+        and any(name in str(answer) for name in ("ReportPrivate", "Worker"))
+    }
+    assert answering == {
+        ("GET", "/workers"),
+        ("POST", "/reports"),
+        ("GET", "/reports/{report_id}"),
+        ("POST", "/reports/{report_id}/transitions"),
+    }
 
 
 def test_version_comes_from_the_package(spec: dict[str, Any]) -> None:
