@@ -10,16 +10,21 @@ Scope is a unit-code prefix: an account scoped to a district code reaches every 
 community, grid and report whose code starts with it; an empty scope is the whole city. A
 worker account reaches the grids its linked ``workers`` row serves (plus its own scope code).
 An object's codes are all the units it belongs to or is answerable to; for a report that is its
-location (district … grid) *and* its ``responsible_code`` and ``coordinating_community_code``,
-so an escalation across a district border makes it visible to the receiving unit.
+location (district … grid), its ``responsible_code`` and, once escalated past its grid, its
+``coordinating_community_code`` — so an escalation across a district border is what makes it
+visible to the receiving unit (``gis.access.scope``).
+
+Personal data (``personal_data=True``) is the reporter's contact and photo, and staff's names
+and phones (the directory, patrol plans, a report's assigned worker): never granted to
+anonymous callers or analysts. Every route declares one permission with ``api.auth.require``.
 
 Row-level security: not used (yet). The policy is not only about rows — a report out of scope
-is still visible in its public view, with fields (contact, photo, event actors) withheld —
-which RLS cannot express without per-role views; and the embedded cluster's one role is the
-superuser and owner, which RLS never restricts. Scope is enforced here, once, and lists filter
-with ``gis.access.scope.scope_condition`` (the same rule in SQL). When gridpatrol runs as a
-non-owner role on a shared server, RLS policies over that condition would be a sound second
-layer.
+is still visible in its public view, with fields (contact, photo, worker's name, event actors)
+withheld — which RLS cannot express without per-role views; and the embedded cluster's one role
+is the superuser and owner, which RLS never restricts. Scope is enforced here, once; lists that
+hold personal data filter with the same rule in SQL (``gis.access.scope.scope_condition``, the
+staff directory with its grid variant). When gridpatrol runs as a non-owner role on a shared
+server, RLS policies over that condition would be a sound second layer.
 """
 
 from __future__ import annotations
