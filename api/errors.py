@@ -1,7 +1,15 @@
-"""One table from domain errors to HTTP statuses; every error body is ``{"detail": ...}``."""
+"""One table from domain errors to HTTP statuses; every error body is ``{"detail": ...}``.
+
+Database failures are mapped here too: an unreachable database (connection refused, dropped,
+pool exhausted) is a 503, a value the database refuses (out of range) a 422. Under
+``/open311/v2/`` every error — these handlers', the request guard's, an unexpected one — is
+GeoReport v2's list ``[{"code": status, "description": ...}]``, and a malformed request is a
+400 there (the standard's status) instead of a 422.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -9,18 +17,25 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
 
 from gis.core.errors import (
     Conflict,
     DatabaseUnavailable,
+    Forbidden,
     GridpatrolError,
     ImportRejected,
     InvalidInput,
     InvalidParameter,
     InvalidTransition,
     NotFound,
+    RateLimited,
+    Unauthorized,
     Unavailable,
 )
+
+logger = logging.getLogger("gridpatrol.api")
 
 DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     NotFound: 404,
@@ -28,10 +43,61 @@ DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     InvalidInput: 422,
     ImportRejected: 422,
     Conflict: 409,
+    Unauthorized: 401,
+    Forbidden: 403,
+    RateLimited: 429,
     DatabaseUnavailable: 503,
     Unavailable: 503,
     GridpatrolError: 400,
 }
+# Errors of the database driver that mean "the database is not there right now".
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+
+
+# Open311 GeoReport v2 lives under this prefix and answers errors in its own format.
+OPEN311_PREFIX = "/open311/v2"
+
+
+# OGC API Features and tile servers answer a malformed parameter with 400 (clients expect it).
+BAD_REQUEST_PREFIXES = ("/ogc", "/tiles")
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def error_content(path: str, status: int, body: dict[str, Any]) -> tuple[int, Any]:
+    """The status and JSON body of an error on ``path``: ``body`` (``{"detail": ...}``) as is,
+    or on Open311 paths GeoReport v2's error list (with 400 for a malformed request); OGC and
+    tile paths answer a malformed request with 400 too."""
+    if _under(path, OPEN311_PREFIX):
+        status = 400 if status == 422 else status
+        return status, [{"code": status, "description": str(body["detail"])}]
+    if status == 422 and any(_under(path, prefix) for prefix in BAD_REQUEST_PREFIXES):
+        return 400, body
+    return status, body
+
+
+def error_response(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error answer in the format of the request's path (see ``error_content``)."""
+    status, content = error_content(request.url.path, status, body)
+    return JSONResponse(status_code=status, content=content, headers=headers)
+
+
+def headers_for(exc: GridpatrolError) -> dict[str, str]:
+    """Headers an error's status calls for (RFC 6750 / RFC 9110)."""
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after_s)}
+    return {}
 
 
 def status_for(exc: GridpatrolError) -> int:
@@ -75,21 +141,51 @@ class BadRequestRoute(APIRoute):
 def add_exception_handlers(app: FastAPI) -> None:
     """Install the domain-error and validation-error handlers on ``app``."""
 
-    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GridpatrolError)
-        body: dict[str, object] = {"detail": exc.detail}
+        body: dict[str, Any] = {"detail": exc.detail}
         if isinstance(exc, ImportRejected) and exc.problems:
             body["problems"] = exc.problems
         if isinstance(exc, InvalidTransition):
             body["current_status"] = exc.current_status
             body["allowed_actions"] = exc.allowed_actions
-        return JSONResponse(status_code=status_for(exc), content=body)
+        return error_response(request, status_for(exc), body, headers_for(exc))
 
-    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
         detail = describe_validation_errors(errors)
-        return JSONResponse(status_code=422, content={"detail": detail, "errors": errors})
+        return error_response(request, 422, {"detail": detail, "errors": errors})
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The driver's message may name hosts and users: logged, not sent. The engine hides
+        # statement parameters (gis/core/db.py), so no resident's data reaches the log.
+        logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        body = {"detail": "the database is unavailable; try again shortly"}
+        return error_response(request, 503, body, {"Retry-After": "5"})
+
+    async def database_refused_value(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, sa_exc.DBAPIError)
+        # PostgreSQL's primary message ("bigint out of range") names the problem; it may quote
+        # the value, so the log keeps only the SQLSTATE.
+        diag = getattr(exc.orig, "diag", None)
+        reason = str(getattr(diag, "message_primary", "") or "")
+        state = getattr(diag, "sqlstate", None)
+        logger.info("value refused on %s %s: SQLSTATE %s", request.method, request.url.path, state)
+        body = {"detail": f"a value is out of range or malformed: {reason or 'refused'}"}
+        return error_response(request, 422, body)
+
+    async def framework_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        # FastAPI raises 400 only when it cannot parse a body at all: malformed input, which
+        # this API answers with 422 (Open311 turns it back into its 400). 404/405 keep theirs.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request, status, {"detail": str(exc.detail)}, headers)
+
+    app.add_exception_handler(HTTPException, framework_error)
     app.add_exception_handler(GridpatrolError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    for error in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error, database_unavailable)
+    app.add_exception_handler(sa_exc.DataError, database_refused_value)

@@ -7,13 +7,17 @@ from contextlib import asynccontextmanager
 from importlib import metadata
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from api.auth import get_principal
 from api.errors import add_exception_handlers
+from api.hardening import CatchAll, RequestGuard, check_parameters
+from api.ratelimit import TokenBucketLimiter
 from api.routes import (
     analytics,
+    auth,
     coverage,
     health,
     kpis,
@@ -27,10 +31,29 @@ from api.routes import (
     topology,
 )
 from api.schemas.common import ValidationErrorBody
+from api.schemas.open311 import ServiceRequestForm
+from gis.access.tokens import signing_key
 from gis.core.db import open_database
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
 from maps.assets import ROOTS
+
+# Every route module, in the order their routers are included (tests walk the same tuple).
+ROUTE_MODULES = (
+    health,
+    auth,
+    layers,
+    reports,
+    kpis,
+    open311,
+    analytics,
+    topology,
+    coverage,
+    patrols,
+    maps,
+    tiles,
+    ogc,
+)
 
 
 def _document_errors(app: FastAPI) -> None:
@@ -38,7 +61,8 @@ def _document_errors(app: FastAPI) -> None:
 
     FastAPI documents request validation errors with its own body (``HTTPValidationError``);
     ours is ``ValidationErrorBody`` (``api/errors.py``), and Open311 routes answer 400 instead.
-    It also files the errors of HTML pages under ``text/html``; they are JSON.
+    It also files the errors of HTML pages under ``text/html``; they are JSON. Models only
+    referenced by hand (the Open311 POST form) are added to the components.
     """
     generate = app.openapi
 
@@ -48,10 +72,11 @@ def _document_errors(app: FastAPI) -> None:
         schema = generate()
         ours = {"$ref": f"#/components/schemas/{ValidationErrorBody.__name__}"}
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault(
-            ValidationErrorBody.__name__,
-            ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"),
-        )
+        for model in (ValidationErrorBody, ServiceRequestForm):
+            components.setdefault(
+                model.__name__,
+                model.model_json_schema(ref_template="#/components/schemas/{model}"),
+            )
         for path, operations in schema["paths"].items():
             for operation in operations.values():
                 for status, error in operation["responses"].items():
@@ -79,6 +104,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     # Read and validated now: a bad categories file stops the app before it serves anything.
     categories = get_categories(settings.categories_file)
+    # Read (or made, once) now: a bad key stops the app before it serves anything.
+    key = signing_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +113,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.engine = engine or open_database(settings)
         app.state.settings = settings
         app.state.categories = categories
+        app.state.signing_key = key
+        app.state.intake_limiter = TokenBucketLimiter(
+            rate_per_minute=settings.intake_rate_per_minute, burst=settings.intake_burst
+        )
+        app.state.login_limiter = TokenBucketLimiter(
+            rate_per_minute=settings.login_rate_per_minute, burst=settings.login_burst
+        )
         try:
             yield
         finally:
@@ -103,21 +137,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             "error list."
         ),
         lifespan=lifespan,
+        # Every route: repeated scalars, huge integers, numbers as dates refused (422); a
+        # bearer token, when sent, must be valid (401) — handlers reuse the cached principal.
+        dependencies=[Depends(check_parameters), Depends(get_principal)],
     )
     add_exception_handlers(app)
     _document_errors(app)
-    app.include_router(health.router)
-    app.include_router(layers.router)
-    app.include_router(reports.router)
-    app.include_router(kpis.router)
-    app.include_router(open311.router)
-    app.include_router(analytics.router)
-    app.include_router(topology.router)
-    app.include_router(coverage.router)
-    app.include_router(patrols.router)
-    app.include_router(maps.router)
-    app.include_router(tiles.router)
-    app.include_router(ogc.router)
+    # Outermost last: CatchAll also answers for errors inside RequestGuard.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAll)
+    for module in ROUTE_MODULES:
+        app.include_router(module.router)
     # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
     for root, directory in ROOTS.items():
         app.mount(

@@ -41,7 +41,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _start_server(database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {"DATABASE_URL": database_url}
+    # Every simulated resident posts from 127.0.0.1: the per-client intake limit is off here.
+    env = os.environ | {"DATABASE_URL": database_url, "GRIDPATROL_INTAKE_RATE_PER_MINUTE": "0"}
     return subprocess.Popen(
         [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,11 +15,14 @@ from sqlalchemy import Engine
 
 from gis.core.db import open_database
 from gis.core.errors import (
+    Conflict,
     DatabaseUnavailable,
+    Forbidden,
     GridpatrolError,
     ImportRejected,
     InvalidInput,
     NotFound,
+    Unauthorized,
 )
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import Category, get_categories
@@ -43,13 +46,42 @@ EXIT_CODES: dict[type[GridpatrolError], int] = {
     ImportRejected: 2,
     NotFound: 4,
     DatabaseUnavailable: 3,
+    Conflict: 5,
+    Unauthorized: 6,
+    Forbidden: 6,
 }
 
 
+# Set by ``--json`` options as they are parsed (``json_option``), reset per invocation.
+_json_output = False
+
+
+def _remember_json(value: bool) -> bool:
+    global _json_output
+    _json_output = _json_output or bool(value)
+    return value
+
+
+def json_option(help: str = "machine-readable output") -> Any:
+    """The ``--json`` option of every command: it also makes errors print JSON on stdout."""
+    return typer.Option("--json", help=help, callback=_remember_json)
+
+
 def fail(exc: GridpatrolError) -> NoReturn:
-    """Print a domain error and exit with its code."""
+    """Print a domain error and exit with its code; with ``--json`` also as JSON on stdout."""
     err_console.print(f"[bold red]error:[/] {exc.detail}", highlight=False, soft_wrap=True)
     code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), 1)
+    if _json_output:
+        # Scripts reading stdout get a result whatever happened.
+        body: dict[str, object] = {
+            "ok": False,
+            "error": type(exc).__name__,
+            "detail": exc.detail,
+            "exit_code": code,
+        }
+        if isinstance(exc, ImportRejected) and exc.problems:
+            body["problems"] = exc.problems
+        typer.echo(json.dumps(body, ensure_ascii=False))
     raise typer.Exit(code)
 
 
@@ -108,6 +140,8 @@ def _dispose_engines() -> None:
 @app.callback()
 def _per_invocation(ctx: typer.Context) -> None:
     """Read the environment anew and close connections at the end of every invocation."""
+    global _json_output
+    _json_output = False
     get_settings.cache_clear()
     ctx.call_on_close(_dispose_engines)
 

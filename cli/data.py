@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from cli.app import (
     db_app,
     err_console,
     fail,
+    json_option,
     open_engine,
     print_results,
     progress_bar,
@@ -38,15 +40,15 @@ from gis.territory.layers import LAYERS
 # ----------------------------------------------------------------------------- db
 @db_app.command("up")
 def db_up() -> None:
-    """Create (first time) and start the embedded cluster; print its URL."""
-    settings = get_settings()
-    url = run(lambda: EmbeddedCluster(settings.home).start())
-    engine = make_engine(url)
+    """Create (first time) and start the embedded cluster; print its URL (password masked)."""
+    cluster = EmbeddedCluster(get_settings().home)
+    engine = make_engine(run(cluster.start))
     try:
         run(lambda: migrate(engine))
     finally:
         engine.dispose()
-    console.print(url, highlight=False)
+    # The password stays out of terminals and logs; `gridpatrol db url` prints it on request.
+    typer.echo(cluster.masked_url)
 
 
 @db_app.command("down")
@@ -58,7 +60,7 @@ def db_down() -> None:
 
 
 @db_app.command("status")
-def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def db_status(as_json: Annotated[bool, json_option()] = False) -> None:
     """Whether the embedded cluster exists and runs (and what DATABASE_URL says)."""
     settings = get_settings()
     status = run(lambda: EmbeddedCluster(settings.home).status())
@@ -81,12 +83,14 @@ def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @db_app.command("url")
 def db_url() -> None:
-    """The database URL gridpatrol uses (DATABASE_URL, or the embedded cluster's)."""
+    """The database URL gridpatrol uses, with its password (DATABASE_URL, or the embedded
+    cluster's): for `DATABASE_URL=$(gridpatrol db url)` and psql; `db status` masks it."""
     settings = get_settings()
     if settings.database_url:
-        console.print(settings.database_url, highlight=False)
+        typer.echo(settings.database_url)
         return
-    console.print(run(lambda: EmbeddedCluster(settings.home).url), highlight=False)
+    # Plain echo: a long URL must not be wrapped onto two lines like rich would.
+    typer.echo(run(lambda: EmbeddedCluster(settings.home).url))
 
 
 # ----------------------------------------------------------------------------- data
@@ -108,7 +112,6 @@ def load(
         str,
         typer.Option("--layer", "-l", help=f"one of: {', '.join(LOADABLE_LAYERS)}"),
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
     patrol: Annotated[
         int | None, typer.Option(help="tracks: the patrol plan the GPS track walked")
     ] = None,
@@ -118,6 +121,7 @@ def load(
     radius_m: Annotated[
         float, typer.Option(help="tracks: a stop is passed within this many metres")
     ] = DEFAULT_RADIUS_M,
+    as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326); OpenStreetMap
     .osm.pbf for roads and buildings; a GPS track (GPX/GeoJSON) with --layer tracks."""
@@ -153,7 +157,7 @@ def load(
 
 @app.command("demo")
 def demo(
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """(Re)load the demo city from data/demo (upserts by code; nothing is duplicated)."""
     settings = get_settings()
@@ -198,12 +202,29 @@ def serve(
     err_console.print(
         f"gridpatrol serving on http://{bind_host}:{bind_port}  (API docs: /docs)", highlight=False
     )
+    # uvicorn's own logging, plus gridpatrol's loggers (errors, refused values) beside it.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["gridpatrol"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
     if workers == 1:
-        uvicorn.run(create_app(settings, engine=engine), host=bind_host, port=bind_port)
+        uvicorn.run(
+            create_app(settings, engine=engine),
+            host=bind_host,
+            port=bind_port,
+            log_config=log_config,
+        )
         return
     # Each worker process builds its own app and engine from the environment; the database
     # is already up and migrated, so their start-up only connects.
     engine.dispose()
     uvicorn.run(
-        "api.main:create_app", factory=True, host=bind_host, port=bind_port, workers=workers
+        "api.main:create_app",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        log_config=log_config,
     )

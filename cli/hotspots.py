@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.app import app, configured_categories, console, open_engine, run
+from cli.app import app, configured_categories, console, json_option, open_engine, run
 from gis.analysis.hotspots import (
     BIN_LABELS,
     DEFAULT_PERMUTATIONS,
@@ -90,7 +90,7 @@ def hotspots(
     permutations: PermutationsOpt = DEFAULT_PERMUTATIONS,
     seed: SeedOpt = DEFAULT_SEED,
     top: Annotated[int, typer.Option(help="significant units listed in the table")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="GeoJSON FeatureCollection")] = False,
+    as_json: Annotated[bool, json_option("GeoJSON FeatureCollection")] = False,
 ) -> None:
     """Where reports cluster: Getis-Ord Gi*, permutation p-values, FDR-corrected bins."""
     result = run_hotspots(

@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from cli.app import app, configured_categories, console, fail, open_engine, run
+from cli.app import app, configured_categories, console, fail, json_option, open_engine, run
 from cli.maps import Output, _write_page, map_app
 from gis.core.errors import InvalidInput
 from gis.core.settings import get_settings
@@ -156,7 +156,7 @@ def plan_patrols_command(
     point: Annotated[list[str] | None, typer.Option(help="LON,LAT,LABEL (repeat)")] = None,
     district: Annotated[list[str] | None, typer.Option(help="stops in district (repeat)")] = None,
     community: Annotated[list[str] | None, typer.Option(help="stops in community (repeat)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="the stored plan as JSON")] = False,
+    as_json: Annotated[bool, json_option("the stored plan as JSON")] = False,
 ) -> None:
     """Plan patrols on the street network and store the plan (same fields as the API)."""
     flags: dict[str, Any] = {

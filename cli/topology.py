@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.app import app, console, open_engine, run
+from cli.app import app, console, json_option, open_engine, run
 from gis.core.settings import get_settings
 from gis.territory.repair import repair_geometries
 from gis.territory.topology import TopologyReport, validate_topology
@@ -108,7 +108,7 @@ def print_report(report: TopologyReport) -> None:
 
 @app.command("validate")
 def validate(
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+    as_json: Annotated[bool, json_option("machine-readable report")] = False,
     sliver_m2: Annotated[
         float | None, typer.Option(help="gaps below this area (m²) are slivers (warnings)")
     ] = None,
@@ -145,7 +145,7 @@ def repair(
         list[str] | None, typer.Option(help="polygon layer(s) to repair (default: all)")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="show what would change, write nothing")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, json_option()] = False,
 ) -> None:
     """Rewrite invalid polygons with ST_MakeValid (explicit; validate never repairs)."""
     engine = open_engine(get_settings())

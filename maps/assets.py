@@ -15,12 +15,14 @@ A page referencing a URL this table does not know is refused rather than shipped
 from __future__ import annotations
 
 import base64
+import hashlib
 import mimetypes
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import folium
 
@@ -197,3 +199,47 @@ if __name__ == "__main__":
         install()
     else:
         sys.exit("usage: python -m maps.assets install")
+
+
+_INLINE_SCRIPT = re.compile(
+    r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE
+)
+
+
+def tile_origin(tile_url: str) -> str | None:
+    """The origin basemap tiles come from (``{s}`` subdomains as ``*``); None without tiles."""
+    if not tile_url:
+        return None
+    parts = urlsplit(tile_url.replace("{s}", "SUBDOMAIN"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc.replace('SUBDOMAIN', '*')}"
+
+
+def content_security_policy(html: str, *, tile_url: str) -> str:
+    """A strict Content-Security-Policy for a served map page.
+
+    Scripts: gridpatrol's own files and exactly the page's inline scripts (by SHA-256), no
+    ``eval``; images also from the basemap's origin; nothing else from anywhere. Styles allow
+    inline ``style`` attributes, which Leaflet sets on every tile and marker.
+    """
+    hashes = sorted(
+        {
+            "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+            for body in _INLINE_SCRIPT.findall(html)
+        }
+    )
+    tiles = tile_origin(tile_url)
+    directives = (
+        "default-src 'none'",
+        "script-src 'self' " + " ".join(hashes),
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:" + (f" {tiles}" if tiles else ""),
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+    return "; ".join(directives)

@@ -8,12 +8,14 @@ so are the features gridpatrol's vector layers drew from tiles (``maps/vector.js
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+import httpx2
+from playwright._impl._api_structures import SetCookieParam
 from playwright.sync_api import Page, sync_playwright
 
 CHROMIUM_FLAGS = [
@@ -77,18 +79,22 @@ def load_page(
     count: dict[str, str] | None = None,
     wait_until: Literal["load", "networkidle"] = "load",
     actions: Callable[[Page], Any] | None = None,
+    cookies: Sequence[SetCookieParam] = (),
 ) -> PageReport:
     """Open ``url`` (http://127.0.0.1… or file://…) offline; report errors and layer counts.
 
     ``count`` adds named CSS selectors whose matches are counted too; ``networkidle`` waits
-    until no request (tiles) has been in flight for half a second; ``actions`` then drive the
+    until no request (tiles) has been in flight for half a second; ``cookies`` are set first (a
+    signed-in browser, see ``sign_in_cookie``); ``actions`` then drive the
     page (zoom, hover) before the counting.
     """
     report = PageReport()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            context = browser.new_context(viewport={"width": 1280, "height": 860})
+            context.add_cookies(list(cookies))
+            page = context.new_page()
             page.on("pageerror", lambda exc: report.errors.append(f"pageerror: {exc}"))
             page.on(
                 "console",
@@ -122,3 +128,15 @@ def load_page(
         finally:
             browser.close()
     return report
+
+
+def sign_in_cookie(base_url: str, name: str, password: str) -> SetCookieParam:
+    """Sign in as a browser would (``POST /auth/token``) and return the map-page cookie the
+    server set, for ``load_page(cookies=...)``."""
+    response = httpx2.post(
+        f"{base_url}/auth/token", data={"username": name, "password": password}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    (cookie,) = response.cookies.jar
+    assert cookie.value is not None
+    return {"name": cookie.name, "value": cookie.value, "url": f"{base_url}{cookie.path}"}

@@ -154,10 +154,25 @@ def count_features(conn: Connection) -> dict[str, int]:
     }
 
 
+# Signs the tests' tokens: no key file is written into the working tree's .gridpatrol/.
+TEST_SECRET_KEY = "test-signing-key-" + "x" * 32
+
+
 def settings_for(engine: Engine, **overrides: object) -> Settings:
-    """Settings pointing at ``engine``'s database."""
+    """Settings pointing at ``engine``'s database, offline, with a test signing key.
+
+    Anonymous intake is not rate-limited here (tests post many reports from one client);
+    the rate-limit tests turn it on with ``intake_rate_per_minute``.
+    """
     url = engine.url.render_as_string(hide_password=False)
-    return Settings(database_url=url, tile_url="", **overrides)  # type: ignore[arg-type]
+    values: dict[str, object] = {
+        "database_url": url,
+        "tile_url": "",
+        "secret_key": TEST_SECRET_KEY,
+        "intake_rate_per_minute": 0,
+        "login_rate_per_minute": 0,
+    }
+    return Settings(**(values | overrides))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -167,6 +182,7 @@ def use_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Engine],
     def point(engine: Engine) -> None:
         monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
         monkeypatch.setenv("GRIDPATROL_TILE_URL", "")
+        monkeypatch.setenv("GRIDPATROL_SECRET_KEY", TEST_SECRET_KEY)
         get_settings.cache_clear()
 
     yield point

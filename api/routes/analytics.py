@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from api.auth import require
 from api.deps import CategoriesDep, ConnDep, WindowDep
 from api.schemas.analytics import HotspotCollection
-from api.schemas.common import error_responses
+from api.schemas.common import COMMON_ERRORS, error_responses
 from gis.analysis.hotspots import (
     DEFAULT_PERMUTATIONS,
     DEFAULT_UNIT,
@@ -16,7 +17,7 @@ from gis.analysis.hotspots import (
     hotspots_geojson,
 )
 
-router = APIRouter(tags=["analytics"])
+router = APIRouter(tags=["analytics"], responses=error_responses(*COMMON_ERRORS))
 
 
 def hotspot_params(
@@ -52,7 +53,11 @@ def hotspot_params(
 HotspotParams = Annotated[dict[str, Any], Depends(hotspot_params)]
 
 
-@router.get("/analytics/hotspots", response_model=HotspotCollection, responses=error_responses(422))
+@router.get(
+    "/analytics/hotspots",
+    response_model=HotspotCollection,
+    dependencies=[require("read_analytics")],
+)
 def hotspots(conn: ConnDep, params: HotspotParams) -> Any:
     """Units with report count, Gi* z, permutation p, FDR-adjusted p and bin (+-3..0)."""
     return hotspots_geojson(find_hotspots(conn, **params))

@@ -6,14 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.auth import require
 from api.deps import ConnDep
+from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.territory import CrossDistrictCoverage
 from gis.territory.coverage import find_cross_district_coverage
 
-router = APIRouter(tags=["coverage"])
+router = APIRouter(tags=["coverage"], responses=error_responses(*COMMON_ERRORS))
 
 
-@router.get("/coverage/cross-district", response_model=CrossDistrictCoverage)
+@router.get(
+    "/coverage/cross-district",
+    response_model=CrossDistrictCoverage,
+    dependencies=[require("read_public")],
+)
 def get_cross_district(conn: ConnDep) -> Any:
     """Communities and grids whose area lies in more than one district: area (m²), share,
     buildings and residents per district, and communities' enclave parts as polygons."""

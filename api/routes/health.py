@@ -6,15 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.auth import require
 from api.deps import EngineDep
-from api.schemas.common import error_responses
+from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.health import Health
 from gis.core.db import check_connection, server_versions
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=error_responses(*COMMON_ERRORS))
 
 
-@router.get("/health", response_model=Health, responses=error_responses(503))
+@router.get("/health", response_model=Health, dependencies=[require("read_public")])
 def health(engine: EngineDep) -> Any:
     """Database reachable, with PostgreSQL, PostGIS and pgRouting versions."""
     check_connection(engine)

@@ -6,13 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.auth import require
 from api.deps import ConnDep, WindowDep
 from api.schemas.analytics import Kpis
-from api.schemas.common import error_responses
+from api.schemas.common import COMMON_ERRORS, error_responses
 from gis.core.vocabulary import Level
 from gis.reports.kpis import compute_kpis
 
-router = APIRouter(tags=["analytics"])
+router = APIRouter(tags=["analytics"], responses=error_responses(*COMMON_ERRORS))
 
 
 @router.get(
@@ -20,7 +21,7 @@ router = APIRouter(tags=["analytics"])
     response_model=Kpis,
     # A unit's code appears under its level's name only.
     response_model_exclude_unset=True,
-    responses=error_responses(422),
+    dependencies=[require("read_analytics")],
 )
 def kpis(conn: ConnDep, window: WindowDep, level: Level = Level.GRID) -> Any:
     """Counts by status, on-time arrival/closure rates, median minutes to close, share escalated."""

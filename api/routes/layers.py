@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.auth import require
 from api.deps import BBoxDep, ConnDep, SettingsDep
-from api.schemas.common import error_responses
+from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.layers import LAYER_PAGES, GridFeature
 from gis.territory.layers import DEFAULT_PAGE_SIZE, LAYERS, get_feature, list_features
 
-router = APIRouter(tags=["layers"])
+router = APIRouter(tags=["layers"], responses=error_responses(*COMMON_ERRORS))
 
 
 def _register(layer: str) -> None:
@@ -38,7 +39,7 @@ def _register(layer: str) -> None:
         methods=["GET"],
         name=f"list_{layer}",
         response_model=LAYER_PAGES[layer],
-        responses=error_responses(422),
+        dependencies=[require("read_public")],
     )
 
 
@@ -46,7 +47,12 @@ for _layer in LAYERS:
     _register(_layer)
 
 
-@router.get("/grids/{code}", response_model=GridFeature, responses=error_responses(404))
+@router.get(
+    "/grids/{code}",
+    response_model=GridFeature,
+    responses=error_responses(404),
+    dependencies=[require("read_public")],
+)
 def get_grid(conn: ConnDep, code: str) -> Any:
     """One grid as a GeoJSON Feature."""
     return get_feature(conn, layer="grids", code=code)

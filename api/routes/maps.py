@@ -8,30 +8,45 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
-from api.schemas.common import error_responses, media_response
+from api.routes.patrols import plan_query_scope
+from api.schemas.common import COMMON_ERRORS, error_responses, media_response
 from api.schemas.tiles import ProblemFeatures
+from gis.access.policy import Principal, authorize
+from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
 from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
-from maps.assets import check_installed, render
+from maps.assets import check_installed, content_security_policy, render
 from maps.pages import coverage_page, grid_problems, grids_page, hotspots_page, patrols_page
 from maps.vector import TileSource
 
 # Served pages load tiles and overlays from the server that served them.
 SAME_ORIGIN = TileSource("")
 
-# Every page answers text/html; 503 (JSON) names the fix when the map assets are missing.
+# Every page answers text/html; errors are JSON (503 names the fix when the map assets are
+# missing). Each page shows public data only: reports in their public view.
 _PAGE: dict[int | str, Any] = {
     200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "the page"},
-    **error_responses(503),
 }
 
-router = APIRouter(tags=["maps"], default_response_class=HTMLResponse)
+router = APIRouter(
+    tags=["maps"],
+    default_response_class=HTMLResponse,
+    responses=error_responses(*COMMON_ERRORS),
+)
 
 
-@router.get("/maps/grids", responses={**_PAGE, **error_responses(422)})
+def _page(html: str, settings: Settings) -> HTMLResponse:
+    """The page with its strict Content-Security-Policy (own scripts, tiles, nothing else)."""
+    csp = content_security_policy(html, tile_url=settings.tile_url)
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
+
+
+@router.get("/maps/grids", responses=_PAGE)
 def grids_map(
+    principal: Annotated[Principal, require("read_public")],
     conn: ConnDep,
     settings: SettingsDep,
     bbox: BBoxDep,
@@ -41,7 +56,11 @@ def grids_map(
     problems: Annotated[bool, Query(description="highlight topology problems")] = True,
     reports: Annotated[bool, Query(description="show open reports")] = True,
     patrol_coverage: Annotated[
-        bool, Query(description="colour grids by patrol staleness (GPS tracks)")
+        bool,
+        Query(
+            description="colour grids by patrol staleness (GPS tracks); needs an account "
+            "allowed to read patrol coverage"
+        ),
     ] = False,
     patrol_since: Annotated[
         datetime | None,
@@ -55,6 +74,8 @@ def grids_map(
     and open reports as vector tiles; topology problems load after the map is drawn
     (``/maps/grids/problems``); with ``patrol_coverage``, grids coloured by patrol staleness.
     ``bbox`` sets the view."""
+    if patrol_coverage:
+        authorize(principal, "read_patrol_coverage")
     check_installed()
     fmap = grids_page(
         conn,
@@ -70,7 +91,7 @@ def grids_map(
             patrol_since, patrol_until, zone=settings.zone, names=("patrol_since", "patrol_until")
         ),
     )
-    return HTMLResponse(render(fmap, mode="served"))
+    return _page(render(fmap, mode="served"), settings)
 
 
 @router.get(
@@ -78,28 +99,33 @@ def grids_map(
     response_model=ProblemFeatures,
     response_class=JSONResponse,
     responses={200: media_response("application/geo+json", ProblemFeatures)},
+    dependencies=[require("read_public")],
 )
 def grids_map_problems(conn: ConnDep, settings: SettingsDep) -> Any:
     """The topology problems as the grids map draws them (GeoJSON, styled, with a summary)."""
     return JSONResponse(grid_problems(conn, settings), media_type="application/geo+json")
 
 
-@router.get("/maps/coverage", responses=_PAGE)
+@router.get("/maps/coverage", responses=_PAGE, dependencies=[require("read_public")])
 def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
     """District borders, communities and grids spanning districts by share, enclave parts."""
     check_installed()
-    return HTMLResponse(render(coverage_page(conn, settings, tiles=SAME_ORIGIN), mode="served"))
+    return _page(render(coverage_page(conn, settings, tiles=SAME_ORIGIN), mode="served"), settings)
 
 
-@router.get("/maps/hotspots", responses={**_PAGE, **error_responses(422)})
+@router.get("/maps/hotspots", responses=_PAGE, dependencies=[require("read_analytics")])
 def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     check_installed()
     fmap = hotspots_page(conn, settings, tiles=SAME_ORIGIN, **params)
-    return HTMLResponse(render(fmap, mode="served"))
+    return _page(render(fmap, mode="served"), settings)
 
 
-@router.get("/maps/patrols", responses={**_PAGE, **error_responses(404, 422)})
+@router.get(
+    "/maps/patrols",
+    responses={**_PAGE, **error_responses(403, 404)},
+    dependencies=[require("read_patrols", scope_of=plan_query_scope)],
+)
 def patrols_map(
     conn: ConnDep,
     settings: SettingsDep,
@@ -108,4 +134,4 @@ def patrols_map(
     """A patrol plan: routes coloured per patroller with direction arrows, numbered stops with
     arrival times, unserved stops, district borders; a compared plan's other mode toggled."""
     check_installed()
-    return HTMLResponse(render(patrols_page(conn, settings, plan_id=plan_id), mode="served"))
+    return _page(render(patrols_page(conn, settings, plan_id=plan_id), mode="served"), settings)

@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
+from api.auth import require
 from api.deps import ConnDep
 from api.errors import BadRequestRoute
-from api.schemas.common import media_response
+from api.schemas.common import error_responses, media_response
 from api.schemas.ogc import Collection, Collections, Conformance, Items, ItemWithLinks, LandingPage
 from gis.core.errors import InvalidParameter
 from gis.ogc.features import (
@@ -38,7 +39,14 @@ from gis.ogc.params import (
 )
 from gis.tiles.versions import etag_matches, layer_etag
 
-router = APIRouter(prefix="/ogc", tags=["OGC API Features"], route_class=BadRequestRoute)
+# OGC API Features answers a bad parameter with 400 (the standard's requirement).
+router = APIRouter(
+    prefix="/ogc",
+    tags=["OGC API Features"],
+    route_class=BadRequestRoute,
+    dependencies=[require("read_public")],
+    responses=error_responses(400, 401, 404, 413, 503),
+)
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
 _JSON_FORMATS = ("json", "geojson", JSON, GEOJSON)

@@ -1,32 +1,34 @@
 """Open311 GeoReport v2 under ``/open311/v2/``, with the standard's error format.
 
-Errors here are a list of ``{"code", "description"}`` as GeoReport v2 clients expect; the route
-class converts them for these routes only, leaving the rest of the API on ``{"detail": ...}``.
+Every error here — a domain error, a malformed request (400, not 422), the request guard's,
+the database down — is a list of ``{"code", "description"}`` as GeoReport v2 clients expect
+(``api.errors.error_content``); the rest of the API keeps ``{"detail": ...}``. Reads are
+public (``read_public``: no reporter contact, no ``media_url``), posting is ``submit_report``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import require
 from api.deps import CategoriesDep, ConnDep, EngineDep, Open311WindowDep
-from api.errors import status_for
+from api.errors import OPEN311_PREFIX
+from api.ratelimit import IntakeLimit
+from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.open311 import (
     Open311Error,
     Service,
     ServiceDefinition,
     ServiceRequest,
     ServiceRequestCreated,
+    ServiceRequestForm,
 )
-from gis.core.errors import GridpatrolError, InvalidInput
+from gis.core.errors import InvalidInput
 from gis.reports.intake import MAX_DESCRIPTION_CHARS
 from gis.reports.open311 import (
     describe_service,
@@ -40,62 +42,50 @@ from gis.reports.open311 import (
 _MAX_BODY_BYTES = MAX_DESCRIPTION_CHARS * 4 + 16_384
 
 
-def open311_error(status: int, description: str) -> JSONResponse:
-    """An Open311 error response: ``[{"code": status, "description": ...}]``."""
-    return JSONResponse(status_code=status, content=[{"code": status, "description": description}])
-
-
-class Open311Route(APIRoute):
-    """Turns domain and validation errors into Open311's error format."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except GridpatrolError as exc:
-                status = status_for(exc)
-                # GeoReport v2 reports malformed input as 400.
-                return open311_error(400 if status == 422 else status, exc.detail)
-            except RequestValidationError as exc:
-                described = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
-                    for e in exc.errors()
-                )
-                return open311_error(400, described)
-
-        return guarded
-
-
 def _errors(*statuses: int) -> dict[int | str, Any]:
     """``responses=`` of an Open311 route: errors are a list of ``Open311Error``."""
-    return {
-        status: {"model": list[Open311Error], "description": "GeoReport v2 error list"}
-        for status in statuses
-    }
+    return error_responses(*statuses, body=list[Open311Error])
 
 
+# A malformed request is a 400 here; the other statuses every route may give (COMMON_ERRORS).
 router = APIRouter(
-    prefix="/open311/v2", tags=["open311"], route_class=Open311Route, responses=_errors(400)
+    prefix=OPEN311_PREFIX,
+    tags=["open311"],
+    responses=_errors(400, *(s for s in COMMON_ERRORS if s != 422)),
 )
+_PUBLIC = [require("read_public")]
+# The POST body is read by hand (form or JSON, as GeoReport v2 clients send either); this
+# declares it in the OpenAPI document all the same.
+_FORM_REF = {"$ref": f"#/components/schemas/{ServiceRequestForm.__name__}"}
+_FORM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": _FORM_REF},
+            "application/json": {"schema": _FORM_REF},
+        },
+    }
+}
 
 
-@router.get("/services.json", response_model=list[Service])
+@router.get("/services.json", response_model=list[Service], dependencies=_PUBLIC)
 def services(cats: CategoriesDep) -> Any:
     """The report categories as Open311 services."""
     return list_services(cats)
 
 
 @router.get(
-    "/services/{service_code}.json", response_model=ServiceDefinition, responses=_errors(404)
+    "/services/{service_code}.json",
+    response_model=ServiceDefinition,
+    responses=_errors(404),
+    dependencies=_PUBLIC,
 )
 def service(service_code: str, cats: CategoriesDep) -> Any:
     """A service definition (no extra attributes)."""
     return describe_service(cats, service_code)
 
 
-@router.get("/requests.json", response_model=list[ServiceRequest])
+@router.get("/requests.json", response_model=list[ServiceRequest], dependencies=_PUBLIC)
 def requests(
     conn: ConnDep,
     cats: CategoriesDep,
@@ -138,12 +128,15 @@ async def _form_fields(request: Request) -> dict[str, str]:
     "/requests.json",
     status_code=201,
     response_model=list[ServiceRequestCreated],
-    responses=_errors(409),
+    responses=_errors(409, 429),
+    dependencies=[require("submit_report")],
+    openapi_extra=_FORM_BODY,
 )
 async def create_request(
     request: Request,
     engine: EngineDep,
     cats: CategoriesDep,
+    _limit: IntakeLimit,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     """Create a service request from form fields (service_code, lat, long, description, …)."""
@@ -161,6 +154,7 @@ async def create_request(
     "/requests/{service_request_id}.json",
     response_model=list[ServiceRequest],
     responses=_errors(404),
+    dependencies=_PUBLIC,
 )
 def request_by_id(service_request_id: str, conn: ConnDep, cats: CategoriesDep) -> Any:
     """One service request, as a one-element list."""

@@ -8,16 +8,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
+from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
+from gis.access.policy import Principal, Reach, authorize, grant
 from gis.core.errors import InvalidInput
 from gis.core.timewindow import resolve_window
 from gis.patrols.coverage import patrol_coverage
+from gis.patrols.planning import resolve_patrollers
 from gis.patrols.request import PlanRequest
-from gis.patrols.storage import create_patrol_plan, get_plan, list_plans
+from gis.patrols.storage import create_patrol_plan, get_plan, list_plans, plan_codes
 from gis.patrols.tracks import DEFAULT_RADIUS_M, add_track
 
-router = APIRouter(tags=["patrols"])
+router = APIRouter(tags=["patrols"], responses=error_responses(*COMMON_ERRORS, 403, 404))
 
 # A day of 1 Hz fixes as GPX is ~10 MB.
 MAX_TRACK_BYTES = 20_000_000
@@ -28,21 +32,44 @@ _TRACK_EXAMPLE = {
 }
 
 
+def plan_scope(conn: ConnDep, plan_id: int) -> tuple[str, ...]:
+    """The unit codes of the plan in the path (404 when there is none)."""
+    return plan_codes(conn, plan_id)
+
+
+def plan_query_scope(
+    conn: ConnDep, plan_id: Annotated[int, Query(alias="id", description="the plan's id")]
+) -> tuple[str, ...]:
+    """The unit codes of the plan named by ``?id=`` (the patrol map)."""
+    return plan_codes(conn, plan_id)
+
+
 @router.post("/patrols/plan", status_code=201, response_model=PlanOut)
 def plan(
-    body: PlanRequest, engine: EngineDep, settings: SettingsDep, categories: CategoriesDep
+    # First: refused roles are answered before a connection is taken.
+    principal: Annotated[Principal, require("plan_patrols")],
+    body: PlanRequest,
+    engine: EngineDep,
+    settings: SettingsDep,
+    categories: CategoriesDep,
 ) -> dict[str, Any]:
     """Plan patrols along the streets (PyVRP on a pgRouting matrix) and store the plan.
 
     With ``compare`` the other mode is planned on the same stops, stored too, and the
     difference reported (metres saved and stops gained by joint patrolling). Stops that cannot
-    be served are listed in ``unserved`` with the reason.
+    be served are listed in ``unserved`` with the reason. Every patroller's district must be
+    in the account's scope (a joint plan across districts needs an account reaching them all).
     """
+    with engine.connect() as conn:
+        patrollers = resolve_patrollers(conn, body.patrollers)
+    for patroller in patrollers:
+        authorize(principal, "plan_patrols", (patroller.district_code,))
     return create_patrol_plan(engine, body.in_zone(settings.zone), categories=categories)
 
 
 @router.get("/patrols", response_model=PlanPageOut)
 def plans(
+    principal: Annotated[Principal, require("read_patrols")],
     conn: ConnDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1)] = 100,
@@ -52,15 +79,21 @@ def plans(
     ] = False,
 ) -> dict[str, Any]:
     """Stored plans, newest first, paged."""
+    everywhere = grant(principal, "read_patrols") is Reach.EVERYWHERE
     return list_plans(
         conn,
         limit=min(limit, settings.max_page_size),
         offset=offset,
         include_alternatives=alternatives,
+        scopes=None if everywhere else principal.scopes,
     )
 
 
-@router.get("/patrols/coverage", response_model=CoverageOut)
+@router.get(
+    "/patrols/coverage",
+    response_model=CoverageOut,
+    dependencies=[require("read_patrol_coverage")],
+)
 def coverage(
     conn: ConnDep,
     settings: SettingsDep,
@@ -91,7 +124,11 @@ def coverage(
     )
 
 
-@router.get("/patrols/{plan_id}", response_model=PlanOut)
+@router.get(
+    "/patrols/{plan_id}",
+    response_model=PlanOut,
+    dependencies=[require("read_patrols", scope_of=plan_scope)],
+)
 def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
     """One stored plan: routes with their street geometry, stops in order, unserved stops."""
     return get_plan(conn, plan_id)
@@ -101,6 +138,7 @@ def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
     "/patrols/{plan_id}/track",
     status_code=201,
     response_model=TrackOut,
+    dependencies=[require("record_patrol_track", scope_of=plan_scope)],
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -1,57 +1,117 @@
-"""Report intake, listing, transitions and the audit trail (dispatcher API)."""
+"""Report intake, listing, transitions, the audit trail, workers and categories.
+
+Anyone submits (anonymous intake is rate-limited per client) and anyone reads every report's
+public view (``read_public``), lists included: a list never carries personal data, so it needs
+no scope filter. The reporter's name, phone and photo, the assigned worker's name, and the
+events' actors and notes go only to accounts allowed ``read_report_contact`` in the report's
+scope. A transition needs an account whose role may take that action on a report in its scope,
+and the event names that account. The staff directory (``GET /workers``: names and phones) is
+for workers, dispatchers and admins, and shows the workers of their scope only.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
+from api.auth import require
 from api.deps import BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep, WindowDep
-from api.schemas.common import TransitionConflictBody, error_responses
+from api.ratelimit import IntakeLimit
+from api.schemas.common import COMMON_ERRORS, TransitionConflictBody, error_responses
 from api.schemas.reports import (
     ReportCreate,
     ReportEvent,
+    ReportEventPublic,
     ReportPage,
     ReportPrivate,
+    ReportPublic,
     TransitionIn,
-    WorkerPublic,
+    Worker,
 )
+from gis.access.policy import (
+    TRANSITION_REPORT,
+    Principal,
+    Reach,
+    allows,
+    authorize,
+    grant,
+    transition_permission,
+)
+from gis.access.scope import load_report_codes, report_codes
 from gis.core.vocabulary import STATUSES
 from gis.reports.categories import Category
 from gis.reports.intake import MAX_IDEMPOTENCY_KEY_CHARS, ReportInput, submit_report
-from gis.reports.lifecycle import list_events, transition_report
-from gis.reports.listing import ReportFilter, get_report, list_reports
+from gis.reports.lifecycle import list_events, public_event, transition_report
+from gis.reports.listing import ReportFilter, get_report, list_reports, public_report
 from gis.reports.workers import list_workers
 from gis.territory.layers import DEFAULT_PAGE_SIZE
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], responses=error_responses(*COMMON_ERRORS))
 
 
-@router.get("/workers", tags=["workers"], response_model=list[WorkerPublic])
+def _grid_query(grid: Annotated[str | None, Query(description="grid code")] = None) -> str | None:
+    return grid
+
+
+GridQuery = Annotated[str | None, Depends(_grid_query)]
+
+
+def _grid_scope(grid: GridQuery) -> tuple[str | None, ...] | None:
+    """The grid asked for (it must be in scope); none: the list keeps to the scope."""
+    return (grid,) if grid else None
+
+
+@router.get(
+    "/workers", tags=["workers"], response_model=list[Worker], responses=error_responses(403)
+)
 def workers(
-    conn: ConnDep, grid: Annotated[str | None, Query(description="grid code")] = None
+    # First: refused roles are answered before a connection is taken.
+    principal: Annotated[Principal, require("read_workers", scope_of=_grid_scope)],
+    conn: ConnDep,
+    grid: GridQuery,
 ) -> Any:
-    """Workers and their grids (whom a report can be dispatched to)."""
-    return list_workers(conn, grid_code=grid)
+    """The staff directory: workers with phone and grids (whom a report can be dispatched to),
+    those serving a grid in the account's scope."""
+    everywhere = grant(principal, "read_workers") is Reach.EVERYWHERE
+    return list_workers(conn, grid_code=grid, scopes=None if everywhere else principal.scopes)
 
 
-@router.get("/categories", response_model=list[Category])
+@router.get("/categories", response_model=list[Category], dependencies=[require("read_public")])
 def categories(cats: CategoriesDep) -> Any:
     """Report categories with their arrival and resolution deadlines (minutes)."""
     return list(cats.values())
 
 
+def _view(principal: Principal, report: dict[str, Any]) -> ReportPrivate | ReportPublic:
+    """The report as ``principal`` may see it: with contact in scope, else the public view."""
+    if allows(principal, "read_report_contact", report_codes(report)):
+        return ReportPrivate.model_validate(report)
+    return ReportPublic.model_validate(public_report(report))
+
+
+def report_scope(conn: ConnDep, report_id: int) -> tuple[str | None, ...]:
+    """The unit codes of the report in the path (404 when there is none)."""
+    return load_report_codes(conn, report_id)
+
+
+# The privileged view when the account's scope reaches the report, else the public one.
+_REPORT_VIEW = ReportPrivate | ReportPublic
+
+
 @router.post(
     "/reports",
     status_code=201,
-    response_model=ReportPrivate,
-    responses=error_responses(409, 422),
+    response_model=_REPORT_VIEW,
+    responses=error_responses(409, 429),
 )
 def create_report(
     body: ReportCreate,
     engine: EngineDep,
     cats: CategoriesDep,
     response: Response,
+    principal: Annotated[Principal, require("submit_report")],
+    _limit: IntakeLimit,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -63,23 +123,25 @@ def create_report(
 ) -> Any:
     """Submit a report; it is located (district … grid, building) and gets its due times.
 
-    The answer carries the contact the reporter sent; the public views never do.
+    The answer is the report as the caller may see it: an anonymous resident gets the public
+    view (a replayed Idempotency-Key must not hand out someone else's contact).
     """
     with engine.begin() as conn:
         submission = submit_report(
             conn,
             ReportInput(**body.model_dump()),
             idempotency_key=idempotency_key,
-            # The audit trail is public: it names the role, never the resident.
-            actor="resident",
+            # An account's name, else "resident": never the reporter's own name, since the
+            # audit trail is shown more widely than the contact.
+            actor=principal.name or "resident",
             categories=cats,
         )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return submission.report
+    return _view(principal, submission.report)
 
 
-@router.get("/reports", response_model=ReportPage, responses=error_responses(422))
+@router.get("/reports", response_model=ReportPage, dependencies=[require("read_public")])
 def reports(
     conn: ConnDep,
     settings: SettingsDep,
@@ -97,7 +159,8 @@ def reports(
     limit: Annotated[int, Query(ge=1)] = DEFAULT_PAGE_SIZE,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
-    """Reports as a FeatureCollection, newest first, filtered and paged (no reporter contact)."""
+    """Every report's public view as a FeatureCollection, newest first, filtered and paged:
+    never the reporter's contact or photo, nor the worker's name, whoever asks."""
     filters = ReportFilter(
         status=tuple(status) if status else None,
         category=category,
@@ -115,36 +178,59 @@ def reports(
     )
 
 
-@router.get("/reports/{report_id}", response_model=ReportPrivate, responses=error_responses(404))
-def report(conn: ConnDep, report_id: int) -> Any:
-    """One report, with the reporter's contact (for the dispatcher)."""
-    return get_report(conn, report_id, include_contact=True)
+@router.get("/reports/{report_id}", response_model=_REPORT_VIEW, responses=error_responses(404))
+def report(
+    conn: ConnDep, report_id: int, principal: Annotated[Principal, require("read_public")]
+) -> Any:
+    """One report; the reporter's name, phone and photo only for workers, dispatchers and
+    admins whose scope reaches it."""
+    return _view(principal, get_report(conn, report_id, include_contact=True))
 
 
 @router.post(
     "/reports/{report_id}/transitions",
-    response_model=ReportPrivate,
-    responses=error_responses(404, 409, 422, s409=TransitionConflictBody),
+    response_model=_REPORT_VIEW,
+    responses=error_responses(403, 404, 409, s409=TransitionConflictBody),
 )
-def transition(report_id: int, body: TransitionIn, engine: EngineDep) -> Any:
-    """Apply an action; 409 names the current status and the allowed actions."""
+def transition(
+    report_id: int,
+    body: TransitionIn,
+    engine: EngineDep,
+    principal: Annotated[Principal, require(TRANSITION_REPORT, scope_of=report_scope)],
+) -> Any:
+    """Apply an action as the signed-in account (a role allowed that action, on a report in
+    its scope); 409 names the current status and the allowed actions."""
+    permission = transition_permission(body.action)
     with engine.begin() as conn:
-        return transition_report(
+        # Locked and checked in the transaction that changes it: a concurrent escalation
+        # cannot move the report out of scope between the check and the change.
+        codes = load_report_codes(conn, report_id, lock=True)
+        authorize(principal, permission, codes)
+        assert principal.name is not None  # only accounts are granted transitions
+        changed = transition_report(
             conn,
             report_id,
             action=body.action,
-            actor=body.actor,
+            actor=principal.name,
             note=body.note,
             worker_id=body.worker_id,
             duplicate_of=body.duplicate_of,
         )
+    return _view(principal, changed)
 
 
 @router.get(
     "/reports/{report_id}/events",
-    response_model=list[ReportEvent],
+    response_model=list[ReportEvent] | list[ReportEventPublic],
     responses=error_responses(404),
 )
-def events(conn: ConnDep, report_id: int) -> Any:
-    """The report's append-only audit trail: action, actor, time and note, oldest first."""
-    return list_events(conn, report_id)
+def events(
+    conn: ConnDep, report_id: int, principal: Annotated[Principal, require("read_public")]
+) -> Any:
+    """The report's append-only audit trail, oldest first: action, statuses and time; who
+    acted and the notes only for accounts allowed the report's contact."""
+    codes = load_report_codes(conn, report_id)
+    trail = list_events(conn, report_id)
+    if allows(principal, "read_report_contact", codes):
+        return [ReportEvent.model_validate(event) for event in trail]
+    return [ReportEventPublic.model_validate(public_event(event)) for event in trail]

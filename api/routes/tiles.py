@@ -9,13 +9,22 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
+from api.auth import require
 from api.deps import ConnDep
 from api.errors import BadRequestRoute
+from api.schemas.common import error_responses
 from api.schemas.tiles import TileIndex, TileJSON
 from gis.tiles.mvt import MEDIA_TYPE, TileRead, check_tile, read_tile, tile_sql, tilejson
 from gis.tiles.registry import PUBLISHED, PublishedLayer, get_published
 
-router = APIRouter(prefix="/tiles", tags=["tiles"], route_class=BadRequestRoute)
+# Tiles are public data; errors are 400 for a bad coordinate or parameter, as tile servers do.
+router = APIRouter(
+    prefix="/tiles",
+    tags=["tiles"],
+    route_class=BadRequestRoute,
+    dependencies=[require("read_public")],
+    responses=error_responses(400, 401, 404, 413, 503),
+)
 
 # Tiles and TileJSON are public data: any web page (or a standalone map file) may load them.
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}

@@ -6,15 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.auth import require
 from api.deps import ConnDep, SettingsDep
-from api.schemas.common import error_responses
+from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.territory import TopologyReport
 from gis.territory.topology import validate_topology
 
-router = APIRouter(tags=["topology"])
+router = APIRouter(tags=["topology"], responses=error_responses(*COMMON_ERRORS))
 
 
-@router.get("/topology", response_model=TopologyReport, responses=error_responses(422))
+@router.get("/topology", response_model=TopologyReport, dependencies=[require("read_public")])
 def get_topology(
     conn: ConnDep,
     settings: SettingsDep,

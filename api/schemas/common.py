@@ -55,22 +55,56 @@ class TransitionConflictBody(ErrorBody):
 
 _DESCRIPTIONS = {
     400: "Bad request",
+    401: "No valid bearer token where one is needed, or a token sent that is invalid, expired "
+    "or of a disabled account (sign in: POST /auth/token)",
+    403: "The account's role or scope does not allow this",
     404: "Not found",
     409: "Conflict with the stored data",
+    413: "Request body larger than GRIDPATROL_MAX_BODY_BYTES",
     422: "Invalid parameter or body; `detail` names it",
+    429: "Too many requests from this address (anonymous intake, sign-in attempts)",
     503: "A required service or file is unavailable; `detail` says how to fix it",
 }
 
 
-def error_responses(*statuses: int, **models: type[ErrorBody]) -> dict[int | str, Any]:
-    """``responses=`` for a route: each status with the error model its body follows.
+# Answers every route may give, whatever it does: a bearer token that is sent but invalid
+# (401), a body over the limit (413), text PostgreSQL cannot store or a malformed, repeated or
+# out-of-range parameter (422), the database down (503). Routers declare these; routes add theirs.
+COMMON_ERRORS: tuple[int, ...] = (401, 413, 422, 503)
 
-    422 uses ``ValidationErrorBody``; ``models`` overrides by ``s<status>`` (e.g. ``s409=...``).
+
+# Headers always sent with these statuses (RFC 6750, RFC 9110).
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "`Bearer`: sign in at POST /auth/token",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "seconds until the next request is accepted",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    },
+}
+
+
+def error_responses(*statuses: int, body: Any = None, **models: Any) -> dict[int | str, Any]:
+    """``responses=`` for a route or router: each status with the model its body follows.
+
+    422 uses ``ValidationErrorBody``, the rest ``ErrorBody``; ``models`` overrides by
+    ``s<status>`` (e.g. ``s409=...``) and ``body`` for every status (Open311's error list).
     """
     responses: dict[int | str, Any] = {}
     for status in statuses:
-        model = models.get(f"s{status}") or (ValidationErrorBody if status == 422 else ErrorBody)
+        default = ValidationErrorBody if status == 422 else ErrorBody
+        model = models.get(f"s{status}") or body or default
         responses[status] = {"model": model, "description": _DESCRIPTIONS[status]}
+        if status in _HEADERS:
+            responses[status]["headers"] = _HEADERS[status]
     return responses
 
 

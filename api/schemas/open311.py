@@ -1,15 +1,36 @@
 """Open311 GeoReport v2 (``/open311/v2/…``), typed as the standard has each field.
 
 Public by design: a service request has no field for the reporter's name, phone or photo.
+Only what a resident posts (``ServiceRequestForm``) may carry them.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Timestamp
+from gis.reports.intake import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS, MAX_URL_CHARS
+
+
+class ServiceRequestForm(BaseModel):
+    """``POST requests.json`` fields (form-encoded as the standard says, or a JSON object).
+
+    Fields of the standard not listed (``email``, ``device_id``, ``api_key``, …) are accepted
+    and ignored; ``address_string`` alone cannot be located, so ``lat``/``long`` are needed.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    service_code: str = Field(min_length=1, description="a code of services.json")
+    lat: float = Field(ge=-90, le=90, description="latitude, degrees (EPSG:4326)")
+    long: float = Field(ge=-180, le=180, description="longitude, degrees (EPSG:4326)")
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+    first_name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
+    last_name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
+    phone: str | None = Field(default=None, max_length=MAX_PHONE_CHARS)
+    media_url: str | None = Field(default=None, max_length=MAX_URL_CHARS, description="http(s)")
 
 
 class Service(BaseModel):

@@ -53,14 +53,12 @@ class ReportCreate(BaseModel):
 
 
 class TransitionIn(BaseModel):
-    """An action on a report by a named actor."""
+    """An action on a report; the actor is the signed-in account (an ``actor`` field is
+    ignored)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"action": "accept", "actor": "dispatcher Li"}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "accept"}]})
 
     action: str = Field(description=f"one of: {', '.join(ACTIONS)}")
-    actor: str = Field(min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     worker_id: int | None = Field(
         default=None, description="dispatch: the worker (default: the grid's least busy one)"
@@ -82,10 +80,18 @@ class ReportLocation(BaseModel):
     building_distance_m: float | None = Field(description="0 inside it; at most 30 m")
 
 
-class AssignedWorker(BaseModel):
+class AssignedWorkerPublic(BaseModel):
+    """The worker a report is dispatched to, as anyone may see it: no name (staff's personal
+    data, see gis/access/policy.py)."""
+
     id: int
-    name: str
     role: WorkerRole
+
+
+class AssignedWorker(AssignedWorkerPublic):
+    """The assigned worker with their name: for accounts allowed the report's contact."""
+
+    name: str
 
 
 class ReportProperties(BaseModel):
@@ -114,7 +120,7 @@ class ReportProperties(BaseModel):
         description="enclave or border report: the community across the district border"
     )
     likely_duplicate_of: int | None
-    worker: AssignedWorker | None
+    worker: AssignedWorkerPublic | None
     allowed_actions: list[str]
 
 
@@ -131,34 +137,43 @@ class ReporterContact(BaseModel):
 
 
 class ReportPrivate(ReportPublic):
-    """A report with the reporter's contact and photo: for dispatchers and workers only."""
+    """A report with the reporter's contact and photo and the assigned worker's name: for
+    workers, dispatchers and admins whose scope reaches it."""
 
     photo_url: str | None
     reporter: ReporterContact
+    worker: AssignedWorker | None
 
 
 ReportFeature = Feature[Point, ReportProperties]
 ReportPage = FeaturePage[ReportFeature]
 
 
-class ReportEvent(BaseModel):
-    """One transition in the append-only audit trail."""
+class ReportEventPublic(BaseModel):
+    """One transition in the append-only audit trail: what happened and when."""
 
     id: int
     action: str
     from_status: ReportStatus | None
     to_status: ReportStatus
-    actor: str
-    note: str | None
     details: dict[str, Any]
     at: Timestamp
 
 
-class WorkerPublic(BaseModel):
-    """A worker and the grids they serve (never their phone)."""
+class ReportEvent(ReportEventPublic):
+    """One transition with who acted and the note: for accounts allowed the report's contact."""
+
+    actor: str
+    note: str | None
+
+
+class Worker(BaseModel):
+    """A worker of the staff directory: name, phone and the grids they serve (personal data:
+    only for accounts allowed ``read_workers`` in scope)."""
 
     id: int
     code: str
     name: str
     role: WorkerRole
+    phone: str | None
     grids: list[str]

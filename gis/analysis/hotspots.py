@@ -53,6 +53,12 @@ DEFAULT_HEX_SIZE_M = 200.0
 DEFAULT_PERMUTATIONS = 9999
 DEFAULT_SEED = 20261123
 MAX_HEX_UNITS = 200_000
+# Hexagons larger than this (edge, metres) would hold whole cities in a few cells.
+MAX_HEX_SIZE_M = 50_000.0
+MAX_PERMUTATIONS = 99_999
+# The permutation test costs about permutations × units; 2e8 is about 10 s on one core
+# (bench: 15,672 hexagons × 9,999 permutations in 6-10 s), a 10,000-grid city's default.
+MAX_PERMUTATION_WORK = 200_000_000
 # (bin, alpha): 99, 95 and 90 % confidence.
 CONFIDENCE_BINS: tuple[tuple[int, float], ...] = ((3, 0.01), (2, 0.05), (1, 0.10))
 BIN_LABELS: dict[int, str] = {
@@ -310,14 +316,17 @@ def find_hotspots(
     """
     if unit not in UNITS:
         raise InvalidInput(f"unit: unknown unit {unit!r}; expected one of: {', '.join(UNITS)}")
-    if size_m is not None and not (math.isfinite(size_m) and size_m > 0):
-        raise InvalidInput(f"size_m: must be a positive number of metres, got {size_m!r}")
+    if size_m is not None and not (math.isfinite(size_m) and 0 < size_m <= MAX_HEX_SIZE_M):
+        raise InvalidInput(
+            f"size_m: must be a positive number of metres up to {MAX_HEX_SIZE_M:,.0f}, "
+            f"got {size_m!r}"
+        )
     if band_m is not None and not (math.isfinite(band_m) and band_m > 0):
         raise InvalidInput(f"band_m: must be a positive number of metres, got {band_m!r}")
     if unit == "grid" and (size_m is not None or band_m is not None):
         raise InvalidInput("size_m: only hexagon units (unit=hex) take a size or a band")
-    if not 99 <= permutations <= 99_999:
-        raise InvalidInput(f"permutations: must lie in 99..99999, got {permutations}")
+    if not 99 <= permutations <= MAX_PERMUTATIONS:
+        raise InvalidInput(f"permutations: must lie in 99..{MAX_PERMUTATIONS}, got {permutations}")
     chosen = validate_categories(category_codes or (), categories)
     check_window(since, until)
     where, params = _report_filter(chosen, since, until)
@@ -336,6 +345,13 @@ def find_hotspots(
         raise NotEnoughData(
             f"only {len(ids)} {unit} unit(s) over this city; Gi* needs at least {MIN_UNITS}"
             + (" (choose a smaller size_m)" if unit == "hex" else "")
+        )
+    if permutations * len(ids) > MAX_PERMUTATION_WORK:
+        raise InvalidInput(
+            f"permutations: {permutations:,} permutations over {len(ids):,} units is more work "
+            f"than allowed (permutations × units ≤ {MAX_PERMUTATION_WORK:,}); use at most "
+            f"{MAX_PERMUTATION_WORK // len(ids):,} permutations"
+            + (" or larger hexagons (size_m)" if unit == "hex" else "")
         )
     total = int(counts.sum())
     if total == 0:

@@ -4,6 +4,16 @@ With no ``DATABASE_URL`` gridpatrol runs its own cluster from the Debian package
 (``postgresql-15-postgis-3``, ``postgresql-15-pgrouting``): ``initdb`` on first use, ``pg_ctl``
 to start and stop it, TCP on a free loopback port remembered in ``cluster.json``. PostgreSQL
 refuses to run as root, so as root every server command runs as the ``postgres`` user.
+
+Nobody gets in without the password. ``initdb`` runs with ``scram-sha-256`` and a generated
+password that is kept in ``password`` (0600) in the cluster's home, and ``pg_hba.conf`` allows
+only password logins over loopback TCP. We keep TCP rather than a Unix socket in a private
+directory because every client (SQLAlchemy, psql, the tests) already speaks TCP, socket paths
+under a deep ``GRIDPATROL_HOME`` exceed the 107-byte limit, and a password protects the port
+even from local users who can reach it. The home is private (0700; as root 0710 root:postgres
+so the server user can pass through to its data directory but not list it), ``cluster.json``
+and the password are 0600. A cluster made by an older gridpatrol with ``trust`` authentication
+is moved to a password on ``start`` (``gridpatrol db up``), not broken.
 """
 
 from __future__ import annotations
@@ -11,28 +21,42 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 from gis.core.errors import DatabaseUnavailable
+from gis.core.private_files import read_nofollow, write_private
 
 PG_MAJOR = 15
 DATABASE_NAME = "gridpatrol"
+SUPERUSER = "postgres"
 INSTALL_HINT = (
     "install it with: sudo apt-get install postgresql-15 postgresql-15-postgis-3 "
     "postgresql-15-pgrouting   (or run ./scripts/setup.sh, which does this)"
 )
+# Password logins over loopback only; no Unix socket, no replication, no trust.
+PG_HBA = """\
+# Written by gridpatrol: password (SCRAM) logins over loopback TCP only.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+MASKED_PASSWORD = "***"
 
 
 @dataclass(frozen=True)
 class ClusterStatus:
-    """What ``gridpatrol db status`` reports."""
+    """What ``gridpatrol db status`` reports (the URL with its password masked)."""
 
     home: Path
     initialised: bool
@@ -89,14 +113,30 @@ def _as_server_user(argv: list[str]) -> list[str]:
     return argv
 
 
-def _give_to_server_user(path: Path) -> None:
+def _server_user_ids() -> tuple[int, int] | None:
+    """uid/gid the server files belong to: ``postgres`` as root, else ours (None: no change)."""
     if not _running_as_root():
-        return
+        return None
     entry = pwd.getpwnam("postgres")
+    return entry.pw_uid, entry.pw_gid
+
+
+def give_to_server_user(path: Path) -> None:
+    """As root, hand ``path`` and what it holds to ``postgres``.
+
+    Symlinks are skipped and never followed: the server user can plant one in its own data
+    directory, and a chown through it would hand root's files (``/etc/shadow``) to postgres.
+    """
+    ids = _server_user_ids()
+    if ids is None or path.is_symlink():
+        return
+    os.chown(path, *ids, follow_symlinks=False)
+    # os.walk does not descend into symlinked directories (followlinks=False).
     for root, dirs, files in os.walk(path):
-        os.chown(root, entry.pw_uid, entry.pw_gid)
         for name in dirs + files:
-            os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+            entry = os.path.join(root, name)
+            if not stat.S_ISLNK(os.lstat(entry).st_mode):
+                os.chown(entry, *ids, follow_symlinks=False)
 
 
 def _free_port() -> int:
@@ -108,6 +148,17 @@ def _free_port() -> int:
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _auth_methods(pg_hba: str) -> set[str]:
+    """The authentication methods a ``pg_hba.conf`` uses (last word of each rule)."""
+    methods = set()
+    for line in pg_hba.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words:
+            # Options such as ``clientcert=…`` follow the method; we write none.
+            methods.add(next(w for w in reversed(words) if "=" not in w))
+    return methods
 
 
 class EmbeddedCluster:
@@ -122,6 +173,7 @@ class EmbeddedCluster:
         self.pgdata = self.home / "pgdata"
         self.logfile = self.home / "log" / "postgres.log"
         self.state_file = self.home / "cluster.json"
+        self.password_file = self.home / "password"
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -132,15 +184,38 @@ class EmbeddedCluster:
     def port(self) -> int | None:
         if not self.state_file.exists():
             return None
-        return int(json.loads(self.state_file.read_text())["port"])
+        return int(json.loads(read_nofollow(self.state_file))["port"])
 
     @property
-    def url(self) -> str:
+    def password(self) -> str:
+        """The superuser's password (from the 0600 file in the home)."""
+        try:
+            return read_nofollow(self.password_file).strip()
+        except FileNotFoundError:
+            raise DatabaseUnavailable(
+                f"The embedded cluster's password file {self.password_file} is missing: "
+                "run `gridpatrol db up`"
+            ) from None
+
+    def _url(self, userinfo_password: str) -> str:
         if self.port is None:
             raise DatabaseUnavailable(
                 "The embedded cluster is not initialised: run `gridpatrol db up`"
             )
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{DATABASE_NAME}"
+        return (
+            f"postgresql+psycopg://{SUPERUSER}:{userinfo_password}@127.0.0.1:{self.port}"
+            f"/{DATABASE_NAME}"
+        )
+
+    @property
+    def url(self) -> str:
+        """The URL with the password: for connecting, never for printing (see ``masked_url``)."""
+        return self._url(quote(self.password, safe=""))
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with the password replaced by ``***``: safe for logs and status output."""
+        return self._url(MASKED_PASSWORD)
 
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         argv = _as_server_user([str(find_bindir() / "pg_ctl"), "-D", str(self.pgdata), *args])
@@ -155,8 +230,8 @@ class EmbeddedCluster:
 
     def _log_tail(self) -> str:
         try:
-            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-15:])
-        except OSError:
+            return "\n".join(read_nofollow(self.logfile).splitlines()[-15:])
+        except (OSError, UnicodeDecodeError):
             return ""
 
     @property
@@ -167,21 +242,40 @@ class EmbeddedCluster:
 
     def status(self) -> ClusterStatus:
         running = self.running
+        port = self.port
         return ClusterStatus(
             home=self.home,
             initialised=self.initialised,
             running=running,
-            port=self.port,
-            url=self.url if self.port is not None else None,
+            port=port,
+            url=self.masked_url if port is not None else None,
         )
 
-    # -- lifecycle -----------------------------------------------------------------------
+    # -- files ---------------------------------------------------------------------------
+    def _secure_home(self) -> None:
+        """Make the home private; as root let only the server user's group pass through it."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        ids = _server_user_ids()
+        if ids is None:
+            os.chmod(self.home, 0o700)
+        else:
+            os.chown(self.home, 0, ids[1], follow_symlinks=False)
+            os.chmod(self.home, 0o710)
+        for private in (self.state_file, self.password_file):
+            if private.exists() and not private.is_symlink():
+                os.chmod(private, 0o600)
+
+    def _write_server_file(self, name: str, text: str) -> None:
+        """Write a file in the data directory, owned by the server user, never via a symlink."""
+        write_private(self.pgdata / name, text, owner=_server_user_ids())
+
     def _write_config(self, port: int) -> None:
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(port),
             # No Unix socket: /var/run/postgresql may not be ours, and long paths break sockets.
             "unix_socket_directories": "''",
+            "password_encryption": "'scram-sha-256'",
             "max_connections": "200",
             "shared_buffers": "'256MB'",
             "work_mem": "'64MB'",
@@ -192,30 +286,30 @@ class EmbeddedCluster:
         }
         if not self.durable:
             settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-        conf = self.pgdata / "gridpatrol.conf"
-        conf.write_text("".join(f"{key} = {value}\n" for key, value in settings.items()))
-        main_conf = self.pgdata / "postgresql.conf"
-        text = main_conf.read_text()
+        self._write_server_file(
+            "gridpatrol.conf", "".join(f"{key} = {value}\n" for key, value in settings.items())
+        )
+        text = read_nofollow(self.pgdata / "postgresql.conf")
         if "include_if_exists = 'gridpatrol.conf'" not in text:
-            main_conf.write_text(text + "\ninclude_if_exists = 'gridpatrol.conf'\n")
-        self.state_file.write_text(json.dumps({"port": port}))
-        _give_to_server_user(self.pgdata)
+            self._write_server_file(
+                "postgresql.conf", text + "\ninclude_if_exists = 'gridpatrol.conf'\n"
+            )
+        write_private(self.state_file, json.dumps({"port": port}))
 
+    # -- lifecycle -----------------------------------------------------------------------
     def init(self) -> None:
-        """Create the cluster directory with ``initdb`` (once)."""
+        """Create the cluster directory with ``initdb`` (once), with a generated password."""
         bindir = find_bindir()
         check_extensions_installed(bindir)
+        self._secure_home()
         if self.initialised:
             return
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        self.logfile.parent.mkdir(parents=True, exist_ok=True)
+        self.pgdata.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.logfile.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.logfile.touch()
         if _running_as_root():
-            # The server user must be able to walk into home; refuse clearly if a parent blocks it.
-            os.chmod(self.home, 0o755)
-            _give_to_server_user(self.pgdata)
-            _give_to_server_user(self.logfile.parent)
+            give_to_server_user(self.pgdata)
+            give_to_server_user(self.logfile.parent)
             probe = subprocess.run(_as_server_user(["test", "-w", str(self.pgdata)]), check=False)
             if probe.returncode != 0:
                 raise DatabaseUnavailable(
@@ -223,23 +317,34 @@ class EmbeddedCluster:
                     "to it). Set GRIDPATROL_HOME to a directory it can reach, e.g. "
                     "/var/lib/gridpatrol."
                 )
+        password = secrets.token_urlsafe(32)
+        write_private(self.password_file, password + "\n")
+        # initdb reads the password from a file the server user owns; removed right after.
+        pwfile = self.home / f".initdb-{secrets.token_hex(6)}"
+        write_private(pwfile, password + "\n", owner=_server_user_ids())
         argv = _as_server_user(
             [
                 str(bindir / "initdb"),
                 "-D",
                 str(self.pgdata),
                 "-U",
-                "postgres",
-                "--auth=trust",
+                SUPERUSER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
                 "-E",
                 "UTF8",
                 "--no-locale",
             ]
         )
-        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        finally:
+            pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             shutil.rmtree(self.pgdata, ignore_errors=True)
             raise DatabaseUnavailable(f"initdb failed: {result.stderr.strip()}")
+        # Not in _write_config: an old trust cluster must get its password before losing trust.
+        self._write_server_file("pg_hba.conf", PG_HBA)
         self._write_config(_free_port())
 
     def start(self) -> str:
@@ -249,8 +354,9 @@ class EmbeddedCluster:
             port = self.port
             if port is None or _port_in_use(port):
                 port = _free_port()
-                self._write_config(port)
+            self._write_config(port)
             self._pg_ctl("-l", str(self.logfile), "-w", "-t", "60", "start")
+        self._require_password()
         self._wait_ready()
         self._create_database()
         return self.url
@@ -260,14 +366,53 @@ class EmbeddedCluster:
         if self.running:
             self._pg_ctl("-m", "fast", "-w", "stop")
 
-    def _admin_dsn(self, dbname: str = "postgres") -> str:
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
+    def _connect(self, dbname: str = "postgres", **kwargs: object) -> psycopg.Connection:
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=SUPERUSER,
+            password=self.password,
+            dbname=dbname,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def _require_password(self) -> None:
+        """Move a cluster made with ``trust`` authentication (old gridpatrol) to a password.
+
+        The password file is written first, then the role's SCRAM verifier, then ``pg_hba.conf``
+        is replaced and reloaded: interrupted anywhere, the next ``start`` finishes the move.
+        """
+        methods = _auth_methods(read_nofollow(self.pgdata / "pg_hba.conf"))
+        if methods == {"scram-sha-256"} and self.password_file.exists():
+            return
+        if not self.password_file.exists():
+            if "trust" not in methods:
+                raise DatabaseUnavailable(
+                    f"The embedded cluster's password file {self.password_file} is missing and "
+                    "the cluster accepts only passwords. Restore the file, or move the cluster "
+                    f"away ({self.home}) to start a new one."
+                )
+            write_private(self.password_file, secrets.token_urlsafe(32) + "\n")
+        self._wait_ready()
+        with self._connect(autocommit=True) as conn:
+            # Hashed here (libpq's PQencryptPasswordConn): the plain password never reaches
+            # the server, its statement log or pg_stat_activity.
+            verifier = conn.pgconn.encrypt_password(
+                self.password.encode(), SUPERUSER.encode(), b"scram-sha-256"
+            ).decode()
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(SUPERUSER), sql.Literal(verifier)
+                )
+            )
+            self._write_server_file("pg_hba.conf", PG_HBA)
+            conn.execute("SELECT pg_reload_conf()")
 
     def _wait_ready(self, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                with psycopg.connect(self._admin_dsn(), connect_timeout=2):
+                with self._connect(connect_timeout=2):
                     return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
@@ -277,7 +422,7 @@ class EmbeddedCluster:
                 time.sleep(0.2)
 
     def _create_database(self) -> None:
-        with psycopg.connect(self._admin_dsn(), autocommit=True) as conn:
+        with self._connect(autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
             ).fetchone()

@@ -24,12 +24,17 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
-    """An engine on ``url``; connections are checked before use so a restart is survived."""
+    """An engine on ``url``; connections are checked before use so a restart is survived.
+
+    Statement parameters are left out of error messages: they hold residents' names and
+    phones, and those messages end up in logs.
+    """
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
+        hide_parameters=True,
         future=True,
     )
 

@@ -78,3 +78,19 @@ class Unavailable(GridpatrolError):
 
 class DatabaseUnavailable(Unavailable):
     """The database cannot be reached or lacks a required extension."""
+
+
+class Unauthorized(GridpatrolError):
+    """No valid credentials where they are needed: sign in (``POST /auth/token``)."""
+
+
+class Forbidden(GridpatrolError):
+    """Signed in, but the account's role or scope does not allow this."""
+
+
+class RateLimited(GridpatrolError):
+    """Too many requests from one client; retry after ``retry_after_s`` seconds."""
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

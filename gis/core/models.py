@@ -263,3 +263,35 @@ class LayerVersion(Base):
     source: Mapped[str] = mapped_column(Text, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, server_default="1")
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class User(Base):
+    """An account that signs in: worker, dispatcher, analyst or admin (see gis/access/policy.py).
+
+    ``token_generation`` is part of every token; raising it (disable, new password) voids
+    the account's tokens at once.
+    """
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(Text)
+    # A district, sub-district, community or grid code; empty: the whole city.
+    scope_code: Mapped[str] = mapped_column(Text, server_default="")
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    token_generation: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Worker accounts: the imported worker whose grids they reach.
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workers.id", ondelete="SET NULL"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint("role IN ('worker', 'dispatcher', 'analyst', 'admin')", name="users_role"),
+        CheckConstraint(
+            r"scope_code ~ '^(\d{6}|\d{9}|\d{12}|\d{15})?$'", name="users_scope_code_format"
+        ),
+        CheckConstraint("char_length(name) BETWEEN 1 AND 64", name="users_name_length"),
+    )

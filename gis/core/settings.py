@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gis.core.timewindow import time_zone
@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     split_share: float = 0.9
     # IANA time zone in which a time given without an offset (``since=2025-01-01``) is read.
     timezone: str = "Asia/Shanghai"
+    # Signs bearer tokens; unset: generated once into <home>/secret_key (0600). Never logged.
+    secret_key: SecretStr | None = None
+    # Lifetime of a token from POST /auth/token (a shift); `users token --days` sets its own.
+    token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
+    # Request bodies larger than this are refused with 413 before anything parses them.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Anonymous report intake (POST /reports, Open311 POST) per client address: a burst,
+    # then this many per minute; 0 turns the limit off (e.g. behind a proxy that limits).
+    intake_rate_per_minute: float = Field(default=10.0, ge=0)
+    intake_burst: int = Field(default=20, ge=1)
+    # Sign-in attempts (POST /auth/token) per client address: a burst, then per minute.
+    login_rate_per_minute: float = Field(default=10.0, ge=0)
+    login_burst: int = Field(default=10, ge=1)
 
     @field_validator("timezone")
     @classmethod

@@ -9,6 +9,7 @@ geography; a street on a border counts for the polygons on both sides.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -323,19 +324,51 @@ def get_plan(conn: Connection, plan_id: int) -> dict[str, Any]:
     }
 
 
+# The unit codes a plan touches: its patrollers' districts, the grids its routes pass and its
+# stops' grids and districts. Access scope is matched against them (``gis.access.scope``).
+_PLAN_CODES = """
+SELECT r.district_code FROM patrol_routes r WHERE r.plan_id = {plan}
+UNION SELECT rg.grid_code FROM patrol_route_grids rg
+      JOIN patrol_routes r ON r.id = rg.route_id WHERE r.plan_id = {plan}
+UNION SELECT s.grid_code FROM patrol_stops s WHERE s.plan_id = {plan}
+UNION SELECT s.district_code FROM patrol_stops s WHERE s.plan_id = {plan}
+"""
+
+
+def plan_codes(conn: Connection, plan_id: int) -> tuple[str, ...]:
+    """The unit codes plan ``plan_id`` touches (see ``_PLAN_CODES``); ``NotFound`` if none."""
+    if not conn.execute(
+        text("SELECT EXISTS (SELECT 1 FROM patrol_plans WHERE id = :plan_id)"),
+        {"plan_id": plan_id},
+    ).scalar_one():
+        raise NotFound(f"no patrol plan with id {plan_id}")
+    codes = conn.execute(text(_PLAN_CODES.format(plan=":plan_id")), {"plan_id": plan_id})
+    return tuple(sorted(str(code) for code in codes.scalars() if code))
+
+
 def list_plans(
     conn: Connection,
     *,
     limit: int = 100,
     offset: int = 0,
     include_alternatives: bool = False,
+    scopes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """A page of stored plans, newest first, with their totals (no geometry)."""
+    """A page of stored plans, newest first, with their totals (no geometry); with ``scopes``
+    (unit-code prefixes, "" the whole city) only plans touching a unit they reach."""
     if limit < 1:
         raise InvalidInput("limit must be at least 1")
     if offset < 0:
         raise InvalidInput("offset must not be negative")
-    where = "" if include_alternatives else "WHERE p.alternative_of IS NULL"
+    clauses = [] if include_alternatives else ["p.alternative_of IS NULL"]
+    if scopes is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM unnest(CAST(:scopes AS text[])) AS s, "
+            f"({_PLAN_CODES.format(plan='p.id')}) AS c(code) "
+            "WHERE s = '' OR starts_with(c.code, s))"
+        )
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    params: dict[str, Any] = {"scopes": None if scopes is None else list(scopes)}
     rows = conn.execute(
         text(
             f"""
@@ -347,9 +380,9 @@ def list_plans(
             ORDER BY p.id DESC LIMIT :limit OFFSET :offset
             """
         ),
-        {"limit": limit, "offset": offset},
+        params | {"limit": limit, "offset": offset},
     ).all()
-    total = conn.execute(text(f"SELECT count(*) FROM patrol_plans p {where}")).scalar_one()
+    total = conn.execute(text(f"SELECT count(*) FROM patrol_plans p {where}"), params).scalar_one()
     return {
         "plans": [
             {

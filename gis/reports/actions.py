@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gis.core.errors import InvalidInput
 from gis.core.vocabulary import OPEN_STATUSES, Level
 from gis.core.vocabulary import ReportStatus as S
 
@@ -44,6 +45,15 @@ ACTIONS: dict[str, Action] = {
         Action("escalate", OPEN_STATUSES, None),
     )
 }
+
+
+def check_action(action: str) -> str:
+    """``action`` when it names an action; ``InvalidInput`` listing the actions otherwise."""
+    if action not in ACTIONS:
+        raise InvalidInput(
+            f"action: unknown action {action!r}; expected one of: {', '.join(ACTIONS)}"
+        )
+    return action
 
 
 def allowed_actions(status: str, escalation_level: str = Level.GRID) -> list[str]:

@@ -23,7 +23,7 @@ from gis.core.vocabulary import (
     code_prefix,
     sql_list,
 )
-from gis.reports.actions import ACTIONS, allowed_actions
+from gis.reports.actions import ACTIONS, allowed_actions, check_action
 from gis.reports.listing import get_report
 
 _ASSIGNED_SQL = sql_list(ASSIGNED_STATUSES)
@@ -101,10 +101,7 @@ def transition_report(
 
     Raises ``InvalidTransition`` naming the current status and the allowed actions.
     """
-    if action not in ACTIONS:
-        raise InvalidInput(
-            f"action: unknown action {action!r}; expected one of: {', '.join(ACTIONS)}"
-        )
+    check_action(action)
     if not actor or not actor.strip():
         raise InvalidInput("actor: must name who acts")
     spec = ACTIONS[action]
@@ -213,3 +210,13 @@ def list_events(conn: Connection, report_id: int) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+# Event fields that may name people: the actor (staff, or a resident on old intake events)
+# and the free-text note. Only accounts allowed the report's contact see them.
+PERSONAL_EVENT_FIELDS: tuple[str, ...] = ("actor", "note")
+
+
+def public_event(event: dict[str, Any]) -> dict[str, Any]:
+    """An event without who acted and the note: what happened and when."""
+    return {key: value for key, value in event.items() if key not in PERSONAL_EVENT_FIELDS}

@@ -1,7 +1,7 @@
 """Reading reports: one report, filtered and paged lists, overdue flags, map features.
 
-Lists never carry the reporter's contact or photo; only ``get_report(include_contact=True)``
-does.
+Lists never carry the reporter's contact or photo (personal data: faces, plates, homes); only
+``get_report(include_contact=True)`` does, and ``public_report`` takes them off again.
 """
 
 from __future__ import annotations
@@ -95,9 +95,23 @@ def _report_dict(row: Any, *, include_contact: bool) -> dict[str, Any]:
         "allowed_actions": allowed_actions(row.status, row.escalation_level),
     }
     if include_contact:
-        report["photo_url"] = row.photo_url
         report["reporter"] = {"name": row.reporter_name, "phone": row.reporter_phone}
+        report["photo_url"] = row.photo_url
     return report
+
+
+# What only accounts allowed a report's personal data see (see gis/access/policy.py): the
+# reporter's contact and photo, and the assigned worker's name (staff are people too).
+CONTACT_FIELDS: tuple[str, ...] = ("reporter", "photo_url")
+STAFF_FIELDS: tuple[str, ...] = ("name",)
+
+
+def public_report(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without the reporter's name, phone and photo, nor the worker's name."""
+    shown = {key: value for key, value in report.items() if key not in CONTACT_FIELDS}
+    if shown.get("worker"):
+        shown["worker"] = {k: v for k, v in shown["worker"].items() if k not in STAFF_FIELDS}
+    return shown
 
 
 def get_report(
@@ -211,9 +225,8 @@ def list_reports(
 
 
 def report_feature(report: dict[str, Any]) -> dict[str, Any]:
-    """A report as a GeoJSON Feature (properties without the reporter's contact or photo)."""
-    private = ("lat", "lon", "reporter", "photo_url")
-    properties = {k: v for k, v in report.items() if k not in private}
+    """A report as a GeoJSON Feature (its public view: no contact, no worker's name)."""
+    properties = {k: v for k, v in public_report(report).items() if k not in ("lat", "lon")}
     return {
         "type": "Feature",
         "id": report["id"],

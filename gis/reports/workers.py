@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,22 +142,38 @@ def import_workers_csv(conn: Connection, path: Path) -> ImportResult:
     )
 
 
-def list_workers(conn: Connection, *, grid_code: str | None = None) -> list[dict[str, Any]]:
-    """Workers with their grids (never their phone: this list is for dispatch screens)."""
+def list_workers(
+    conn: Connection, *, grid_code: str | None = None, scopes: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Workers with their phone and grids: the staff directory (personal data).
+
+    ``scopes`` (unit-code prefixes, "" the whole city) keeps the workers serving at least one
+    grid they reach; None keeps all. ``grid_code`` keeps the workers of that grid.
+    """
     rows = conn.execute(
         text(
             """
-            SELECT w.id, w.code, w.name, w.role,
+            SELECT w.id, w.code, w.name, w.role, w.phone,
                 array_agg(wg.grid_code ORDER BY wg.grid_code) AS grids
             FROM workers w JOIN worker_grids wg ON wg.worker_id = w.id
             GROUP BY w.id
-            HAVING CAST(:grid AS text) IS NULL OR bool_or(wg.grid_code = :grid)
+            HAVING (CAST(:grid AS text) IS NULL OR bool_or(wg.grid_code = :grid))
+               AND (CAST(:scopes AS text[]) IS NULL OR bool_or(EXISTS (
+                    SELECT 1 FROM unnest(CAST(:scopes AS text[])) AS s
+                    WHERE starts_with(wg.grid_code, s))))
             ORDER BY w.id
             """
         ),
-        {"grid": grid_code},
+        {"grid": grid_code, "scopes": None if scopes is None else list(scopes)},
     ).all()
     return [
-        {"id": r.id, "code": r.code, "name": r.name, "role": r.role, "grids": list(r.grids)}
+        {
+            "id": r.id,
+            "code": r.code,
+            "name": r.name,
+            "role": r.role,
+            "phone": r.phone,
+            "grids": list(r.grids),
+        }
         for r in rows
     ]

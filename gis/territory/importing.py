@@ -9,6 +9,7 @@ its key in one transaction, so a failure leaves the stored data as it was.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,10 +63,44 @@ class ImportResult:
     unchanged: int
 
 
+# How much of each end of a GeoJSON file is searched for its top-level ``crs`` member.
+_CRS_SCAN_BYTES = 1 << 20
+_GEOJSON_CRS = re.compile(
+    rb'"crs"\s*:\s*\{\s*"type"\s*:\s*"name"\s*,\s*"properties"\s*:\s*\{\s*"name"\s*:\s*"([^"]+)"'
+)
+
+
+def check_declared_crs(path: Path) -> None:
+    """Refuse a GeoJSON whose ``crs`` member names a CRS that does not exist.
+
+    GDAL reads such a file as WGS84 without a word (RFC 7946 dropped ``crs``), which would
+    put every feature in the wrong place; the member sits at either end of the file.
+    """
+    if path.suffix.lower() not in (".geojson", ".json"):
+        return
+    with path.open("rb") as handle:
+        head = handle.read(_CRS_SCAN_BYTES)
+        handle.seek(max(0, path.stat().st_size - _CRS_SCAN_BYTES))
+        tail = handle.read(_CRS_SCAN_BYTES)
+    for part in (head, tail):
+        found = _GEOJSON_CRS.search(part)
+        if found:
+            name = found.group(1).decode("utf-8", errors="replace")
+            try:
+                CRS.from_user_input(name)
+            except CRSError as exc:
+                raise ImportRejected(
+                    f"{path}: unknown CRS {name!r} declared by the file: {exc}; "
+                    "save it with a CRS that exists (e.g. EPSG:4326)"
+                ) from exc
+            return
+
+
 def read_layer_file(path: Path) -> gpd.GeoDataFrame:
     """Read a vector file; ``ImportRejected`` when it cannot be read as one."""
     if not path.exists():
         raise ImportRejected(f"{path}: no such file")
+    check_declared_crs(path)
     try:
         frame = pyogrio.read_dataframe(path)
     except Exception as exc:  # pyogrio raises several DataSourceError/DataLayerError kinds

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from api.main import create_app
 from gis.tiles.registry import PUBLISHED
 from tests import conftest
+from tests.accounts import account_headers
 from tests.conftest import fresh_database, settings_for
 from tests.maps.conftest import serve
 
@@ -39,6 +40,7 @@ def ogc_engine(pg_server: conftest.TestServer, templates: dict[str, str]) -> Ite
 
 @pytest.fixture(scope="module")
 def server(ogc_engine: Engine) -> Iterator[str]:
+    admin = account_headers(ogc_engine, "city-admin", "admin")
     with serve(create_app(settings_for(ogc_engine), engine=ogc_engine)) as url:
         plan = {
             "patrollers": [{"name": "Wang", "start": {"lon": 104.05, "lat": 30.66}}],
@@ -46,7 +48,7 @@ def server(ogc_engine: Engine) -> Iterator[str]:
             "compare": False,
             "time_limit_s": 1,
         }
-        response = httpx2.post(f"{url}/patrols/plan", json=plan, timeout=120)
+        response = httpx2.post(f"{url}/patrols/plan", json=plan, headers=admin, timeout=120)
         assert response.status_code == 201, response.text
         yield url
 

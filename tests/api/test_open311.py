@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from tests import conftest
+from tests.accounts import account_headers
 from tests.conftest import settings_for
 
 FORM = {
@@ -46,7 +47,7 @@ def test_services_list_the_categories(client: TestClient) -> None:
     assert missing.json() == [{"code": 404, "description": "service_code: no service 'unicorns'"}]
 
 
-def test_post_then_get_without_contact(client: TestClient) -> None:
+def test_post_then_get_without_contact(client: TestClient, demo_engine: Engine) -> None:
     created = client.post("/open311/v2/requests.json", data=FORM)
     assert created.status_code == 201
     [receipt] = created.json()
@@ -60,9 +61,14 @@ def test_post_then_get_without_contact(client: TestClient) -> None:
     for secret in ("13912345678", "Zhang", "zs@example.com"):
         assert secret not in listed
         assert secret not in client.get(f"/open311/v2/requests/{rid}.json").text
-    # The dispatcher's own API still has the contact.
-    assert client.get(f"/reports/{rid}").json()["reporter"]["name"] == "Zhang San"
-    client.post(f"/reports/{rid}/transitions", json={"action": "reject", "actor": "d", "note": "n"})
+    # The dispatcher's own API still has the contact, for a signed-in dispatcher.
+    admin = account_headers(demo_engine, "root", "admin")
+    assert "reporter" not in client.get(f"/reports/{rid}").json()
+    assert client.get(f"/reports/{rid}", headers=admin).json()["reporter"]["name"] == "Zhang San"
+    rejected = client.post(
+        f"/reports/{rid}/transitions", json={"action": "reject", "note": "n"}, headers=admin
+    )
+    assert rejected.status_code == 200, rejected.text
     assert client.get(f"/open311/v2/requests/{rid}.json").json()[0]["status"] == "closed"
     assert client.get("/open311/v2/requests.json", params={"status": "open"}).json() == []
     closed = client.get("/open311/v2/requests.json", params={"status": "closed"}).json()
@@ -103,6 +109,38 @@ def test_unknown_request_and_bad_filter(client: TestClient) -> None:
     assert bad.status_code == 400 and bad.json()[0]["description"].startswith("status:")
     # The rest of the API keeps its own error format.
     assert "detail" in client.get("/reports/424242").json()
+
+
+def test_every_error_on_open311_paths_is_the_standard_list(demo_engine: Engine) -> None:
+    """Errors raised before any handler runs — the body limit, the text guard, a bad token,
+    an unknown route or method, a parameter given twice, a body FastAPI cannot parse — are
+    GeoReport v2 lists on Open311 paths, and keep ``{"detail"}`` elsewhere."""
+    settings = settings_for(demo_engine, max_body_bytes=2048)
+    cases = [
+        ("POST", "/open311/v2/requests.json", {"data": FORM | {"description": "x" * 4000}}, 413),
+        ("GET", "/open311/v2/requests.json?service_code=a%00b", {}, 400),
+        ("GET", "/open311/v2/services.json", {"headers": {"Authorization": "Bearer nope"}}, 401),
+        ("GET", "/open311/v2/requests.json?service_code=a&service_code=b", {}, 400),
+        ("GET", "/open311/v2/nothing.json", {}, 404),
+        ("DELETE", "/open311/v2/requests.json", {}, 405),
+        (
+            "POST",
+            "/open311/v2/requests.json",
+            {"content": b"\xff\xfe{", "headers": {"Content-Type": "application/json"}},
+            400,
+        ),
+    ]
+    with TestClient(create_app(settings, engine=demo_engine)) as client:
+        for method, url, kwargs, status in cases:
+            response = client.request(method, url, **kwargs)  # type: ignore[arg-type]
+            assert response.status_code == status, (url, response.text)
+            assert response.headers["content-type"] == "application/json"
+            [error] = response.json()
+            assert error["code"] == status and error["description"], url
+        elsewhere = client.post(
+            "/reports", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+        )
+        assert elsewhere.status_code == 422 and "UTF-8" in elsewhere.json()["detail"]
 
 
 def _is_w3c_datetime(value: object) -> bool:

@@ -13,39 +13,12 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Engine
 
-from api.main import create_app
-from api.routes import (
-    analytics,
-    coverage,
-    health,
-    kpis,
-    layers,
-    maps,
-    ogc,
-    open311,
-    patrols,
-    reports,
-    tiles,
-    topology,
-)
+from api.main import ROUTE_MODULES, create_app
 from api.schemas.open311 import ServiceRequest
 from api.schemas.reports import ReportProperties, ReportPublic
+from tests.accounts import account_headers
 from tests.conftest import settings_for
 
-ROUTE_MODULES = (
-    analytics,
-    coverage,
-    health,
-    kpis,
-    layers,
-    maps,
-    ogc,
-    open311,
-    patrols,
-    reports,
-    tiles,
-    topology,
-)
 # Words no public field may contain (the reporter's name, phone or photo).
 PERSONAL = ("reporter", "phone", "photo", "media_url", "contact")
 
@@ -129,8 +102,29 @@ def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> N
         for name, schema in schemas.items()
         if any(word in field for field in schema.get("properties", {}) for word in PERSONAL)
     }
-    # What a resident sends, and what only dispatchers and workers are shown.
-    assert personal == {"ReportCreate", "ReportPrivate", "ReporterContact"}
+    # What a resident sends (API and Open311), and what only accounts allowed the personal
+    # data see: a report's contact, the staff directory.
+    assert personal == {
+        "ReportCreate",
+        "ServiceRequestForm",
+        "ReportPrivate",
+        "ReporterContact",
+        "Worker",
+    }
+    # And which operations answer with them: each declares the permission guarding them.
+    answering = {
+        (method, path)
+        for method, path, operation in _operations(spec)
+        for status, answer in operation["responses"].items()
+        if status.startswith("2")
+        and any(name in str(answer) for name in ("ReportPrivate", "Worker"))
+    }
+    assert answering == {
+        ("GET", "/workers"),
+        ("POST", "/reports"),
+        ("GET", "/reports/{report_id}"),
+        ("POST", "/reports/{report_id}/transitions"),
+    }
 
 
 def test_version_comes_from_the_package(spec: dict[str, Any]) -> None:
@@ -173,6 +167,7 @@ def test_every_json_get_validates_against_its_model(
     documented = {path for path, operations in spec["paths"].items() if "get" in operations}
     assert {route.path for route in routes} == documented
     checked = []
+    admin = account_headers(demo_engine, "root", "admin")
     with TestClient(create_app(settings_for(demo_engine), engine=demo_engine)) as client:
         # A report of our own, so that it has events (imported history has none).
         report = {"lat": 30.66, "lon": 104.06, "category": "parking", "description": "a gate"}
@@ -183,7 +178,7 @@ def test_every_json_get_validates_against_its_model(
             "stops": {"points": [{"lon": 104.055, "lat": 30.661, "label": "gate"}]},
             "time_limit_s": 1,
         }
-        plan_response = client.post("/patrols/plan", json=plan)
+        plan_response = client.post("/patrols/plan", json=plan, headers=admin)
         assert plan_response.status_code == 201, plan_response.text
         plan_id = plan_response.json()["id"]
         for route in routes:
@@ -194,11 +189,16 @@ def test_every_json_get_validates_against_its_model(
             params: dict[str, Any] = dict(QUERY.get(route.path, {}))
             if route.path == "/open311/v2/requests.json":
                 params["start_date"] = "2025-01-01"  # the demo history is from 2025
-            response = client.get(url, params=params)
-            assert response.status_code == 200, f"{url}: {response.text[:300]}"
-            body = response.json()
-            assert body, url
-            TypeAdapter(route.response_model).validate_python(body)
+            # The privileged view (an admin of the whole city), then the anonymous one where
+            # the policy lets anonymous callers read it at all.
+            for headers in (admin, {}):
+                response = client.get(url, params=params, headers=headers)
+                if not headers and response.status_code == 401:
+                    continue
+                assert response.status_code == 200, f"{url}: {response.text[:300]}"
+                body = response.json()
+                assert body, url
+                TypeAdapter(route.response_model).validate_python(body)
             checked.append(route.path)
     not_json = {path for path in documented if path.startswith("/maps/") or path.endswith(".mvt")}
     assert set(checked) == documented - not_json | {"/maps/grids/problems"}  # none skipped

@@ -17,6 +17,7 @@ from shapely.geometry import shape
 from sqlalchemy import Engine, text
 
 from api.main import create_app
+from tests.accounts import account_headers
 from tests.conftest import settings_for
 
 START_AT = "2026-11-24T18:00:00+08:00"
@@ -59,7 +60,10 @@ def planned(
     from tests.conftest import fresh_database
 
     for engine in fresh_database(pg_server, templates["demo"]):
-        with TestClient(create_app(settings_for(engine), engine=engine)) as client:
+        # A dispatcher of the whole city (an admin): patrol plans name patrollers.
+        admin = account_headers(engine, "city-admin", "admin")
+        app = create_app(settings_for(engine), engine=engine)
+        with TestClient(app, headers=admin) as client:
             response = client.post("/patrols/plan", json=PLAN)
             assert response.status_code == 201, response.text
             yield client, engine, response.json()
@@ -178,7 +182,9 @@ def test_bad_plan_requests_are_refused_and_store_nothing(
 ) -> None:
     points = PLAN["stops"]["points"]  # type: ignore[index]
     body = {**PLAN, "stops": {"points": points}} | change
-    with TestClient(create_app(settings_for(city_engine), engine=city_engine)) as client:
+    admin = account_headers(city_engine, "city-admin", "admin")
+    app = create_app(settings_for(city_engine), engine=city_engine)
+    with TestClient(app, headers=admin) as client:
         response = client.post("/patrols/plan", json=body)
     assert response.status_code == 422, response.text
     assert expected in response.json()["detail"]

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from api.main import create_app
+from tests.accounts import account_headers
 from tests.conftest import settings_for
 
 GOOD = {
@@ -131,38 +132,45 @@ def test_not_json_is_refused(client: TestClient, city_engine: Engine) -> None:
     assert _count(city_engine) == 0
 
 
-def test_dispatcher_flow_transitions_and_events(client: TestClient) -> None:
+def test_dispatcher_flow_transitions_and_events(client: TestClient, city_engine: Engine) -> None:
     report = client.post("/reports", json=GOOD).json()
     rid = report["id"]
-    illegal = client.post(f"/reports/{rid}/transitions", json={"action": "close", "actor": "li"})
+    location = report["location"]
+    dispatcher = account_headers(city_engine, "li", "dispatcher", scope=location["district_code"])
+    worker = account_headers(city_engine, "wang", "worker", scope=location["grid_code"])
+    illegal = client.post(
+        f"/reports/{rid}/transitions", json={"action": "close"}, headers=dispatcher
+    )
     assert illegal.status_code == 409
     body = illegal.json()
     assert body["current_status"] == "reported"
     assert body["allowed_actions"] == ["accept", "reject", "confirm_duplicate", "escalate"]
     assert "'reported'" in body["detail"] and "accept" in body["detail"]
     steps = [
-        {"action": "accept", "actor": "dispatcher Li"},
-        {"action": "dispatch", "actor": "dispatcher Li"},
-        {"action": "arrive", "actor": "worker"},
-        {"action": "resolve", "actor": "worker", "note": "bins emptied"},
-        {"action": "verify", "actor": "dispatcher Li"},
-        {"action": "close", "actor": "dispatcher Li"},
+        ({"action": "accept"}, dispatcher),
+        ({"action": "dispatch"}, dispatcher),
+        ({"action": "arrive"}, worker),
+        # A free-text actor is ignored: the event names the signed-in account.
+        ({"action": "resolve", "actor": "someone else", "note": "bins emptied"}, worker),
+        ({"action": "verify"}, dispatcher),
+        ({"action": "close"}, dispatcher),
     ]
-    for step in steps:
-        response = client.post(f"/reports/{rid}/transitions", json=step)
+    for step, headers in steps:
+        response = client.post(f"/reports/{rid}/transitions", json=step, headers=headers)
         assert response.status_code == 200, response.text
-    final = client.get(f"/reports/{rid}").json()
+    final = client.get(f"/reports/{rid}", headers=dispatcher).json()
     assert final["status"] == "closed"
     assert final["worker"]["role"] == "grid_worker"
     assert final["reporter"]["phone"] == GOOD["reporter_phone"]
-    events = client.get(f"/reports/{rid}/events").json()
-    assert [e["action"] for e in events] == ["report"] + [s["action"] for s in steps]
-    # The audit trail is public: the first event names the role, not the resident.
+    events = client.get(f"/reports/{rid}/events", headers=dispatcher).json()
+    assert [e["action"] for e in events] == ["report"] + [s["action"] for s, _ in steps]
+    # The first event names the role, never the resident.
     assert events[0]["actor"] == "resident" and "Wang" not in str(events)
     assert events[4]["note"] == "bins emptied"
-    assert all(e["at"] and e["actor"] for e in events)
+    assert [e["actor"] for e in events] == ["resident", "li", "li", "wang", "wang", "li", "li"]
+    assert all(e["at"] for e in events)
     assert client.get("/reports/999999/events").status_code == 404
-    unknown = client.post(f"/reports/{rid}/transitions", json={"action": "fly", "actor": "x"})
+    unknown = client.post(f"/reports/{rid}/transitions", json={"action": "fly"}, headers=dispatcher)
     assert unknown.status_code == 422
     kpis = client.get("/analytics/kpis", params={"level": "district"}).json()
     unit = next(u for u in kpis["units"] if u["district"] == final["location"]["district_code"])
@@ -172,13 +180,14 @@ def test_dispatcher_flow_transitions_and_events(client: TestClient) -> None:
     assert unit["escalated_share"] == 0.0
 
 
-def test_listing_filters_and_hides_contact(client: TestClient) -> None:
+def test_listing_filters_and_hides_contact(client: TestClient, city_engine: Engine) -> None:
     ids = [
         client.post("/reports", json=GOOD | {"lon": 104.05 + i * 0.002}).json()["id"]
         for i in range(3)
     ]
     client.post("/reports", json=GOOD | {"category": "parking"})
-    client.post(f"/reports/{ids[0]}/transitions", json={"action": "accept", "actor": "li"})
+    admin = account_headers(city_engine, "root", "admin")
+    client.post(f"/reports/{ids[0]}/transitions", json={"action": "accept"}, headers=admin)
     page = client.get("/reports", params={"category": "sanitation", "limit": 2}).json()
     assert page["numberMatched"] == 3 and page["numberReturned"] == 2
     assert "reporter" not in page["features"][0]["properties"]

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from data import DEMO_DIR
+from tests.conftest import TEST_SECRET_KEY
+from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -29,6 +31,8 @@ def _env(engine: Engine) -> dict[str, str]:
     return {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "GRIDPATROL_TILE_URL": "",
+        # No key file in the working tree's .gridpatrol/.
+        "GRIDPATROL_SECRET_KEY": TEST_SECRET_KEY,
     }
 
 
@@ -86,17 +90,11 @@ def test_unreachable_database_is_a_clear_error() -> None:
     assert "Cannot connect to the database" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_with_database_url_loads_the_demo_city_into_an_empty_database(
     empty_engine: Engine,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = os.environ | _env(empty_engine)
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "serve", "--port", str(port)],

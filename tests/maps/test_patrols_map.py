@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import numpy as np
 import pytest
 import shapely
@@ -17,7 +18,8 @@ from sqlalchemy import Engine, text
 from api.main import create_app
 from gis.patrols.storage import create_patrol_plan, get_plan
 from maps.pages import grids_page, patrols_page
-from tests.browser import load_page
+from tests.accounts import PASSWORD, account_headers
+from tests.browser import load_page, sign_in_cookie
 from tests.conftest import CATEGORIES, settings_for
 from tests.gis.patrols.test_demo_patrols import straddling_request
 from tests.maps.conftest import serve
@@ -103,12 +105,16 @@ def test_patrol_map_renders_offline(stored: tuple[Engine, dict[str, Any]], tmp_p
 
 
 def test_patrol_map_is_served(stored: tuple[Engine, dict[str, Any]]) -> None:
+    """A dispatcher signs in (the browser keeps the map cookie) and opens the plan's page;
+    without signing in the page is refused."""
     engine, plan = stored
+    account_headers(engine, "map-dispatcher", "dispatcher", scope="990101")
     app = create_app(settings_for(engine), engine=engine)
+    url_path = f"/maps/patrols?id={plan['alternative']['id']}"
     with serve(app) as base:
-        report = load_page(
-            f"{base}/maps/patrols?id={plan['alternative']['id']}", wait_ms=1500, count=COUNT
-        )
+        assert httpx2.get(base + url_path, timeout=30).status_code == 401
+        cookie = sign_in_cookie(base, "map-dispatcher", PASSWORD)
+        report = load_page(base + url_path, wait_ms=1500, count=COUNT, cookies=[cookie])
     assert report.errors == [] and report.blocked == []
     assert report.counts["routes"] >= 1 and report.counts["arrows"] >= 1
 
@@ -143,11 +149,16 @@ def test_served_grids_map_colours_tiled_grids_by_patrol_staleness(
     engine, _ = stored
     with engine.connect() as conn:
         grids = int(conn.execute(text("SELECT count(*) FROM grids")).scalar_one())
+    account_headers(engine, "map-analyst", "analyst")
     app = create_app(settings_for(engine), engine=engine)
     with serve(app) as base:
+        anonymous = httpx2.get(f"{base}/maps/grids?patrol_coverage=true", timeout=60)
+        assert anonymous.status_code == 401
+        cookie = sign_in_cookie(base, "map-analyst", PASSWORD)
         report = load_page(
             f"{base}/maps/grids?patrol_coverage=true&problems=false&reports=false",
             wait_until="networkidle",
+            cookies=[cookie],
         )
     assert report.errors == [] and report.blocked == []
     assert all(status in (200, 204) for status, _ in report.responses)

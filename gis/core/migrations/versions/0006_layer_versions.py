@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006_layer_versions"
-down_revision = "0004_patrols"
+down_revision = "0005_accounts"
 branch_labels = None
 depends_on = None
 

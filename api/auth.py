@@ -1,0 +1,137 @@
+"""Who is asking, and may they: the principal behind a bearer token, and ``require``.
+
+Handlers receive a ``Principal`` (``PrincipalDep``): ``ANONYMOUS`` without an
+``Authorization: Bearer`` header, else the signed-in account re-read on every request (so a
+disabled account stops at once). A token that is present but invalid or expired is a 401,
+also on public endpoints, so a client learns its token is dead rather than silently getting
+less. Decisions come from ``gis.access.policy``; nothing here decides on its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import OAuth2PasswordBearer
+
+from api.deps import EngineDep
+from gis.access.accounts import load_principal
+from gis.access.policy import ANONYMOUS, POLICY, Principal, authorize
+from gis.access.tokens import verify_token
+
+TOKEN_URL = "/auth/token"
+# auto_error=False: no token is anonymous, not an error; the scheme documents sign-in in OpenAPI.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+# A browser cannot send a bearer header when it opens a page: after signing in (on /docs, say)
+# the token also comes back in this cookie, which only map pages read, and only on GET (a
+# cookie never authorises a change, so it opens no door to cross-site requests).
+MAP_COOKIE = "gridpatrol_map_token"
+MAP_COOKIE_PATH = "/maps"
+
+
+def _map_cookie(request: Request) -> str | None:
+    if request.method not in ("GET", "HEAD"):
+        return None
+    path = request.url.path
+    if not (path == MAP_COOKIE_PATH or path.startswith(MAP_COOKIE_PATH + "/")):
+        return None
+    return request.cookies.get(MAP_COOKIE)
+
+
+def get_principal(
+    request: Request, engine: EngineDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    """The principal of this request: anonymous, or the account its bearer token (or, for a
+    map page opened in a browser, the sign-in cookie) names."""
+    token = token or _map_cookie(request)
+    if not token:
+        return ANONYMOUS  # no database round trip for residents
+    claims = verify_token(token, key=request.app.state.signing_key)
+    with engine.connect() as conn:
+        return load_principal(
+            conn, user_id=claims.user_id, token_generation=claims.token_generation
+        )
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+CodesOf = Callable[..., Iterable[str | None] | None]
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+Codes = tuple[str | None, ...] | None
+
+
+def require(permission: str, *, scope_of: CodesOf | None = None) -> Any:
+    """A dependency giving the principal once it may take ``permission`` (else 401/403).
+
+    ``scope_of`` is itself a dependency returning the unit codes of the object the request
+    touches (e.g. the report of the path); with it, an ``IN_SCOPE`` grant must reach them.
+    It returns None when the request names no object (a list): the handler then shows only
+    what the principal's scope reaches. Every route declares exactly one ``require`` (a test
+    walks the app); the dependency carries ``.permission`` so tests can list them.
+    """
+    if permission not in POLICY:
+        raise ValueError(f"unknown permission {permission!r}; see gis/access/policy.py")
+
+    def role_gate(principal: PrincipalDep) -> Principal:
+        # Without codes an IN_SCOPE grant passes: this refuses only roles never granted it.
+        authorize(principal, permission)
+        return principal
+
+    if scope_of is None:
+        dependency = role_gate
+    else:
+
+        def dependency(principal: Principal, codes: Codes) -> Principal:  # type: ignore[misc]
+            authorize(principal, permission, codes)
+            return principal
+
+        # Spelled out as objects: string annotations could not see the locals. The role gate
+        # comes first, so a role never granted the permission is refused before ``scope_of``
+        # reads the database (and learns nothing of whether the object exists).
+        gated = Annotated[Principal, Depends(role_gate)]
+        codes_of = Annotated[Codes, Depends(scope_of)]
+        dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [
+                inspect.Parameter("principal", _KEYWORD, annotation=gated),
+                inspect.Parameter("codes", _KEYWORD, annotation=codes_of),
+            ],
+            return_annotation=Principal,
+        )
+
+    dependency.__name__ = f"require_{permission.replace('.', '_')}"
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return Depends(dependency)
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for child in dependant.dependencies:
+        yield from _dependants(child)
+
+
+def route_permissions(app: FastAPI) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(method, path) → the permissions its ``require`` dependencies check, for every route.
+
+    With ``POLICY`` and ``expected_outcome`` this generates the endpoint × role × scope matrix.
+    """
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+    # Included routers are resolved lazily by FastAPI; this walks them as OpenAPI does.
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or context.path is None:
+            continue
+        permissions = tuple(
+            dict.fromkeys(
+                getattr(d.call, "permission")  # noqa: B009 (set by require)
+                for d in _dependants(route.dependant)
+                if hasattr(d.call, "permission")
+            )
+        )
+        for method in sorted(context.methods or ()):
+            found[(method, context.path)] = permissions
+    return found

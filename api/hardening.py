@@ -1,0 +1,279 @@
+"""Input limits that hold for every endpoint, whatever its handler does.
+
+- ``RequestGuard`` (ASGI middleware): a body larger than ``GRIDPATROL_MAX_BODY_BYTES`` is
+  refused with 413 before anything parses it — by ``Content-Length`` when sent, else by
+  counting the streamed chunks; text that PostgreSQL cannot store (a NUL character, invalid
+  UTF-8 or a lone surrogate) in the path, the query or a JSON/form body is refused with 422.
+- ``CatchAll`` (ASGI middleware): an unexpected exception becomes a JSON 500 on a connection
+  that stays open (Starlette's own handler re-raises, and uvicorn then drops the connection).
+- ``check_parameters`` (an app-wide dependency): a scalar query parameter given twice, an
+  integer beyond PostgreSQL's bigint, a non-finite float, or a bare number where a date-time
+  is expected are refused with 422 naming the parameter, before the handler runs.
+
+Their errors follow ``api.errors.error_content``: GeoReport v2's list on Open311 paths.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import types
+import typing
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any, Literal
+from urllib.parse import unquote_to_bytes
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_content
+from gis.core.errors import InvalidInput
+
+logger = logging.getLogger("gridpatrol.api")
+
+BIGINT_MAX = 2**63 - 1
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
+_SEQUENCES = (list, tuple, set, frozenset, Sequence)
+
+
+async def _send_json(scope: Scope, send: Send, status: int, body: dict[str, Any]) -> None:
+    status, content = error_content(scope["path"], status, body)
+    payload = json.dumps(content).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _bad_text(text: str) -> str | None:
+    """Why PostgreSQL could not store ``text`` (None: it can)."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (invalid Unicode)"
+    return None
+
+
+def _bad_percent_encoded(raw: bytes) -> str | None:
+    try:
+        return _bad_text(unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8"))
+    except UnicodeDecodeError:
+        return "is not valid UTF-8"
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _bad_body(body: bytes, content_type: str) -> str | None:
+    """Why the body cannot be taken (None: it can), as the end of "body: …"."""
+    if content_type.startswith("application/json") or content_type.endswith("+json"):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return "is not valid UTF-8 (JSON must be)"
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return None  # malformed JSON: the handler's parser names the problem
+        why = next((why for s in _strings(document) if (why := _bad_text(s))), None)
+        return f"a text value {why}" if why else None
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        why = _bad_percent_encoded(body)
+        return f"a text value {why}" if why else None
+    return None
+
+
+class RequestGuard:
+    """Refuse oversized bodies (413) and unstorable text (422) before the app sees them."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for part, raw in (("path", scope.get("raw_path") or b""), ("query", scope["query_string"])):
+            why = _bad_percent_encoded(raw)
+            if why:
+                await _send_json(scope, send, 422, {"detail": f"{part}: {why}"})
+                return
+        headers = dict(scope["headers"])
+        too_large = {"detail": f"request body larger than {self.max_body_bytes} bytes"}
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await _send_json(scope, send, 413, too_large)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await _send_json(scope, send, 413, too_large)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        why = _bad_body(body, headers.get(b"content-type", b"").decode("latin-1").lower())
+        if why:
+            await _send_json(scope, send, 422, {"detail": f"body: {why}"})
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class CatchAll:
+    """Answer an unexpected exception with a logged JSON 500, keeping the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await _send_json(
+                scope, send, 500, {"detail": "internal error: it has been logged for the operators"}
+            )
+
+
+# ----------------------------------------------------------------------------- parameters
+Kind = Literal["sequence", "int", "float", "datetime", "scalar"]
+
+
+def _kind(annotation: Any) -> Kind:
+    """How a parameter's annotation is parsed (Optional and Annotated unwrapped)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _kind(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else "scalar"
+    if origin in _SEQUENCES or annotation in _SEQUENCES:
+        return "sequence"
+    if annotation is bool:
+        return "scalar"
+    if annotation is int:
+        return "int"
+    if annotation is float:
+        return "float"
+    if annotation in (datetime, date):
+        return "datetime"
+    return "scalar"
+
+
+def _all(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for child in dependant.dependencies:
+        yield from _all(child)
+
+
+# Kept on the route itself: a table keyed by id() could hand a new route the kinds of a
+# discarded one (tests build many apps), and routes are not hashable.
+_KINDS_ATTRIBUTE = "_gridpatrol_parameter_kinds"
+
+
+def _route_kinds(route: APIRoute) -> tuple[dict[str, Kind], dict[str, Kind]]:
+    """Query and path parameter kinds of a route, by alias (computed once per route)."""
+    kinds: tuple[dict[str, Kind], dict[str, Kind]] | None = getattr(route, _KINDS_ATTRIBUTE, None)
+    if kinds is None:
+        query: dict[str, Kind] = {}
+        path: dict[str, Kind] = {}
+        for dependant in _all(route.dependant):
+            for field in dependant.query_params:
+                query[field.alias] = _kind(field.field_info.annotation)
+            for field in dependant.path_params:
+                path[field.alias] = _kind(field.field_info.annotation)
+        kinds = (query, path)
+        setattr(route, _KINDS_ATTRIBUTE, kinds)
+    return kinds
+
+
+def _check_value(name: str, kind: Kind, value: str) -> None:
+    if kind == "int":
+        try:
+            number = int(value)
+        except ValueError:
+            return  # not an integer: the parameter's own validation names it
+        if abs(number) > BIGINT_MAX:
+            raise InvalidInput(f"{name}: {value} is out of range (at most {BIGINT_MAX})")
+    elif kind == "float":
+        try:
+            number_f = float(value)
+        except ValueError:
+            return
+        if not math.isfinite(number_f):
+            raise InvalidInput(f"{name}: must be a finite number, got {value!r}")
+    elif kind == "datetime" and _NUMBER.fullmatch(value.strip()):
+        raise InvalidInput(
+            f"{name}: expected an ISO 8601 date or date-time (2026-11-24T18:00:00+08:00), "
+            f"got the number {value!r}"
+        )
+
+
+def check_parameters(request: Request) -> None:
+    """Refuse repeated scalars, out-of-range integers, non-finite floats, numbers as dates."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    query, path = _route_kinds(route)
+    for name, kind in query.items():
+        values = request.query_params.getlist(name)
+        if kind != "sequence" and len(values) > 1:
+            raise InvalidInput(f"{name}: given {len(values)} times; give it once")
+        for value in values:
+            _check_value(name, kind, value)
+    for name, kind in path.items():
+        raw = request.path_params.get(name)
+        if isinstance(raw, str):
+            _check_value(name, kind, raw)

@@ -1,0 +1,74 @@
+"""``POST /auth/token`` (OAuth2 password form) and ``GET /auth/me``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.auth import MAP_COOKIE, MAP_COOKIE_PATH, TOKEN_URL, require
+from api.deps import EngineDep, SettingsDep
+from api.ratelimit import SignInLimit
+from api.schemas.auth import Me, Token
+from api.schemas.common import COMMON_ERRORS, error_responses
+from gis.access.accounts import authenticate
+from gis.access.policy import POLICY, Principal
+from gis.access.tokens import issue_token
+
+router = APIRouter(tags=["auth"], responses=error_responses(*COMMON_ERRORS))
+
+
+@router.post(TOKEN_URL, responses=error_responses(429), dependencies=[require("sign_in")])
+def sign_in(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    settings: SettingsDep,
+    _limit: SignInLimit,
+) -> Token:
+    """Exchange an account name and password (form fields) for a bearer token; a browser also
+    keeps it as a cookie that opens the map pages (``/maps/…``, GET only) the account may see."""
+    with engine.begin() as conn:
+        account = authenticate(conn, name=form.username, password=form.password)
+    issued = issue_token(
+        account,
+        key=request.app.state.signing_key,
+        lifetime=timedelta(minutes=settings.token_minutes),
+    )
+    expires_in = int((issued.expires_at - datetime.now(UTC)).total_seconds())
+    # For map pages opened in this browser (GET /maps/… only; see api.auth.MAP_COOKIE).
+    response.set_cookie(
+        MAP_COOKIE,
+        issued.token,
+        max_age=max(expires_in, 0),
+        path=MAP_COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return Token(
+        access_token=issued.token,
+        expires_at=issued.expires_at,
+        expires_in=expires_in,
+    )
+
+
+@router.get("/auth/me")
+def me(principal: Annotated[Principal, require("read_own_account")]) -> Me:
+    """Who the bearer token signs in, the units it reaches and what its role may do."""
+    assert principal.name is not None  # read_own_account is granted to accounts only
+    return Me(
+        name=principal.name,
+        role=principal.role,
+        scope_code=principal.scope_code,
+        worker_code=principal.worker_code,
+        scopes=list(principal.scopes),
+        permissions={
+            name: str(permission.grants[principal.role])
+            for name, permission in POLICY.items()
+            if principal.role in permission.grants
+        },
+    )

@@ -1,0 +1,31 @@
+"""Accounts for tests: create one in a database and get its bearer token's header."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from gis.access.accounts import create_user
+from gis.access.tokens import issue_token
+from tests.conftest import TEST_SECRET_KEY
+
+PASSWORD = "correct horse battery"
+
+
+def account_headers(
+    engine: Engine,
+    name: str,
+    role: str,
+    *,
+    scope: str = "",
+    worker: str | None = None,
+    password: str = PASSWORD,
+) -> dict[str, str]:
+    """Create an account and return ``{"Authorization": "Bearer …"}`` signed with the test key."""
+    with engine.begin() as conn:
+        account = create_user(
+            conn, name=name, role=role, password=password, scope_code=scope, worker_code=worker
+        )
+    issued = issue_token(account, key=TEST_SECRET_KEY, lifetime=timedelta(hours=1))
+    return {"Authorization": f"Bearer {issued.token}"}

@@ -1,0 +1,148 @@
+"""One valid request for every operation of the API, for the tests that call them all.
+
+``SAMPLE_CALLS`` is keyed like ``api.auth.route_permissions(app)``; a test asserts the two
+agree, so a new route without a sample call here fails the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Distinctive personal data: a reporter's contact and photo, and a worker's name and phone.
+PLANTED_CONTACT = {
+    "reporter_name": "Planted Resident Qiu",
+    "reporter_phone": "13911112222",
+    "photo_url": "https://photos.example.cn/planted-photo-7f3a.jpg",
+}
+PLANTED_WORKER = {"name": "Planted Worker Zhao", "phone": "13799990000"}
+PLANTED = (*PLANTED_CONTACT.values(), *PLANTED_WORKER.values())
+# Public, and distinctive: shows where the planted report is drawn.
+PLANTED_DESCRIPTION = "planted report 5e1c: bins overflowing"
+# A point inside district 990101, away from its borders.
+INLAND = {"lat": 30.65831, "lon": 104.04498}
+
+
+def leaks(text: str) -> list[str]:
+    """The planted values found in ``text``."""
+    return [value for value in PLANTED if value in text]
+
+
+@dataclass(frozen=True)
+class Call:
+    """A request to one operation; ``{name}`` in the path and values are filled in from
+    ``code`` (a grid), ``report_id``, ``service_request_id``, ``service_code``, ``plan_id``,
+    ``account`` and ``password``."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    json: Mapping[str, Any] | None = None
+    data: Mapping[str, Any] | None = None
+    success: int = 200
+
+    def request(self, values: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """Method, URL and client keyword arguments, with ``values`` filled in."""
+
+        def fill(value: Any) -> Any:
+            return value.format(**values) if isinstance(value, str) else value
+
+        kwargs: dict[str, Any] = {"params": {k: fill(v) for k, v in self.params.items()}}
+        if self.json is not None:
+            kwargs["json"] = {k: fill(v) for k, v in self.json.items()}
+        if self.data is not None:
+            kwargs["data"] = {k: fill(v) for k, v in self.data.items()}
+        return self.method, self.path.format(**values), kwargs
+
+
+_LAYERS = ("districts", "subdistricts", "communities", "grids", "buildings", "facilities", "roads")
+# A patrol from INLAND to a point 300 m east and back: in the report's district and grid.
+PATROL_PLAN = {
+    "name": "matrix patrol",
+    "start_at": "2026-11-24T18:00:00+08:00",
+    "time_limit_s": 0.2,
+    "patrollers": [{"name": "Wang", "start": {"lon": INLAND["lon"], "lat": INLAND["lat"]}}],
+    "stops": {"points": [{"lon": INLAND["lon"] + 0.003, "lat": INLAND["lat"], "label": "gate"}]},
+}
+# Its GPS track: the patroller walked to the gate and back, 2 minutes a leg.
+PATROL_TRACK = {
+    "type": "Feature",
+    "geometry": {
+        "type": "LineString",
+        "coordinates": [
+            [INLAND["lon"], INLAND["lat"]],
+            [INLAND["lon"] + 0.003, INLAND["lat"]],
+            [INLAND["lon"], INLAND["lat"]],
+        ],
+    },
+    "properties": {
+        "times": [
+            "2026-11-24T18:00:00+08:00",
+            "2026-11-24T18:04:00+08:00",
+            "2026-11-24T18:08:00+08:00",
+        ]
+    },
+}
+# Path values of the layer operations: the grids layer, the zoom-14 tile holding INLAND.
+LAYER_VALUES = {"layer": "grids", "collection_id": "grids", "z": 14, "x": 12927, "y": 6724}
+# Fast but real settings of the heavier analyses.
+_HOTSPOTS = {"unit": "grid", "permutations": 99}
+_REPORT = {"category": "sanitation", "description": "bins overflowing", **INLAND}
+# An Open311 POST carrying the planted contact (GeoReport v2 form fields).
+OPEN311_FORM = {
+    "service_code": "sanitation",
+    "lat": str(INLAND["lat"]),
+    "long": str(INLAND["lon"]),
+    "description": "bins overflowing",
+    "first_name": PLANTED_CONTACT["reporter_name"],
+    "phone": PLANTED_CONTACT["reporter_phone"],
+    "media_url": PLANTED_CONTACT["photo_url"],
+}
+
+SAMPLE_CALLS: dict[tuple[str, str], Call] = {
+    (call.method, call.path): call
+    for call in (
+        Call("GET", "/health"),
+        Call("POST", "/auth/token", data={"username": "{account}", "password": "{password}"}),
+        Call("GET", "/auth/me"),
+        *(Call("GET", f"/{layer}", params={"limit": 5}) for layer in _LAYERS),
+        Call("GET", "/grids/{code}"),
+        Call("GET", "/workers", params={"grid": "{code}"}),
+        Call("GET", "/categories"),
+        Call("POST", "/reports", json={**_REPORT, **PLANTED_CONTACT}, success=201),
+        Call("GET", "/reports", params={"limit": 50}),
+        Call("GET", "/reports/{report_id}"),
+        Call("POST", "/reports/{report_id}/transitions", json={"action": "accept"}),
+        Call("GET", "/reports/{report_id}/events"),
+        Call("GET", "/analytics/kpis"),
+        Call("GET", "/analytics/hotspots", params=_HOTSPOTS),
+        Call("GET", "/open311/v2/services.json"),
+        Call("GET", "/open311/v2/services/{service_code}.json"),
+        Call("GET", "/open311/v2/requests.json"),
+        Call("POST", "/open311/v2/requests.json", data=OPEN311_FORM, success=201),
+        Call("GET", "/open311/v2/requests/{service_request_id}.json"),
+        Call("GET", "/topology"),
+        Call("GET", "/coverage/cross-district"),
+        # Around INLAND: the reports drawn there, at a fraction of the whole city's cost.
+        Call("GET", "/maps/grids", params={"bbox": "104.040,30.654,104.050,30.662"}),
+        Call("GET", "/maps/coverage"),
+        Call("GET", "/maps/hotspots", params=_HOTSPOTS),
+        Call("GET", "/maps/grids/problems"),
+        Call("GET", "/maps/patrols", params={"id": "{plan_id}"}),
+        Call("POST", "/patrols/plan", json=PATROL_PLAN, success=201),
+        Call("GET", "/patrols"),
+        Call("GET", "/patrols/coverage"),
+        Call("GET", "/patrols/{plan_id}"),
+        Call("POST", "/patrols/{plan_id}/track", json=PATROL_TRACK, success=201),
+        Call("GET", "/tiles"),
+        Call("GET", "/tiles/{layer}.json"),
+        Call("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"),
+        Call("GET", "/ogc"),
+        Call("GET", "/ogc/conformance"),
+        Call("GET", "/ogc/collections"),
+        Call("GET", "/ogc/collections/{collection_id}"),
+        Call("GET", "/ogc/collections/{collection_id}/items", params={"limit": 5}),
+        Call("GET", "/ogc/collections/{collection_id}/items/{feature_id}"),
+    )
+}
