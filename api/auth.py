@@ -14,14 +14,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
 
 from api.deps import EngineDep
 from gis.access.accounts import load_principal
 from gis.access.policy import ANONYMOUS, POLICY, Principal, authorize
-from gis.access.tokens import verify_token
+from gis.access.tokens import TokenClaims, verify_token
 
 TOKEN_URL = "/auth/token"
 # auto_error=False: no token is anonymous, not an error; the scheme documents sign-in in OpenAPI.
@@ -44,15 +46,21 @@ def _map_cookie(request: Request) -> str | None:
     return request.cookies.get(MAP_COOKIE)
 
 
-def get_principal(
+async def get_principal(
     request: Request, engine: EngineDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     """The principal of this request: anonymous, or the account its bearer token (or, for a
     map page opened in a browser, the sign-in cookie) names."""
+    # A coroutine: FastAPI would run a plain function in a worker thread on every request,
+    # anonymous ones included; only reading the account needs a thread.
     token = token or _map_cookie(request)
     if not token:
         return ANONYMOUS  # no database round trip for residents
     claims = verify_token(token, key=request.app.state.signing_key)
+    return await run_in_threadpool(_load_principal, engine, claims)
+
+
+def _load_principal(engine: Engine, claims: TokenClaims) -> Principal:
     with engine.connect() as conn:
         return load_principal(
             conn, user_id=claims.user_id, token_generation=claims.token_generation
@@ -77,7 +85,9 @@ def require(permission: str, *, scope_of: CodesOf | None = None) -> Any:
     if permission not in POLICY:
         raise ValueError(f"unknown permission {permission!r}; see gis/access/policy.py")
 
-    def role_gate(principal: PrincipalDep) -> Principal:
+    # Coroutines, not functions: deciding is pure Python, and a plain function costs a
+    # worker-thread hop per request.
+    async def role_gate(principal: PrincipalDep) -> Principal:
         # Without codes an IN_SCOPE grant passes: this refuses only roles never granted it.
         authorize(principal, permission)
         return principal
@@ -86,7 +96,7 @@ def require(permission: str, *, scope_of: CodesOf | None = None) -> Any:
         dependency = role_gate
     else:
 
-        def dependency(principal: Principal, codes: Codes) -> Principal:  # type: ignore[misc]
+        async def dependency(principal: Principal, codes: Codes) -> Principal:  # type: ignore[misc]
             authorize(principal, permission, codes)
             return principal
 

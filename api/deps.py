@@ -1,7 +1,9 @@
 """Request dependencies: the database connection and query parsing.
 
 Every parser raises a domain error (``InvalidBBox``, ``InvalidInput``) naming the parameter;
-``api/errors.py`` turns it into the status, so routes only declare what they need.
+``api/errors.py`` turns it into the status, so routes only declare what they need. Those that
+only read ``app.state`` or parse are coroutines: FastAPI runs a plain function in a worker
+thread, a hop per dependency per request; those that touch the database stay functions.
 """
 
 from __future__ import annotations
@@ -19,17 +21,21 @@ from gis.reports.categories import Category
 from gis.territory.layers import BBox, parse_bbox
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_settings_dep(request: Request) -> Settings:
+def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_categories_dep(request: Request) -> dict[str, Category]:
+async def get_settings_dep(request: Request) -> Settings:
+    return _settings(request)
+
+
+async def get_categories_dep(request: Request) -> dict[str, Category]:
     categories: dict[str, Category] = request.app.state.categories
     return categories
 
@@ -41,7 +47,7 @@ def get_conn(request: Request) -> Iterator[Connection]:
         yield conn
 
 
-def bbox_query(
+async def bbox_query(
     bbox: Annotated[
         str | None,
         Query(
@@ -60,7 +66,7 @@ NAIVE_TIME = (
 )
 
 
-def time_window_query(
+async def time_window_query(
     request: Request,
     since: Annotated[
         datetime | None,
@@ -71,10 +77,10 @@ def time_window_query(
     ] = None,
 ) -> TimeWindow:
     """``since``/``until`` made time-zone aware; ``InvalidInput`` (422) when since > until."""
-    return resolve_window(since, until, zone=get_settings_dep(request).zone)
+    return resolve_window(since, until, zone=_settings(request).zone)
 
 
-def open311_window_query(
+async def open311_window_query(
     request: Request,
     start_date: Annotated[
         datetime | None, Query(description=f"requested at or after this time; {NAIVE_TIME}")
@@ -87,7 +93,7 @@ def open311_window_query(
     return resolve_window(
         start_date,
         end_date,
-        zone=get_settings_dep(request).zone,
+        zone=_settings(request).zone,
         names=("start_date", "end_date"),
     )
 

@@ -261,7 +261,7 @@ def _check_value(name: str, kind: Kind, value: str) -> None:
         )
 
 
-def check_parameters(request: Request) -> None:
+async def check_parameters(request: Request) -> None:
     """Refuse repeated scalars, out-of-range integers, non-finite floats, numbers as dates."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):

@@ -60,7 +60,7 @@ def _only(*names: str) -> Any:
     """A dependency refusing query parameters other than ``names`` and ``f`` (400)."""
     allowed = {*names, "f"}
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
             raise InvalidParameter(
