@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -50,12 +51,16 @@ DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     Unavailable: 503,
     GridpatrolError: 400,
 }
-# Errors of the database driver that mean "the database is not there right now".
+# Errors of the database driver that mean "the database is not there right now": through
+# the engine, SQLAlchemy's; on the async pool of the tiles, psycopg's own (its PoolTimeout,
+# no connection in time, is an OperationalError).
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
 )
 
 

@@ -33,7 +33,7 @@ from api.routes import (
 from api.schemas.common import ValidationErrorBody
 from api.schemas.open311 import ServiceRequestForm
 from gis.access.tokens import signing_key
-from gis.core.db import open_database
+from gis.core.db import async_pool, open_database
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
 from maps.assets import ROOTS
@@ -120,9 +120,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.login_limiter = TokenBucketLimiter(
             rate_per_minute=settings.login_rate_per_minute, burst=settings.login_burst
         )
+        # Vector tiles read on the event loop (gis/core/db.py: no thread, no ping per tile).
+        app.state.read_pool = async_pool(app.state.engine)
+        await app.state.read_pool.open(wait=False)
         try:
             yield
         finally:
+            await app.state.read_pool.close()
             if owned:
                 app.state.engine.dispose()
 
@@ -137,6 +141,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             "error list."
         ),
         lifespan=lifespan,
+        openapi_tags=[
+            {"name": tag}
+            for tag in dict.fromkeys(tag for module in ROUTE_MODULES for tag in module.router.tags)
+        ],
         # Every route: repeated scalars, huge integers, numbers as dates refused (422); a
         # bearer token, when sent, must be valid (401) — handlers reuse the cached principal.
         dependencies=[Depends(check_parameters), Depends(get_principal)],
@@ -146,7 +154,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # Outermost last: CatchAll also answers for errors inside RequestGuard.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAll)
-    for module in ROUTE_MODULES:
+    # Tiles are matched first: a map asks for dozens per view, and every router before them
+    # costs each tile a pass over its routes. The documentation keeps ROUTE_MODULES' order.
+    for module in sorted(ROUTE_MODULES, key=lambda module: module is not tiles):
         app.include_router(module.router)
     # Map pages load Leaflet and plugins from here, never from a CDN (see maps/assets.py).
     for root, directory in ROOTS.items():

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, TextClause, text
 
+from gis.core.db import AsyncPool, fetch_row, pyformat
 from gis.core.errors import InvalidParameter
 from gis.tiles.extent import layer_extent
 from gis.tiles.registry import PublishedLayer
@@ -125,11 +126,30 @@ class TileRead:
     data: bytes | None
 
 
-_served: dict[tuple[str, str], TextClause] = {}
+# The statement serving a tile of each layer, above and below its minzoom.
+_served: dict[tuple[str, bool], str] = {}
 
 
-def read_tile(
-    conn: Connection,
+def served_sql(layer: PublishedLayer, *, below_minzoom: bool) -> str:
+    """The statement serving a tile of ``layer`` (``%(name)s`` parameters): the layer's ETag
+    and, unless the client's copy is current, the tile (``''``: empty, NULL: not made)."""
+    key = (layer.name, below_minzoom)
+    statement = _served.get(key)
+    if statement is None:
+        tile = "NULL::bytea" if below_minzoom else f"({tile_sql(layer)})"
+        # OFFSET 0 keeps the planner from pulling the subquery up into both uses of ``tag``,
+        # which made PostgreSQL compute the ETag twice.
+        sql = (
+            f"SELECT tag, CASE WHEN tag = ANY(CAST(:known AS text[])) OR '*' = ANY(CAST(:known "
+            f"AS text[])) THEN NULL ELSE COALESCE({tile}, ''::bytea) END "
+            f"FROM (SELECT {ETAG_SQL} AS tag OFFSET 0) v"
+        )
+        statement = _served[key] = pyformat(sql)
+    return statement
+
+
+async def read_tile(
+    pool: AsyncPool,
     layer: PublishedLayer,
     *,
     z: int,
@@ -142,21 +162,12 @@ def read_tile(
     the same snapshot as the data, and the tile is not made when ``if_none_match`` names the
     current ETag."""
     check_tile(z, x, y)
-    known = known_etags(if_none_match)
-    params = etag_params(layer, salt=salt) | {"known": known}
     below = z < layer.minzoom
-    statement = _served.get((layer.name, str(below)))
-    if statement is None:
-        tile = "NULL::bytea" if below else f"({tile_sql(layer)})"
-        statement = _served[(layer.name, str(below))] = text(
-            f"SELECT tag, CASE WHEN tag = ANY(CAST(:known AS text[])) OR '*' = ANY(CAST(:known "
-            f"AS text[])) THEN NULL ELSE COALESCE({tile}, ''::bytea) END "
-            f"FROM (SELECT {ETAG_SQL} AS tag) v"
-        )
+    params = etag_params(layer, salt=salt) | {"known": known_etags(if_none_match)}
     if not below:
         params |= tile_params(z, x, y)
-    tag, data = conn.execute(statement, params).one()
-    return TileRead(etag=f'"{tag}"', data=None if data is None else bytes(data))
+    tag, data = await fetch_row(pool, served_sql(layer, below_minzoom=below), params)
+    return TileRead(etag=f'"{tag}"', data=data)
 
 
 def tilejson(conn: Connection, layer: PublishedLayer, *, tile_url: str) -> dict[str, Any]:

@@ -296,6 +296,21 @@ def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> N
     assert cells == len(SAMPLE_CALLS) * len(Role) * 2
 
 
+def test_a_dead_token_is_401_on_every_endpoint(world: World) -> None:
+    """A bearer token that is sent but not valid is refused everywhere, public reads included
+    (tiles too, whose route skips FastAPI's handler): a client learns its token is dead."""
+    wrong = []
+    for key, call in SAMPLE_CALLS.items():
+        method, url, kwargs = call.request(world.values(Role.ANALYST, True))
+        world.client.cookies.clear()
+        response = world.client.request(
+            method, url, headers={"Authorization": "Bearer not-a-token"}, **kwargs
+        )
+        if response.status_code != 401 or response.headers.get("www-authenticate") != "Bearer":
+            wrong.append(f"{key}: {response.status_code}")
+    assert wrong == []
+
+
 # Who may not see the planted report's personal data.
 BLIND = [
     (Role.ANONYMOUS, True),

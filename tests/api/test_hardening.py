@@ -350,3 +350,27 @@ def test_database_down_is_503_json_on_every_endpoint(doomed_cluster: EmbeddedClu
                         assert doomed_cluster.password not in response.text
     finally:
         engine.dispose()
+
+
+@pytest.mark.slow
+def test_tiles_and_the_rest_survive_a_database_restart(doomed_cluster: EmbeddedCluster) -> None:
+    """Tiles read from a pool that pings no connection before use: after a restart the
+    connections it holds are dead, and the next tile is still served (the pool replaces
+    them), as is any other endpoint (the engine pings)."""
+    engine = make_engine(doomed_cluster.start(), pool_size=2, max_overflow=2)
+    migrate(engine)
+    tile = "/tiles/districts/0/0/0.mvt"
+    try:
+        app = create_app(settings_for(engine), engine=engine)
+        with serve(app) as base, httpx2.Client(base_url=base, timeout=60) as http:
+            before = http.get(tile)
+            assert before.status_code == 204 and http.get("/grids").status_code == 200
+            doomed_cluster.stop()
+            doomed_cluster.start()
+            for _ in range(3):  # every connection of the pool was opened before
+                after = http.get(tile)
+                assert after.status_code == 204, after.text
+                assert after.headers["etag"] == before.headers["etag"]
+            assert http.get("/grids").status_code == 200
+    finally:
+        engine.dispose()
