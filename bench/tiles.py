@@ -6,7 +6,10 @@ Everything against a baseline in the same run, on the same database:
   bare ``ST_AsMVT`` statement of the same tile run through psycopg, for the tiles a map asks
   for: the 1280 x 860 viewports at a few places of the city, zooms 12-17, each with the layers
   the grids map draws at that zoom (districts, communities, grids, open reports; buildings
-  from 15). Warm: each tile is requested once before the timed round.
+  from their minzoom, 14). Warm: each tile is requested once before the timed round. Beside
+  the target, for the reader: the bare statement on its cached generic plan (the server's
+  own statement runs so, see ``gis.core.db.async_pool``) and the CPU time the server process
+  spends per tile.
 - the grids map: ``/maps/grids`` in headless Chromium, from navigation until every vector
   layer has drawn its tiles (VectorGrid's ``load``), and the size of the page's HTML;
 - OGC items: every building, ``limit=10000``, following ``next`` links, against ``ogr2ogr``
@@ -40,10 +43,10 @@ from urllib.parse import urlsplit
 import httpx2
 import mapbox_vector_tile
 import psycopg
-from sqlalchemy import Engine, text
-from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+from sqlalchemy import Engine
 
 from bench.grid_mapping import open_city
+from gis.core.db import pyformat
 from gis.tiles.mvt import tile_params, tile_sql
 from gis.tiles.registry import PUBLISHED
 from tests.browser import CHROMIUM_FLAGS, chromium_path
@@ -89,8 +92,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str) -> Iterator[str]:
-    """``gridpatrol serve`` on ``url``'s database, in its own process."""
+def server(url: str) -> Iterator[tuple[str, int]]:
+    """``gridpatrol serve`` on ``url``'s database, in its own process: its URL and pid."""
     port = free_port()
     env = os.environ | {"DATABASE_URL": url, "GRIDPATROL_TILE_URL": ""}
     proc = subprocess.Popen(
@@ -107,10 +110,16 @@ def server(url: str) -> Iterator[str]:
                     break
             except httpx2.HTTPError:
                 time.sleep(0.2)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def city_centre(engine: Engine) -> tuple[float, float]:
@@ -123,8 +132,10 @@ def city_centre(engine: Engine) -> tuple[float, float]:
     return float(lon), float(lat)
 
 
-def bench_tiles(engine: Engine, base: str, places: int, seed: int) -> dict[str, Any]:
-    """Per zoom: p50/p99 of the server and of the bare statement over the same tiles."""
+def bench_tiles(engine: Engine, base: str, pid: int, places: int, seed: int) -> dict[str, Any]:
+    """Per zoom: p50/p99 of the server and of the bare statement over the same tiles; and,
+    for what the server's own statement gains from its cached plan, the bare statement on
+    its generic plan; and the server process's CPU time per tile."""
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url) as conn:
         minx, miny, maxx, maxy = conn.execute(
@@ -136,7 +147,8 @@ def bench_tiles(engine: Engine, base: str, places: int, seed: int) -> dict[str, 
     results: dict[str, Any] = {}
     parsed = urlsplit(base)
     client = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=120)
-    with psycopg.connect(url) as conn:
+    generic = psycopg.connect(url, options="-c plan_cache_mode=force_generic_plan")
+    with psycopg.connect(url) as conn, generic:
         for z in ZOOMS:
             requests = sorted(
                 {
@@ -148,8 +160,10 @@ def bench_tiles(engine: Engine, base: str, places: int, seed: int) -> dict[str, 
             )
             server_s: list[float] = []
             bare_s: list[float] = []
+            generic_s: list[float] = []
+            server_cpu_s = 0.0
             sizes = 0
-            statements = {name: _pyformat(tile_sql(PUBLISHED[name])) for name in layers_at(z)}
+            statements = {name: pyformat(tile_sql(PUBLISHED[name])) for name in layers_at(z)}
             for timed in (False, True):
                 for layer, (tz, tx, ty) in requests:
                     params = tile_params(tz, tx, ty)
@@ -157,20 +171,28 @@ def bench_tiles(engine: Engine, base: str, places: int, seed: int) -> dict[str, 
                     row = conn.execute(statements[layer], params).fetchone()
                     assert row is not None
                     bare = time.perf_counter() - start
+                    cpu_start = cpu_s(pid)
                     start = time.perf_counter()
                     client.request("GET", f"/tiles/{layer}/{tz}/{tx}/{ty}.mvt")
                     response = client.getresponse()
                     content = response.read()
                     served = time.perf_counter() - start
+                    cpu_used = cpu_s(pid) - cpu_start
                     assert response.status in (200, 204), content
+                    # Not part of the target: the bare statement with its plan cached.
+                    start = time.perf_counter()
+                    generic.execute(statements[layer], params).fetchone()
+                    bare_generic = time.perf_counter() - start
                     if not timed:
                         # Same features (their order in the tile may differ between plans).
                         assert _ids(row[0] or b"") == _ids(content), (layer, tz, tx, ty)
                     if timed:
                         bare_s.append(bare)
                         server_s.append(served)
+                        generic_s.append(bare_generic)
+                        server_cpu_s += cpu_used
                         sizes += len(content)
-            srv, bare_q = quantiles(server_s), quantiles(bare_s)
+            srv, bare_q, generic_q = quantiles(server_s), quantiles(bare_s), quantiles(generic_s)
             results[str(z)] = {
                 "tiles": len(requests),
                 "mean_kb": round(sizes / len(requests) / 1024, 1),
@@ -179,6 +201,8 @@ def bench_tiles(engine: Engine, base: str, places: int, seed: int) -> dict[str, 
                 "ratio_p50": round(srv["p50_ms"] / bare_q["p50_ms"], 2),
                 "ratio_p99": round(srv["p99_ms"] / bare_q["p99_ms"], 2),
                 "ratio_total": round(sum(server_s) / sum(bare_s), 2),
+                "bare_generic_plan": generic_q,
+                "server_cpu_ms_per_tile": round(server_cpu_s / len(requests) * 1000, 2),
             }
             print(f"  z{z}: {json.dumps(results[str(z)])}", flush=True)
     return results
@@ -187,12 +211,6 @@ def bench_tiles(engine: Engine, base: str, places: int, seed: int) -> dict[str, 
 def _ids(tile: bytes) -> dict[str, set[int]]:
     layers = mapbox_vector_tile.decode(tile) if tile else {}
     return {name: {f["id"] for f in layer["features"]} for name, layer in layers.items()}
-
-
-def _pyformat(sql: str) -> str:
-    """The statement as psycopg takes it (``%(name)s``), compiled by SQLAlchemy as the server's
-    is, so both run the same text."""
-    return str(text(sql).compile(dialect=psycopg_dialect.dialect()))  # type: ignore[no-untyped-call]
 
 
 # Every vector layer that asked for tiles has drawn them all (VectorGrid's load event).
@@ -314,10 +332,10 @@ def main() -> None:
     engine = open_city(args.city, args.pg_home)
     url = engine.url.render_as_string(hide_password=False)
     out: dict[str, Any] = {"city": str(args.city)}
-    with server(url) as base:
+    with server(url) as (base, pid):
         if "tiles" not in args.skip:
             print("tiles (server vs bare ST_AsMVT):", flush=True)
-            out["tiles"] = bench_tiles(engine, base, args.places, args.seed)
+            out["tiles"] = bench_tiles(engine, base, pid, args.places, args.seed)
         if "map" not in args.skip:
             print("grids map in Chromium:", flush=True)
             out["map"] = bench_map(base, args.map_runs, city_centre(engine))
