@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ from tests.browser import CHROMIUM_FLAGS, chromium_path
 
 VIEW_W, VIEW_H = 1280, 860
 ZOOMS = range(12, 18)
+# Concurrent clients of the burst view: about what a browser opens to one server.
+BURST_CLIENTS = 4
 
 
 def tile_xy(lon: float, lat: float, z: int) -> tuple[float, float]:
@@ -132,11 +135,11 @@ def city_centre(engine: Engine) -> tuple[float, float]:
     return float(lon), float(lat)
 
 
-def bench_tiles(engine: Engine, base: str, pid: int, places: int, seed: int) -> dict[str, Any]:
-    """Per zoom: p50/p99 of the server and of the bare statement over the same tiles; and,
-    for what the server's own statement gains from its cached plan, the bare statement on
-    its generic plan; and the server process's CPU time per tile."""
-    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+TileRequest = tuple[str, tuple[int, int, int]]
+
+
+def map_requests(url: str, places: int, seed: int) -> dict[int, list[TileRequest]]:
+    """Per zoom, the (layer, tile) requests of the grids map at ``places`` seeded places."""
     with psycopg.connect(url) as conn:
         minx, miny, maxx, maxy = conn.execute(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
@@ -144,20 +147,33 @@ def bench_tiles(engine: Engine, base: str, pid: int, places: int, seed: int) -> 
         ).fetchone()  # type: ignore[misc]
     rng = random.Random(seed)
     centres = [(rng.uniform(minx, maxx), rng.uniform(miny, maxy)) for _ in range(places)]
-    results: dict[str, Any] = {}
+    return {
+        z: sorted(
+            {
+                (layer, t)
+                for lon, lat in centres
+                for t in viewport_tiles(lon, lat, z)
+                for layer in layers_at(z)
+            }
+        )
+        for z in ZOOMS
+    }
+
+
+def _client(base: str) -> http.client.HTTPConnection:
     parsed = urlsplit(base)
-    client = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=120)
+    return http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=120)
+
+
+def bench_tiles(url: str, base: str, pid: int, places: int, seed: int) -> dict[str, Any]:
+    """Per zoom: p50/p99 of the server and of the bare statement over the same tiles; and,
+    for what the server's own statement gains from its cached plan, the bare statement on
+    its generic plan; and the server process's CPU time per tile."""
+    results: dict[str, Any] = {}
+    client = _client(base)
     generic = psycopg.connect(url, options="-c plan_cache_mode=force_generic_plan")
     with psycopg.connect(url) as conn, generic:
-        for z in ZOOMS:
-            requests = sorted(
-                {
-                    (layer, t)
-                    for lon, lat in centres
-                    for t in viewport_tiles(lon, lat, z)
-                    for layer in layers_at(z)
-                }
-            )
+        for z, requests in map_requests(url, places, seed).items():
             server_s: list[float] = []
             bare_s: list[float] = []
             generic_s: list[float] = []
@@ -206,6 +222,55 @@ def bench_tiles(engine: Engine, base: str, pid: int, places: int, seed: int) -> 
             }
             print(f"  z{z}: {json.dumps(results[str(z)])}", flush=True)
     return results
+
+
+def bench_bursts(url: str, base: str, pid: int, places: int, seed: int) -> dict[str, Any]:
+    """The whole-process view: every tile of every zoom back to back, from one client and
+    from ``BURST_CLIENTS`` concurrent ones (threads, each with its own keep-alive connection
+    or its own psycopg connection): tiles per second of the server and of the bare
+    statements, and the server process's CPU time per tile.
+
+    Unlike the paired rounds, nothing runs between two requests of a client, so neither the
+    server nor PostgreSQL idles between tiles (waking an idle process costs time on a VM,
+    and the server's path wakes one process more than the bare statement's).
+    """
+    requests = [r for batch in map_requests(url, places, seed).values() for r in batch]
+    statements = {name: pyformat(tile_sql(PUBLISHED[name])) for name, _ in requests}
+
+    def bare(share: list[TileRequest]) -> None:
+        with psycopg.connect(url) as conn:
+            for layer, (z, x, y) in share:
+                conn.execute(statements[layer], tile_params(z, x, y)).fetchone()
+
+    def served(share: list[TileRequest]) -> None:
+        client = _client(base)
+        for layer, (z, x, y) in share:
+            client.request("GET", f"/tiles/{layer}/{z}/{x}/{y}.mvt")
+            response = client.getresponse()
+            response.read()
+            assert response.status in (200, 204)
+        client.close()
+
+    result: dict[str, Any] = {"tiles": len(requests)}
+    for clients in (1, BURST_CLIENTS):
+        shares = [requests[i::clients] for i in range(clients)]
+        rates: dict[str, float] = {}
+        for name, run in (("bare", bare), ("server", served)):
+            with ThreadPoolExecutor(clients) as pool:
+                # Warm, as many at once: the server's pool grown, PostgreSQL's buffers.
+                list(pool.map(run, [share[: len(share) // 10] for share in shares]))
+                cpu = cpu_s(pid)
+                start = time.perf_counter()
+                list(pool.map(run, shares))
+            rates[f"{name}_tiles_per_s"] = round(len(requests) / (time.perf_counter() - start))
+            if name == "server":
+                rates["server_cpu_ms_per_tile"] = round(
+                    (cpu_s(pid) - cpu) / len(requests) * 1000, 2
+                )
+        rates["ratio"] = round(rates["bare_tiles_per_s"] / rates["server_tiles_per_s"], 2)
+        result[f"clients_{clients}"] = rates
+    print(f"  bursts: {json.dumps(result)}", flush=True)
+    return result
 
 
 def _ids(tile: bytes) -> dict[str, set[int]]:
@@ -332,10 +397,12 @@ def main() -> None:
     engine = open_city(args.city, args.pg_home)
     url = engine.url.render_as_string(hide_password=False)
     out: dict[str, Any] = {"city": str(args.city)}
+    plain_url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with server(url) as (base, pid):
         if "tiles" not in args.skip:
             print("tiles (server vs bare ST_AsMVT):", flush=True)
-            out["tiles"] = bench_tiles(engine, base, pid, args.places, args.seed)
+            out["tiles"] = bench_tiles(plain_url, base, pid, args.places, args.seed)
+            out["tile_bursts"] = bench_bursts(plain_url, base, pid, args.places, args.seed)
         if "map" not in args.skip:
             print("grids map in Chromium:", flush=True)
             out["map"] = bench_map(base, args.map_runs, city_centre(engine))
