@@ -107,6 +107,9 @@
       count(spec.layer, "features");
       return styleFor(spec, props);
     };
+    // A layer's tiles may carry label points; a spec without `label` draws none of them
+    // (VectorGrid would draw them as default blue circles).
+    styles[spec.layer + "_labels"] = function () { return []; };
     if (spec.label) {
       styles[spec.layer + "_labels"] = function (props, zoom) {
         if (zoom < spec.label.minZoom) { return []; }

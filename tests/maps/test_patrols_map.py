@@ -159,8 +159,11 @@ def test_served_grids_map_colours_tiled_grids_by_patrol_staleness(
             f"{base}/maps/grids?patrol_coverage=true&problems=false&reports=false",
             wait_until="networkidle",
             cookies=[cookie],
+            # Leaflet's default blue: a tile feature drawn without a style of ours.
+            count={"unstyled": 'path[stroke="#3388ff"]'},
         )
     assert report.errors == [] and report.blocked == []
     assert all(status in (200, 204) for status, _ in report.responses)
     # The base grid layer and the coverage layer both draw every grid of the view.
     assert report.vector["grids"]["features"] >= 2 * grids
+    assert report.counts["unstyled"] == 0
