@@ -35,7 +35,7 @@ def _place(text: str, where: str) -> dict[str, Any]:
     return {"facility": text}
 
 
-def _patroller(text: str, shift_minutes: float | None) -> dict[str, Any]:
+def _patroller(text: str, shift_minutes: float | None, max_walk_km: float | None) -> dict[str, Any]:
     """``NAME@LON,LAT`` or ``NAME@FACILITY`` (optionally ``…@DISTRICT`` after a second @)."""
     parts = text.split("@")
     if len(parts) not in (2, 3) or not parts[0]:
@@ -47,6 +47,8 @@ def _patroller(text: str, shift_minutes: float | None) -> dict[str, Any]:
         patroller["district"] = parts[2]
     if shift_minutes is not None:
         patroller["shift_minutes"] = shift_minutes
+    if max_walk_km is not None:
+        patroller["max_walk_km"] = max_walk_km
     return patroller
 
 
@@ -140,6 +142,9 @@ def plan_patrols_command(
         typer.Option(help="NAME@LON,LAT or NAME@FACILITY_CODE, optionally @DISTRICT (repeat)"),
     ] = None,
     shift_minutes: Annotated[float | None, typer.Option(help="shift of --patroller ones")] = None,
+    max_walk_km: Annotated[
+        float | None, typer.Option(help="furthest each --patroller one walks (km of street)")
+    ] = None,
     mode: Annotated[str | None, typer.Option(help="joint or by_district")] = None,
     compare: Annotated[
         bool | None, typer.Option("--compare/--no-compare", help="also plan the other mode")
@@ -167,7 +172,9 @@ def plan_patrols_command(
         "name": name,
     }
     if patroller:
-        flags["patrollers"] = run(lambda: [_patroller(p, shift_minutes) for p in patroller])
+        flags["patrollers"] = run(
+            lambda: [_patroller(p, shift_minutes, max_walk_km) for p in patroller]
+        )
     stop_flags: dict[str, Any] = {
         "open_reports": open_reports,
         "hot_grids": None if hot_grids is None else {"confidence": hot_grids},

@@ -10,8 +10,8 @@
    metres over the walking speed, and a stop's service time includes the walk from its street
    to it and back (``snap_distance_m`` both ways), which route lengths do not count;
 4. per mode, drops stops no allowed patroller could reach and return from within the shift
-   (unserved, with the reason), solves the rest with PyVRP and schedules the routes: arrival,
-   departure, lateness against each deadline;
+   and the walking limit (unserved, with the reason), solves the rest with PyVRP and
+   schedules the routes: arrival, departure, lateness against each deadline;
 5. draws each route along the streets (ONE ``pgr_withPoints`` call per mode).
 
 With ``compare`` both modes are solved on the same stops and matrix and the difference is
@@ -49,6 +49,7 @@ class Patroller:
     shift_minutes: float
     district_code: str | None
     worker_id: int | None = None
+    max_walk_m: float | None = None
     worker_code: str | None = None
     start_facility: str | None = None
     end_facility: str | None = None
@@ -198,6 +199,7 @@ def resolve_patrollers(conn: Connection, patrollers: Sequence[PatrollerIn]) -> l
             start=start,
             end=end,
             shift_minutes=p.shift_minutes,
+            max_walk_m=None if p.max_walk_km is None else p.max_walk_km * 1000.0,
             district_code=p.district or district,
             worker_id=int(workers[p.worker]) if p.worker else None,
             worker_code=p.worker,
@@ -310,6 +312,7 @@ def _vehicle(problem: PatrolProblem, i: int, allowed: frozenset[int] | None) -> 
         ready_s=start_access,
         latest_end_s=p.shift_minutes * 60.0 - end_access,
         allowed=allowed,
+        max_distance_m=p.max_walk_m,
     )
 
 
@@ -345,11 +348,20 @@ def _district_reason(problem: PatrolProblem, k: int) -> str:
     return f"by_district: no patroller of district {district} (the district holding the stop)"
 
 
+def _round_trip_m(problem: PatrolProblem, vehicle: Vehicle, visit: Visit) -> float:
+    """Street metres of the shortest round trip start → stop → end (``inf``: not connected)."""
+    d = problem.distance_m
+    return float(d[vehicle.start, visit.location] + d[visit.location, vehicle.end])
+
+
 def _fits(problem: PatrolProblem, vehicle: Vehicle, visit: Visit) -> float:
     """Seconds of the shortest round trip start → stop → end (``inf`` when not connected)."""
-    d = problem.distance_m
-    walk = d[vehicle.start, visit.location] + d[visit.location, vehicle.end]
+    walk = _round_trip_m(problem, vehicle, visit)
     return float(vehicle.ready_s + walk / problem.speed_mps + visit.service_s)
+
+
+def _walk_allows(vehicle: Vehicle, metres: float) -> bool:
+    return vehicle.max_distance_m is None or metres <= vehicle.max_distance_m
 
 
 @dataclass(frozen=True)
@@ -366,7 +378,8 @@ class SolverInput:
 
 def solver_input(problem: PatrolProblem, mode: Mode) -> SolverInput:
     """Vehicles and visits for ``mode``; stops no allowed patroller can reach and return from
-    within the shift are left out with the reason (the solver would only drop them)."""
+    within the shift and walking limit are left out with the reason (the solver would only
+    drop them)."""
     n_patrollers = len(problem.patrollers)
     visits = [_visit(problem, k) for k in problem.stop_of]
     allowed_sets = [
@@ -401,6 +414,17 @@ def solver_input(problem: PatrolProblem, mode: Mode) -> SolverInput:
                 f"{problem.patrollers[i].shift_minutes:g}-min shift"
             )
             continue
+        in_time = [a for a in range(len(allowed)) if needs[a] <= vehicles[allowed[a]].latest_end_s]
+        walks = {a: _round_trip_m(problem, vehicles[allowed[a]], visits[j]) for a in in_time}
+        if not any(_walk_allows(vehicles[allowed[a]], walks[a]) for a in in_time):
+            shortest = min(in_time, key=lambda a: walks[a])
+            p = problem.patrollers[allowed[shortest]]
+            reasons[k] = (
+                f"beyond every walking limit: the shortest round trip to it ({p.name}) is "
+                f"{walks[shortest] / 1000:,.2f} km, over {p.name}'s "
+                f"{(p.max_walk_m or 0) / 1000:g} km"
+            )
+            continue
         candidates.append(j)
     # The solver sees only the candidates; locations stay as they are.
     index_of = {j: c for c, j in enumerate(candidates)}
@@ -420,6 +444,9 @@ def solver_input(problem: PatrolProblem, mode: Mode) -> SolverInput:
         duration_s=problem.distance_m / problem.speed_mps,
     )
 
+
+# Why a stop that some shift could reach is left out: the others took the time (or the walk).
+_FULL = "shifts are full: no patroller has time or walking distance left for it"
 
 # A mode's plan for the next mode to start from: per patroller, (position in
 # ``problem.stop_of``, served late?) in order.
@@ -473,7 +500,7 @@ def _solve_mode(
     for c in solution.unassigned:
         k = problem.stop_of[given.candidates[c]]
         reasons[k] = (
-            "shifts are full: no patroller has time left for it"
+            _FULL
             if problem.stops[k].required
             else "shifts are full: the stops served were worth more or lay nearer"
         )
@@ -490,8 +517,8 @@ def schedule_routes(
     vehicles: list[Vehicle],
 ) -> Plan:
     """Arrival and departure times along each route (stop indices in order per patroller);
-    stops beyond a shift are cut (a guard: PyVRP's plans are feasible, with durations rounded
-    up for it)."""
+    stops beyond a shift or a walking limit are cut (a guard: PyVRP's plans are feasible, with
+    durations rounded up for it)."""
     d = problem.distance_m
     start_at = problem.request.start_at
     planned_routes: list[PlannedRoute] = []
@@ -533,10 +560,13 @@ def schedule_routes(
             length += float(d[here, vehicle.end])
             t += float(d[here, vehicle.end]) / problem.speed_mps
             t += _access_s(problem, problem.depots[2 * i + 1])
-            if t <= patroller.shift_minutes * 60.0 + 1e-6 or not order:
+            # The solver's metres are whole: a route may exceed its limit by rounding, half a
+            # metre a leg, and no more.
+            walk_ok = _walk_allows(vehicle, length - 0.5 * (len(order) + 1))
+            if (t <= patroller.shift_minutes * 60.0 + 1e-6 and walk_ok) or not order:
                 break
             dropped = min(order, key=lambda k: (problem.stops[k].required, problem.stops[k].value))
-            reasons[dropped] = "shifts are full: no patroller has time left for it"
+            reasons[dropped] = _FULL
             order = [k for k in order if k != dropped]
         if not order and patroller.start == patroller.end:
             t = 0.0

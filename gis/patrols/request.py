@@ -22,6 +22,8 @@ DEFAULT_SHIFT_MINUTES = 240.0
 # Furthest a stop or start may lie from the street it is reached by (metres, walked both ways).
 DEFAULT_MAX_SNAP_M = 250.0
 MAX_PATROLLERS = 100
+# A day's walk and more: a limit beyond it is a typo (metres given as kilometres).
+MAX_WALK_KM = 100.0
 MAX_STOPS_LISTED = 5000
 
 
@@ -53,6 +55,14 @@ class PatrollerIn(_Strict):
     start: Place
     end: Place | None = Field(default=None, description="default: the start")
     shift_minutes: float = Field(default=DEFAULT_SHIFT_MINUTES, gt=0, le=24 * 60)
+    max_walk_km: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_WALK_KM,
+        description="furthest this patroller walks along the streets, start to end (the "
+        "route's length_m); spreads the stops over a team that starts together. Default: as "
+        "far as the shift allows",
+    )
     district: str | None = Field(
         default=None, pattern=r"^\d{6}$", description="default: the district holding the start"
     )

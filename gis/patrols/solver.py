@@ -4,7 +4,8 @@ Model (PyVRP 0.14, integer data: metres and seconds):
 
 - every place is a location; each patroller is a vehicle type of one vehicle with its own start
   and end depot, a time window ``[ready_s, latest_end_s]`` after the plan's start and the shift
-  as its maximum duration; the objective is metres walked minus prizes collected;
+  as its maximum duration, and its walking limit, if any, as its maximum distance; the
+  objective is metres walked minus prizes collected;
 - every stop is optional with a prize, so a plan always exists and stops are dropped only when
   no shift has room. A required stop (an open report) carries a prize larger than all optional
   prizes together, so it is served whenever any shift allows;
@@ -55,6 +56,8 @@ SOLVE_PARAMS = pyvrp.SolveParams(
 # Unreachable pairs: far beyond any shift (a day is 86,400 s), yet small enough that penalty
 # times duration stays far from int64 overflow.
 UNREACHABLE = 10_000_000
+# PyVRP's own default for a limit not given.
+NO_LIMIT = int(np.iinfo(np.int64).max)
 # Stop searching after this many iterations without improvement (on top of the time budget),
 # scaled by problem size: small problems converge long before their budget.
 _NO_IMPROVEMENT_PER_CLIENT = 400
@@ -63,14 +66,15 @@ _NO_IMPROVEMENT_MIN = 20_000
 
 @dataclass(frozen=True)
 class Vehicle:
-    """A patroller: depot locations, the time window (seconds after the plan's start), and the
-    visits it may serve (``None``: any)."""
+    """A patroller: depot locations, the time window (seconds after the plan's start), the
+    visits it may serve (``None``: any) and the furthest it may walk (``None``: no limit)."""
 
     start: int
     end: int
     ready_s: float
     latest_end_s: float
     allowed: frozenset[int] | None = None
+    max_distance_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,7 @@ def solve_routes(
             tw_early=math.ceil(v.ready_s),
             tw_late=max(math.ceil(v.ready_s), math.floor(v.latest_end_s)),
             shift_duration=max(0, math.floor(v.latest_end_s) - math.ceil(v.ready_s)),
+            max_distance=NO_LIMIT if v.max_distance_m is None else math.floor(v.max_distance_m),
             profile=profile_of[i],
             name=str(i),
         )

@@ -71,11 +71,23 @@ def test_plan_from_file_and_flags_then_map_and_track(
             "1",
             "--start-at",
             "2026-11-24T18:00:00+08:00",
+            "--max-walk-km",
+            "3",
         ],
     )
     assert table.exit_code == 0, table.output
     assert "plan " in table.output and "Wang" in table.output and "Li" in table.output
     assert _count(city_engine, "patrol_plans") == 3
+    with city_engine.connect() as conn:
+        limits, longest = conn.execute(
+            text(
+                "SELECT array_agg(DISTINCT (pt->>'max_walk_km')::float8), "
+                "  (SELECT max(length_m) FROM patrol_routes r WHERE r.plan_id = p.id) "
+                "FROM patrol_plans p, jsonb_array_elements(p.request->'patrollers') pt "
+                "WHERE p.id = (SELECT max(id) FROM patrol_plans) GROUP BY p.id"
+            )
+        ).one()
+    assert limits == [3.0] and longest <= 3000
 
     page = tmp_path / "patrols.html"
     mapped = runner.invoke(app, ["map", "patrols", "--id", str(plan["id"]), "-o", str(page)])
@@ -120,6 +132,11 @@ def test_bad_input_exits_2_and_stores_nothing(
             "no building with code(s) NOPE",
         ),
         (["plan-patrols", "--point", "104.06,x,gate"], "--point"),
+        (
+            ["plan-patrols", "--patroller", "Wang@104.05,30.66", "--max-walk-km", "0"]
+            + ["--facility", "checkpoint"],
+            "max_walk_km",
+        ),
     ]
     for args, expected in cases:
         result = runner.invoke(app, args)

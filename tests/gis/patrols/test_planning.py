@@ -126,6 +126,38 @@ def test_shift_limits_hold(town: Engine) -> None:
     assert route.duration_minutes == pytest.approx(expected_m / SPEED_MPS / 60 + 10, abs=0.05)
 
 
+def test_walking_limits_spread_the_stops_and_hold(town: Engine) -> None:
+    stops = {
+        "points": [
+            _point(200, 300, "near"),
+            _point(500, 800, "up N500"),
+            _point(900, 300, "down N900"),
+        ]
+    }
+    team = [{"name": n, "start": _at(200, 500)} for n in ("A", "B")]
+    free = _plan(town, patrollers=team, stops=stops)
+    assert free.served == 3
+    # Round trips from the start: "near" 400 m, "up N500" 1,200 m, "down N900" 1,800 m; with
+    # 1.3 km each the first two cannot share a route and the third fits no one.
+    limited = _plan(town, patrollers=[t | {"max_walk_km": 1.3} for t in team], stops=stops)
+    served = _served_by(limited)
+    assert set(served) == {"near", "up N500"}
+    assert served["near"] != served["up N500"]
+    assert all(r.length_m <= 1300 for r in limited.routes)
+    lengths = sorted(r.length_m for r in limited.routes)
+    assert lengths == pytest.approx(
+        [
+            2 * geodesic_m((200, 500), (200, 300)),
+            2 * geodesic_m((200, 500), (500, 500), (500, 800)),
+        ],
+        rel=2e-3,
+    )
+    (far,) = limited.unserved
+    assert far.stop.ref == "down N900"
+    assert "beyond every walking limit" in (far.reason or "")
+    assert "1.3 km" in (far.reason or "")
+
+
 def test_disconnected_and_distant_stops_are_unserved_with_their_reason(town: Engine) -> None:
     stops = {
         "points": [
