@@ -10,17 +10,16 @@ less. Decisions come from ``gis.access.policy``; nothing here decides on its own
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 
-from api.deps import EngineDep
+from api.deps import EngineDep, walk_dependants
 from gis.access.accounts import load_principal
 from gis.access.policy import ANONYMOUS, POLICY, Principal, authorize
 from gis.access.tokens import TokenClaims, verify_token
@@ -118,12 +117,6 @@ def require(permission: str, *, scope_of: CodesOf | None = None) -> Any:
     return Depends(dependency)
 
 
-def _dependants(dependant: Dependant) -> Iterator[Dependant]:
-    yield dependant
-    for child in dependant.dependencies:
-        yield from _dependants(child)
-
-
 def route_permissions(app: FastAPI) -> dict[tuple[str, str], tuple[str, ...]]:
     """(method, path) → the permissions its ``require`` dependencies check, for every route.
 
@@ -138,7 +131,7 @@ def route_permissions(app: FastAPI) -> dict[tuple[str, str], tuple[str, ...]]:
         permissions = tuple(
             dict.fromkeys(
                 getattr(d.call, "permission")  # noqa: B009 (set by require)
-                for d in _dependants(route.dependant)
+                for d in walk_dependants(route.dependant)
                 if hasattr(d.call, "permission")
             )
         )

@@ -13,12 +13,29 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
 from sqlalchemy import Connection, Engine
 
 from gis.core.settings import Settings
 from gis.core.timewindow import TimeWindow, resolve_window
 from gis.reports.categories import Category
 from gis.territory.layers import BBox, parse_bbox
+
+# Tiles, TileJSON and OGC API Features are public data: any web page (or a standalone map
+# file) may load them, and read their ETag.
+PUBLIC_CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
+
+
+def walk_dependants(dependant: Dependant) -> Iterator[Dependant]:
+    """``dependant`` and every dependency under it, depth first (to find markers on routes)."""
+    yield dependant
+    for child in dependant.dependencies:
+        yield from walk_dependants(child)
+
+
+def base_url(request: Request) -> str:
+    """The server's own URL as the client reached it, without the trailing slash (links)."""
+    return str(request.base_url).rstrip("/")
 
 
 async def get_engine(request: Request) -> Engine:

@@ -27,10 +27,10 @@ from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Request
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.deps import walk_dependants
 from api.errors import error_content
 from gis.core.errors import InvalidInput
 
@@ -212,12 +212,6 @@ def _kind(annotation: Any) -> Kind:
     return "scalar"
 
 
-def _all(dependant: Dependant) -> Iterator[Dependant]:
-    yield dependant
-    for child in dependant.dependencies:
-        yield from _all(child)
-
-
 # Kept on the route itself: a table keyed by id() could hand a new route the kinds of a
 # discarded one (tests build many apps), and routes are not hashable.
 _KINDS_ATTRIBUTE = "_gridpatrol_parameter_kinds"
@@ -229,7 +223,7 @@ def _route_kinds(route: APIRoute) -> tuple[dict[str, Kind], dict[str, Kind]]:
     if kinds is None:
         query: dict[str, Kind] = {}
         path: dict[str, Kind] = {}
-        for dependant in _all(route.dependant):
+        for dependant in walk_dependants(route.dependant):
             for field in dependant.query_params:
                 query[field.alias] = _kind(field.field_info.annotation)
             for field in dependant.path_params:

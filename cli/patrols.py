@@ -14,7 +14,7 @@ from rich.table import Table
 
 from cli.app import app, configured_categories, console, fail, json_option, open_engine, run
 from cli.maps import Output, _write_page, map_app
-from gis.core.errors import InvalidInput
+from gis.core.errors import InvalidInput, validation_problems
 from gis.core.settings import get_settings
 from gis.patrols.request import PlanRequest
 from gis.patrols.storage import create_patrol_plan
@@ -80,10 +80,7 @@ def build_request(
     try:
         return PlanRequest.model_validate(body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidInput(problems) from exc
+        raise InvalidInput(validation_problems(exc, whole="request")) from exc
 
 
 def print_plan(plan: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ land in the shell history and the process list.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import timedelta
@@ -183,11 +184,7 @@ def purge_contacts_command(
     def purge() -> dict[str, int]:
         with engine.begin() as conn:
             result = purge_contacts(conn, older_than_days=older_than)
-        return {
-            "reports": result.reports,
-            "events": result.events,
-            "older_than_days": result.older_than_days,
-        }
+        return dataclasses.asdict(result)
 
     result = run(purge)
     if as_json:

@@ -15,18 +15,11 @@ from gis.reports.categories import Category
 from gis.reports.history import REPORTS_LAYER, import_report_file
 from gis.reports.workers import import_workers_csv
 from gis.territory.importing import ImportResult, Progress, import_file
+from gis.territory.layers import LAYERS
 
 # The layer files of a city directory, in import order (parents first); ``<layer>.geojson`` or
 # ``<layer>.gpkg``, plus the report history and the workers.
-LAYER_ORDER = (
-    "districts",
-    "subdistricts",
-    "communities",
-    "grids",
-    "buildings",
-    "facilities",
-    "roads",
-)
+LAYER_ORDER = tuple(LAYERS)
 REPORTS_FILE = "reports.csv"
 WORKERS_FILE = "workers.csv"
 

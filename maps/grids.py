@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import folium
+import shapely
 from shapely.geometry import shape
 
 from gis.core.vocabulary import CODE_DIGITS, Level
@@ -64,16 +65,16 @@ REPORT_POPUP = [
 
 def _label_points(grids: dict[str, Any]) -> dict[str, Any]:
     """One point inside each grid (as ``ST_PointOnSurface`` gives the tiles), with its code."""
-    features = []
-    for feature in grids["features"]:
-        point = shape(feature["geometry"]).representative_point()
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [point.x, point.y]},
-                "properties": {"code": feature["properties"]["code"]},
-            }
-        )
+    polygons = [shape(feature["geometry"]) for feature in grids["features"]]
+    points = shapely.get_coordinates(shapely.point_on_surface(polygons)).tolist()
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": point},
+            "properties": {"code": feature["properties"]["code"]},
+        }
+        for feature, point in zip(grids["features"], points, strict=True)
+    ]
     return {"type": "FeatureCollection", "features": features}
 
 

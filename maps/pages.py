@@ -21,13 +21,15 @@ from gis.territory.coverage import find_cross_district_coverage
 from gis.territory.layers import BBox
 from gis.territory.map_data import (
     DEFAULT_BUILDING_LIMIT,
+    GridMapData,
     admin_layers,
+    district_layer,
     district_names,
     grid_map_data,
     map_bounds,
 )
 from gis.territory.topology import validate_topology
-from gis.tiles.versions import sources_token
+from gis.tiles.versions import VersionedCache
 from maps.coverage import build_coverage_map
 from maps.grids import build_grid_map, problem_features
 from maps.hotspots import hotspot_map
@@ -41,23 +43,17 @@ OPEN_REPORT_LIMIT = 5000
 # Validating a 10,000-grid city takes seconds: the overlay is kept until a layer it reads
 # changes (per database, thresholds and versions of those layers).
 _TOPOLOGY_SOURCES = ("districts", "communities", "grids", "buildings")
-_problems_cache: dict[tuple[str, float, float], tuple[str, dict[str, Any]]] = {}
+_problems: VersionedCache[dict[str, Any]] = VersionedCache()
 
 
 def grid_problems(conn: Connection, settings: Settings) -> dict[str, Any]:
     """The topology problems as the grids map draws them (split buildings outlined)."""
-    key = (
-        conn.engine.url.render_as_string(hide_password=True),
-        settings.sliver_area_m2,
-        settings.split_share,
+    return _problems.get(
+        conn,
+        sources=_TOPOLOGY_SOURCES,
+        key=(settings.sliver_area_m2, settings.split_share),
+        compute=lambda: _grid_problems(conn, settings),
     )
-    token = sources_token(conn, _TOPOLOGY_SOURCES)
-    cached = _problems_cache.get(key)
-    if cached is not None and cached[0] == token:
-        return cached[1]
-    overlay = _grid_problems(conn, settings)
-    _problems_cache[key] = (token, overlay)
-    return overlay
 
 
 def _grid_problems(conn: Connection, settings: Settings) -> dict[str, Any]:
@@ -98,34 +94,31 @@ def grids_page(
     data = (
         None if tiles is not None else grid_map_data(conn, bbox=bbox, building_limit=building_limit)
     )
+    # Served pages draw from tiles; standalone files carry the data read here.
+    source: TileSource | GridMapData | None = tiles if data is None else data
+    assert source is not None, "tiles, or the data read without them"
     extra_layers = []
     if patrol_coverage:
         window, by_grid = coverage_by_grid(
             conn, since=patrol_window.since, until=patrol_window.until
         )
         label = f"{window.since:%Y-%m-%d %H:%M} – {window.until:%Y-%m-%d %H:%M}"
-        grids: TileSource | dict[str, Any] = data.grids if data is not None else tiles or {}
+        grids = source.grids if isinstance(source, GridMapData) else source
         extra_layers.append(
             lambda fmap: add_patrol_coverage_layer(fmap, grids, by_grid, window=label)
         )
-    if data is None:
-        assert tiles is not None
-        return build_grid_map(
-            tiles,
-            bounds=map_bounds(conn, bbox),
-            problems=problem_source,
-            open_reports=tiles if reports else None,
-            tile_url=settings.tile_url,
-            attribution=settings.tile_attribution,
-            extra_layers=extra_layers,
+    open_reports: TileSource | dict[str, Any] | None = None
+    if reports:
+        open_reports = (
+            tiles
+            if data is None
+            else open_reports_geojson(conn, bbox=bbox, limit=OPEN_REPORT_LIMIT)
         )
     return build_grid_map(
-        data,
-        bounds=data.bounds,
+        source,
+        bounds=map_bounds(conn, bbox) if data is None else data.bounds,
         problems=problem_source,
-        open_reports=(
-            open_reports_geojson(conn, bbox=bbox, limit=OPEN_REPORT_LIMIT) if reports else None
-        ),
+        open_reports=open_reports,
         tile_url=settings.tile_url,
         attribution=settings.tile_attribution,
         extra_layers=extra_layers,
@@ -138,11 +131,10 @@ def patrols_page(conn: Connection, settings: Settings, *, plan_id: int) -> foliu
     plan = get_plan(conn, plan_id)
     other_id = (plan["alternative"] or {}).get("id") or plan["alternative_of"]
     alternative = get_plan(conn, other_id) if other_id is not None else None
-    districts, _ = admin_layers(conn)
     return build_patrol_map(
         plan,
         alternative=alternative,
-        districts=districts,
+        districts=district_layer(conn),
         tile_url=settings.tile_url,
         attribution=settings.tile_attribution,
     )

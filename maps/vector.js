@@ -75,8 +75,6 @@
       if (spec.strokeLikeFill) { out.color = out.fillColor; }
     }
     if (spec.classBy) { classes.push(spec.className + "-" + props[spec.classBy]); }
-    var em = spec.emphasis;
-    if (em && em.values.indexOf(props[em.field]) >= 0) { L.extend(out, em.style); }
     if (spec.overdue && isOverdue(props, spec.overdue.fields, Date.now())) {
       L.extend(out, spec.overdue.style);
       classes.push(spec.className + "-overdue");

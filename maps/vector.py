@@ -6,7 +6,7 @@ do, so a view needs a quarter of the requests and a tile's detail is one screen 
 GeoJSON inside the page,
 which VectorGrid slices into tiles in the browser (standalone pages of small cities). Either
 way one spec says how it looks: a Leaflet path style, the fill colour per code, tooltips,
-popups, text labels at label points, emphasis of listed features, an overdue ring.
+popups, text labels at label points, an overdue ring.
 """
 
 from __future__ import annotations
@@ -117,7 +117,6 @@ def vector_spec(
     id_field: str = "code",
     labels: dict[str, Any] | None = None,
     label: dict[str, Any] | None = None,
-    emphasis: dict[str, Any] | None = None,
     overdue: dict[str, Any] | None = None,
     class_name: str | None = None,
     class_by: str | None = None,
@@ -128,9 +127,8 @@ def vector_spec(
     ``style`` holds Leaflet path options; ``fill_by`` names the property whose value picks the
     fill (``fill_lookup`` or, without one, the palette of :func:`maps.legend.colour_for`);
     ``label`` (``{"field", "last", "minZoom"}``) writes text at the ``{layer}_labels`` points
-    (in the tiles, or ``labels`` inline); ``emphasis`` (``{"field", "values", "style"}``)
-    restyles listed features; ``overdue`` (``{"fields", "style"}``) restyles features whose
-    deadline properties have passed in the viewer's clock.
+    (in the tiles, or ``labels`` inline); ``overdue`` (``{"fields", "style"}``) restyles
+    features whose deadline properties have passed in the viewer's clock.
     """
     spec: dict[str, Any] = {
         "layer": layer,
@@ -144,7 +142,6 @@ def vector_spec(
         "highlight": highlight,
         "idField": id_field,
         "label": label,
-        "emphasis": emphasis,
         "overdue": overdue,
         "className": class_name,
         "classBy": class_by,

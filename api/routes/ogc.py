@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.auth import require
-from api.deps import ConnDep
+from api.deps import PUBLIC_CORS, ConnDep, base_url
 from api.errors import BadRequestRoute
 from api.schemas.common import error_responses, media_response
 from api.schemas.ogc import Collection, Collections, Conformance, Items, ItemWithLinks, LandingPage
@@ -48,12 +48,7 @@ router = APIRouter(
     responses=error_responses(400, 401, 404, 413, 503),
 )
 
-CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
 _JSON_FORMATS = ("json", "geojson", JSON, GEOJSON)
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def _only(*names: str) -> Any:
@@ -78,14 +73,14 @@ def _json(document: dict[str, Any], media_type: str = JSON, **headers: str) -> R
     return Response(
         content=json.dumps(document, ensure_ascii=False),
         media_type=media_type,
-        headers=CORS | headers,
+        headers=PUBLIC_CORS | headers,
     )
 
 
 @router.get("", response_model=LandingPage, dependencies=[_only()])
 def ogc_landing_page(request: Request) -> Response:
     """Links to the API definition, the conformance classes and the collections."""
-    return _json(landing_page(_base(request)))
+    return _json(landing_page(base_url(request)))
 
 
 @router.get("/conformance", response_model=Conformance, dependencies=[_only()])
@@ -97,14 +92,14 @@ def ogc_conformance() -> Response:
 @router.get("/collections", response_model=Collections, dependencies=[_only()])
 def ogc_collections(request: Request, conn: ConnDep) -> Response:
     """Every collection with its extent (CRS84; report time for reports) and links."""
-    return _json(collections(conn, base_url=_base(request)))
+    return _json(collections(conn, base_url=base_url(request)))
 
 
 @router.get("/collections/{collection_id}", response_model=Collection, dependencies=[_only()])
 def ogc_collection(request: Request, conn: ConnDep, collection_id: str) -> Response:
     """One collection's metadata."""
     layer = get_collection_layer(collection_id)
-    return _json(collection(conn, layer, base_url=_base(request)))
+    return _json(collection(conn, layer, base_url=base_url(request)))
 
 
 def _page_url(request: Request, offset: int, limit: int) -> str:
@@ -148,9 +143,9 @@ def ogc_items(
     start = check_offset(offset)
     etag = layer_etag(conn, layer, salt=str(request.url.query))
     if etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers=CORS | {"ETag": etag})
+        return Response(status_code=304, headers=PUBLIC_CORS | {"ETag": etag})
     page = read_items(conn, layer, bbox=box, window=window, limit=size, offset=start)
-    href = f"{_base(request)}/ogc/collections/{layer.name}"
+    href = f"{base_url(request)}/ogc/collections/{layer.name}"
     links = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "this page"},
         {"href": href, "rel": "collection", "type": JSON, "title": layer.title},
@@ -175,7 +170,7 @@ def ogc_items(
     )
     # The features are GeoJSON text from PostGIS: spliced in, never parsed here.
     body = f'{head[:-1]}, "features": [{page.features_json}]}}'
-    return Response(content=body, media_type=GEOJSON, headers=CORS | {"ETag": etag})
+    return Response(content=body, media_type=GEOJSON, headers=PUBLIC_CORS | {"ETag": etag})
 
 
 @router.get(
@@ -188,7 +183,7 @@ def ogc_item(request: Request, conn: ConnDep, collection_id: str, feature_id: st
     """One feature as GeoJSON, with links to itself and its collection."""
     layer = get_collection_layer(collection_id)
     feature = json.loads(read_item(conn, layer, feature_id))
-    href = f"{_base(request)}/ogc/collections/{layer.name}"
+    href = f"{base_url(request)}/ogc/collections/{layer.name}"
     feature["links"] = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
         {"href": href, "rel": "collection", "type": JSON, "title": layer.title},

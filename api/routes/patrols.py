@@ -12,7 +12,7 @@ from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
-from gis.access.policy import Principal, Reach, authorize, grant
+from gis.access.policy import Principal, authorize, list_scopes
 from gis.core.errors import InvalidInput
 from gis.core.timewindow import resolve_window
 from gis.patrols.coverage import patrol_coverage
@@ -79,13 +79,12 @@ def plans(
     ] = False,
 ) -> dict[str, Any]:
     """Stored plans, newest first, paged."""
-    everywhere = grant(principal, "read_patrols") is Reach.EVERYWHERE
     return list_plans(
         conn,
         limit=min(limit, settings.max_page_size),
         offset=offset,
         include_alternatives=alternatives,
-        scopes=None if everywhere else principal.scopes,
+        scopes=list_scopes(principal, "read_patrols"),
     )
 
 

@@ -32,10 +32,9 @@ from api.schemas.reports import (
 from gis.access.policy import (
     TRANSITION_REPORT,
     Principal,
-    Reach,
     allows,
     authorize,
-    grant,
+    list_scopes,
     transition_permission,
 )
 from gis.access.scope import load_report_codes, report_codes
@@ -73,8 +72,7 @@ def workers(
 ) -> Any:
     """The staff directory: workers with phone and grids (whom a report can be dispatched to),
     those serving a grid in the account's scope."""
-    everywhere = grant(principal, "read_workers") is Reach.EVERYWHERE
-    return list_workers(conn, grid_code=grid, scopes=None if everywhere else principal.scopes)
+    return list_workers(conn, grid_code=grid, scopes=list_scopes(principal, "read_workers"))
 
 
 @router.get("/categories", response_model=list[Category], dependencies=[require("read_public")])

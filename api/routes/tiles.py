@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request, Response
 
 from api.auth import require
-from api.deps import ConnDep
+from api.deps import PUBLIC_CORS, ConnDep, base_url
 from api.errors import BadRequestRoute
 from api.lean import LeanRoute
 from api.schemas.common import error_responses
@@ -25,17 +25,14 @@ router = APIRouter(
     responses=error_responses(400, 401, 404, 413, 503),
 )
 
-# Tiles and TileJSON are public data: any web page (or a standalone map file) may load them.
-CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
-
 
 def _cache_headers(layer: PublishedLayer, etag: str) -> dict[str, str]:
     policy = f"public, max-age={layer.max_age_s}" if layer.max_age_s > 0 else "no-cache"
-    return CORS | {"ETag": etag, "Cache-Control": policy}
+    return PUBLIC_CORS | {"ETag": etag, "Cache-Control": policy}
 
 
 def _tile_url(request: Request, layer: str) -> str:
-    return f"{str(request.base_url).rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"
+    return f"{base_url(request)}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"
 
 
 # Changes of the tile SQL (a new release) change every ETag.
@@ -48,7 +45,7 @@ _SQL_DIGEST = {
 @router.get("", response_model=TileIndex)
 async def list_tile_layers(request: Request) -> dict[str, Any]:
     """Every tile layer with its TileJSON and tile URL template."""
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     return {
         "layers": [
             {
@@ -116,4 +113,6 @@ def get_tilejson(request: Request, conn: ConnDep, layer: str) -> Response:
     """TileJSON 3.0.0 of ``layer``: tile URL, bounds, zoom range and attribute fields."""
     spec = get_published(layer, tiles=True)
     document = TileJSON.model_validate(tilejson(conn, spec, tile_url=_tile_url(request, layer)))
-    return Response(content=document.model_dump_json(), media_type="application/json", headers=CORS)
+    return Response(
+        content=document.model_dump_json(), media_type="application/json", headers=PUBLIC_CORS
+    )

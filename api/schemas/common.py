@@ -40,12 +40,6 @@ class ValidationErrorBody(ErrorBody):
     errors: list[FieldError] | None = None
 
 
-class ImportRejectedBody(ErrorBody):
-    """A refused import: ``problems`` names every bad feature or row."""
-
-    problems: list[str] | None = None
-
-
 class TransitionConflictBody(ErrorBody):
     """An action not allowed now: the report's status and the actions that are."""
 

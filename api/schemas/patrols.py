@@ -11,6 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from gis.patrols.models import StopKind, TrackSource
+from gis.patrols.request import Mode
+
 
 class LineStringGeometry(BaseModel):
     """A GeoJSON LineString in EPSG:4326 (lon, lat)."""
@@ -32,7 +35,7 @@ class PatrollerOut(BaseModel):
 
 class _StopFields(BaseModel):
     id: int
-    kind: Literal["report", "hot_grid", "facility", "building", "point"]
+    kind: StopKind
     ref: str = Field(description="report id, grid code, facility or building code, or label")
     label: str | None
     lon: float
@@ -104,7 +107,7 @@ class ComparisonOut(BaseModel):
 
 class AlternativeOut(BaseModel):
     id: int
-    mode: Literal["joint", "by_district"]
+    mode: Mode
 
 
 class PlanOut(BaseModel):
@@ -112,7 +115,7 @@ class PlanOut(BaseModel):
 
     id: int
     name: str | None
-    mode: Literal["joint", "by_district"]
+    mode: Mode
     start_at: datetime
     created_at: datetime
     walk_speed_kmh: float
@@ -129,7 +132,7 @@ class PlanOut(BaseModel):
 class PlanSummaryOut(BaseModel):
     id: int
     name: str | None
-    mode: Literal["joint", "by_district"]
+    mode: Mode
     start_at: datetime
     created_at: datetime
     total_length_m: float
@@ -174,7 +177,7 @@ class TrackOut(BaseModel):
     plan_id: int
     route_seq: int | None
     patroller: str | None
-    source: Literal["gpx", "geojson"]
+    source: TrackSource
     started_at: datetime
     ended_at: datetime
     points: int

@@ -247,7 +247,6 @@ def load_principal(conn: Connection, *, user_id: int, token_generation: int) -> 
     return Principal(
         role=role,
         name=row.name,
-        user_id=row.id,
         scopes=scopes,
         scope_code=row.scope_code,
         worker_code=row.worker_code,

@@ -75,6 +75,10 @@ _ALL = Reach.EVERYWHERE
 _SCOPE = Reach.IN_SCOPE
 _EVERYONE: dict[Role, Reach] = dict.fromkeys(Role, _ALL)
 _SIGNED_IN: dict[Role, Reach] = dict.fromkeys(ACCOUNT_ROLES, _ALL)
+# Staff who act on the ground or dispatch: each within their scope.
+_STAFF_IN_SCOPE: dict[Role, Reach] = dict.fromkeys(
+    (Role.WORKER, Role.DISPATCHER, Role.ADMIN), _SCOPE
+)
 # Report actions a grid worker takes on site; dispatchers take every other one.
 WORKER_ACTIONS: frozenset[str] = frozenset({"arrive", "resolve"})
 TRANSITION_REPORT = "transition_report"
@@ -128,14 +132,14 @@ POLICY: dict[str, Permission] = {
             "read_report_contact",
             "read a report's reporter name, phone and photo, its worker's name, its events' "
             "actors and notes",
-            {Role.WORKER: _SCOPE, Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
+            _STAFF_IN_SCOPE,
             personal_data=True,
         ),
         *_transition_permissions(),
         Permission(
             "read_workers",
             "read the staff directory: workers' names, phones and grids (GET /workers)",
-            {Role.WORKER: _SCOPE, Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
+            _STAFF_IN_SCOPE,
             personal_data=True,
         ),
         Permission(
@@ -146,7 +150,7 @@ POLICY: dict[str, Permission] = {
         Permission(
             "read_patrols",
             "read patrol plans and tracks, which name the patrollers (GET /patrols, /maps/patrols)",
-            {Role.WORKER: _SCOPE, Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
+            _STAFF_IN_SCOPE,
             personal_data=True,
         ),
         Permission(
@@ -157,7 +161,7 @@ POLICY: dict[str, Permission] = {
         Permission(
             "record_patrol_track",
             "upload a patrol's GPS track (POST /patrols/{id}/track)",
-            {Role.WORKER: _SCOPE, Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
+            _STAFF_IN_SCOPE,
         ),
         Permission("read_own_account", "say who the token signs in (GET /auth/me)", _SIGNED_IN),
         Permission(
@@ -176,7 +180,6 @@ class Principal:
 
     role: Role
     name: str | None = None
-    user_id: int | None = None
     # Code prefixes the account reaches; ("",) is the whole city, () nothing.
     scopes: tuple[str, ...] = ()
     scope_code: str = ""
@@ -193,6 +196,12 @@ ANONYMOUS = Principal(role=Role.ANONYMOUS)
 def grant(principal: Principal, permission: str) -> Reach | None:
     """The reach of ``permission`` for the principal's role, None when refused."""
     return POLICY[permission].grants.get(principal.role)
+
+
+def list_scopes(principal: Principal, permission: str) -> tuple[str, ...] | None:
+    """The code prefixes a list read under ``permission`` keeps to: None when the role's grant
+    reaches everywhere, else the principal's scopes."""
+    return None if grant(principal, permission) is Reach.EVERYWHERE else principal.scopes
 
 
 def allows(

@@ -21,7 +21,7 @@ import jwt
 
 from gis.access.accounts import Account
 from gis.core.errors import InvalidInput, Unauthorized
-from gis.core.private_files import read_nofollow, write_private
+from gis.core.private_files import PRIVATE_DIR_MODE, read_nofollow, write_private
 from gis.core.settings import Settings
 
 ALGORITHM = "HS256"
@@ -51,7 +51,7 @@ class TokenClaims:
 
 def _create_key_file(path: Path) -> None:
     """Write a new key to ``path`` unless it exists (the first process to link it wins)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
     write_private(temporary, secrets.token_urlsafe(48) + "\n")
     try:

@@ -40,6 +40,7 @@ from pyproj import Transformer
 from scipy.stats import false_discovery_control
 from sqlalchemy import Connection, text
 
+from gis.core.crs import utm_epsg
 from gis.core.errors import InvalidInput, NotEnoughData
 from gis.core.timewindow import check_window
 from gis.reports.categories import Category, validate_categories
@@ -216,9 +217,7 @@ def metric_crs(conn: Connection) -> tuple[int, tuple[float, float, float, float]
     if row[0] is None:
         raise NotEnoughData("no grids loaded: import grids (or run `gridpatrol demo`) first")
     bounds = (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
-    lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-    zone = min(60, int((lon + 180) // 6) + 1)
-    return (32600 if lat >= 0 else 32700) + zone, bounds
+    return utm_epsg((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2), bounds
 
 
 # ----------------------------------------------------------------------------- units

@@ -35,7 +35,7 @@ import psycopg
 from psycopg import sql
 
 from gis.core.errors import DatabaseUnavailable
-from gis.core.private_files import read_nofollow, write_private
+from gis.core.private_files import PRIVATE_DIR_MODE, read_nofollow, write_private
 
 PG_MAJOR = 15
 DATABASE_NAME = "gridpatrol"
@@ -257,7 +257,7 @@ class EmbeddedCluster:
         self.home.mkdir(parents=True, exist_ok=True)
         ids = _server_user_ids()
         if ids is None:
-            os.chmod(self.home, 0o700)
+            os.chmod(self.home, PRIVATE_DIR_MODE)
         else:
             os.chown(self.home, 0, ids[1], follow_symlinks=False)
             os.chmod(self.home, 0o710)
@@ -304,8 +304,8 @@ class EmbeddedCluster:
         self._secure_home()
         if self.initialised:
             return
-        self.pgdata.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.logfile.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.pgdata.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        self.logfile.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         self.logfile.touch()
         if _running_as_root():
             give_to_server_user(self.pgdata)

@@ -6,6 +6,8 @@ message and an exit code.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class GridpatrolError(Exception):
     """Base of every error gridpatrol reports to a user."""
@@ -94,3 +96,10 @@ class RateLimited(GridpatrolError):
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+def validation_problems(exc: ValidationError, *, whole: str) -> str:
+    """One line naming each field pydantic refused and why (``whole`` names the object itself)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or whole}: {e['msg']}" for e in exc.errors()
+    )

@@ -48,9 +48,3 @@ def read_nofollow(path: Path) -> str:
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, encoding="utf-8") as handle:
         return handle.read()
-
-
-def is_private(path: Path) -> bool:
-    """Whether ``path`` is a regular file that neither group nor others may access."""
-    info = path.lstat()
-    return path.is_file() and not path.is_symlink() and info.st_mode & 0o077 == 0

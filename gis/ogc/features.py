@@ -17,10 +17,10 @@ from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidParameter, NotFound
 from gis.ogc.params import TimeWindow
-from gis.territory.layers import BBox
+from gis.territory.layers import BBox, bbox_filter
 from gis.tiles.extent import layer_extent
 from gis.tiles.registry import PUBLISHED, PublishedLayer, get_published
-from gis.tiles.versions import sources_token
+from gis.tiles.versions import VersionedCache
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -136,9 +136,8 @@ def _filters(
     clauses: list[str] = [f"({layer.where})"] if layer.where else []
     params: dict[str, Any] = {}
     if bbox is not None:
-        envelope = "ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
-        clauses.append(f"t.geom && {envelope} AND ST_Intersects(t.geom, {envelope})")
-        params.update(dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True)))
+        in_view, params = bbox_filter(bbox, column="t.geom")
+        clauses.append(in_view)
     if window is not None:
         if layer.datetime is None:
             raise InvalidParameter(
@@ -198,27 +197,19 @@ def read_items(
 
 # numberMatched of a filter, kept until the layer changes: paging through a million rows
 # would otherwise count them all again for every page (~80 ms each).
-_counts: dict[tuple[str, str, str, str], tuple[str, int]] = {}
+# Bounded: bbox filters are endless.
+_counts: VersionedCache[int] = VersionedCache(max_entries=10_000)
 
 
 def _count(conn: Connection, layer: PublishedLayer, where: str, params: dict[str, Any]) -> int:
-    token = sources_token(conn, layer.sources)
-    key = (
-        conn.engine.url.render_as_string(hide_password=True),
-        layer.name,
-        where,
-        repr(sorted(params.items())),
+    return _counts.get(
+        conn,
+        sources=layer.sources,
+        key=(layer.name, where, repr(sorted(params.items()))),
+        compute=lambda: int(
+            conn.execute(text(f"SELECT count(*) FROM {layer.table} t {where}"), params).scalar_one()
+        ),
     )
-    cached = _counts.get(key)
-    if cached is not None and cached[0] == token:
-        return cached[1]
-    matched = int(
-        conn.execute(text(f"SELECT count(*) FROM {layer.table} t {where}"), params).scalar_one()
-    )
-    if len(_counts) > 10_000:  # bounded: bbox filters are endless
-        _counts.clear()
-    _counts[key] = (token, matched)
-    return matched
 
 
 def read_item(conn: Connection, layer: PublishedLayer, feature_id: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput
 from gis.core.timewindow import check_window
-from gis.territory.layers import BBox
+from gis.territory.layers import BBox, bbox_filter, check_page
 
 # Without a window: the last week (a grid unpatrolled for a week is stale).
 DEFAULT_WINDOW = timedelta(days=7)
@@ -81,14 +81,8 @@ def _rows(
     page: str,
     extra: dict[str, Any],
 ) -> list[Any]:
-    where = "true"
-    params: dict[str, Any] = {"since": window.since, "until": window.until, "stale": stale}
-    if bbox is not None:
-        where = (
-            "g.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
-            "AND ST_Intersects(g.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))"
-        )
-        params.update(dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True)))
+    where, params = bbox_filter(bbox, column="g.geom")
+    params |= {"since": window.since, "until": window.until, "stale": stale}
     return list(conn.execute(text(_COVERAGE.format(where=where) + page), params | extra).all())
 
 
@@ -116,10 +110,7 @@ def patrol_coverage(
     offset: int = 0,
 ) -> dict[str, Any]:
     """A page of grids (by code) with their patrol coverage in the window."""
-    if limit < 1:
-        raise InvalidInput("limit must be at least 1")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative")
+    check_page(limit, offset)
     window = coverage_window(since, until)
     rows = _rows(
         conn,

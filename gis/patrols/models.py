@@ -10,7 +10,7 @@ interpolated along the line.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -31,14 +31,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.core.models import SRID, Base
+from gis.core.vocabulary import sql_list
+from gis.patrols.request import Mode
 
-PLAN_MODES = ("joint", "by_district")
-STOP_KINDS = ("report", "hot_grid", "facility", "building", "point")
-TRACK_SOURCES = ("gpx", "geojson")
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
+StopKind = Literal["report", "hot_grid", "facility", "building", "point"]
+TrackSource = Literal["gpx", "geojson"]
+PLAN_MODES: tuple[str, ...] = get_args(Mode)
+STOP_KINDS: tuple[str, ...] = get_args(StopKind)
+TRACK_SOURCES: tuple[str, ...] = get_args(TrackSource)
 
 
 class PatrolPlan(Base):
@@ -61,7 +61,9 @@ class PatrolPlan(Base):
     )
     request: Mapped[dict[str, Any]] = mapped_column(JSONB)
     comparison: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    __table_args__ = (CheckConstraint(f"mode IN ({_in(PLAN_MODES)})", name="patrol_plans_mode"),)
+    __table_args__ = (
+        CheckConstraint(f"mode IN ({sql_list(PLAN_MODES)})", name="patrol_plans_mode"),
+    )
 
 
 class PatrolRoute(Base):
@@ -127,7 +129,7 @@ class PatrolStop(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_in(STOP_KINDS)})", name="patrol_stops_kind"),
+        CheckConstraint(f"kind IN ({sql_list(STOP_KINDS)})", name="patrol_stops_kind"),
         CheckConstraint(
             "(route_id IS NULL) = (seq IS NULL) AND (route_id IS NULL) = (reason IS NOT NULL)",
             name="patrol_stops_served_or_reason",
@@ -183,7 +185,7 @@ class PatrolTrack(Base):
         Geometry("LINESTRINGM", srid=SRID, dimension=3, spatial_index=True), nullable=False
     )
     __table_args__ = (
-        CheckConstraint(f"source IN ({_in(TRACK_SOURCES)})", name="patrol_tracks_source"),
+        CheckConstraint(f"source IN ({sql_list(TRACK_SOURCES)})", name="patrol_tracks_source"),
         CheckConstraint("ended_at >= started_at", name="patrol_tracks_time_order"),
     )
 

@@ -32,10 +32,10 @@ from gis.core.errors import InvalidInput
 from gis.core.timewindow import check_window
 from gis.patrols.request import FacilityRef, LonLat, Mode, PatrollerIn, PlanRequest
 from gis.patrols.solver import RouteSolution, Vehicle, Visit, solve_routes
-from gis.patrols.stops import Scope, Stop, gather_stops
+from gis.patrols.stops import Scope, Stop, gather_stops, locate_points
 from gis.reports.categories import Category
 from gis.routing.matrix import FloatMatrix, cost_matrix, street_paths
-from gis.routing.network import summarize_network
+from gis.routing.network import has_network
 from gis.routing.snapping import SnappedPoint, snap_points
 
 
@@ -174,25 +174,7 @@ def resolve_patrollers(conn: Connection, patrollers: Sequence[PatrollerIn]) -> l
             (start, start_facility) if p.end is None else _place(p.end, facilities, f"{where}.end")
         )
         resolved.append((p, start, start_facility, end, end_facility))
-    starts = [r[1] for r in resolved]
-    holding = (
-        conn.execute(
-            text(
-                """
-            SELECT (SELECT d.code FROM districts d
-                    WHERE d.geom && p.geom AND ST_Intersects(d.geom, p.geom)
-                    ORDER BY d.code LIMIT 1)
-            FROM (SELECT k, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom
-                  FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[]))
-                       WITH ORDINALITY AS u(lon, lat, k)) p
-            ORDER BY p.k
-            """
-            ),
-            {"lons": [s[0] for s in starts], "lats": [s[1] for s in starts]},
-        )
-        .scalars()
-        .all()
-    )
+    holding = [district for _, district in locate_points(conn, [r[1] for r in resolved])]
     return [
         Patroller(
             name=p.name,
@@ -658,7 +640,7 @@ def prepare_problem(
     if request.stops.hot_grids is not None:
         hot = request.stops.hot_grids
         check_window(hot.since, hot.until, names=("stops.hot_grids.since", "stops.hot_grids.until"))
-    if summarize_network(conn).edges == 0:
+    if not has_network(conn):
         raise InvalidInput(
             "no street network: import a roads layer (gridpatrol load FILE --layer roads)"
         )

@@ -13,9 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gis.core.timewindow import in_zone
+from gis.core.vocabulary import CODE_DIGITS, Level
 
 Mode = Literal["joint", "by_district"]
-MODES: tuple[str, ...] = ("joint", "by_district")
 # The field's rule: a hot spot is worth a 10-15 minute stay (the Koper curve).
 DEFAULT_DWELL_MINUTES = 12.0
 DEFAULT_SHIFT_MINUTES = 240.0
@@ -92,6 +92,15 @@ class PointStopIn(_Strict):
     service_minutes: float | None = Field(default=None, ge=0, le=240)
 
 
+def _codes_of(level: Level, codes: list[str] | None) -> list[str] | None:
+    """``codes`` when each is a code of ``level`` (its digits, nothing else)."""
+    digits = CODE_DIGITS[level]
+    for code in codes or []:
+        if not (len(code) == digits and code.isdigit()):
+            raise ValueError(f"{level} code {code!r} must be {digits} digits")
+    return codes
+
+
 class StopsIn(_Strict):
     """The kinds of stop to plan; at least one must be chosen."""
 
@@ -123,18 +132,12 @@ class StopsIn(_Strict):
     @field_validator("districts")
     @classmethod
     def _district_codes(cls, value: list[str] | None) -> list[str] | None:
-        for code in value or []:
-            if not (len(code) == 6 and code.isdigit()):
-                raise ValueError(f"district code {code!r} must be 6 digits")
-        return value
+        return _codes_of(Level.DISTRICT, value)
 
     @field_validator("communities")
     @classmethod
     def _community_codes(cls, value: list[str] | None) -> list[str] | None:
-        for code in value or []:
-            if not (len(code) == 12 and code.isdigit()):
-                raise ValueError(f"community code {code!r} must be 12 digits")
-        return value
+        return _codes_of(Level.COMMUNITY, value)
 
     @model_validator(mode="after")
     def _at_least_one_kind(self) -> StopsIn:

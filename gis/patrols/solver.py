@@ -98,7 +98,6 @@ class RouteSolution:
     feasible: bool
     iterations: int
     runtime_s: float
-    objective_m: float
     late: list[list[bool]] = field(default_factory=list)
 
 
@@ -210,7 +209,7 @@ def solve_routes(
     search starts instead of the nearest-neighbour plan, so the result is never worse than it.
     """
     if not vehicles:
-        return RouteSolution([], list(range(len(visits))), True, 0, 0.0, 0.0)
+        return RouteSolution([], list(range(len(visits))), True, 0, 0.0)
     distance, duration = _integer_matrices(distance_m, duration_s)
     profile_of, barred = _profiles(vehicles, visits)
     distances: list[Any] = []
@@ -297,7 +296,7 @@ def solve_routes(
         for i, v in enumerate(vehicles)
     ]
     if not clients:
-        return RouteSolution([[] for _ in vehicles], [], True, 0, 0.0, 0.0, [[] for _ in vehicles])
+        return RouteSolution([[] for _ in vehicles], [], True, 0, 0.0, [[] for _ in vehicles])
     data = pyvrp.ProblemData(
         locations=locations,
         clients=clients,
@@ -346,6 +345,5 @@ def solve_routes(
         feasible=bool(best.is_feasible()),
         iterations=int(result.num_iterations),
         runtime_s=float(result.runtime),
-        objective_m=float(best.distance()),
         late=served_late,
     )

@@ -296,15 +296,25 @@ def locate_stops(conn: Connection, stops: Sequence[Stop]) -> list[Stop]:
     anchors = [
         hot.get(s.ref, (s.lon, s.lat)) if s.kind == "hot_grid" else (s.lon, s.lat) for s in stops
     ]
-    rows = conn.execute(
-        text(_LOCATE),
-        {"lons": [a[0] for a in anchors], "lats": [a[1] for a in anchors]},
-    ).all()
     located = []
-    for stop, row in zip(stops, rows, strict=True):
-        grid = stop.grid_code if stop.kind == "hot_grid" else row[1]
-        located.append(replace(stop, grid_code=grid, district_code=row[2]))
+    for stop, (grid, district) in zip(stops, locate_points(conn, anchors), strict=True):
+        if stop.kind == "hot_grid":
+            grid = stop.grid_code
+        located.append(replace(stop, grid_code=grid, district_code=district))
     return located
+
+
+def locate_points(
+    conn: Connection, points: Sequence[tuple[float, float]]
+) -> list[tuple[str | None, str | None]]:
+    """The grid and the district holding each (lon, lat) point, in order (one query; on a
+    border, the lowest code)."""
+    if not points:
+        return []
+    rows = conn.execute(
+        text(_LOCATE), {"lons": [p[0] for p in points], "lats": [p[1] for p in points]}
+    ).all()
+    return [(row[1], row[2]) for row in rows]
 
 
 def hot_grid_anchors(conn: Connection, codes: Sequence[str]) -> dict[str, tuple[float, float]]:

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from gis.core.errors import InvalidInput, NotFound
+from gis.core.errors import NotFound
 from gis.patrols.planning import Plan, PlannedStop, PlanOutcome, plan_patrols
 from gis.patrols.request import PlanRequest
 from gis.reports.categories import Category
+from gis.territory.layers import check_page
 
 
 def _stop_row(plan_stop: PlannedStop, route_seq: int | None) -> dict[str, Any]:
@@ -356,10 +357,7 @@ def list_plans(
 ) -> dict[str, Any]:
     """A page of stored plans, newest first, with their totals (no geometry); with ``scopes``
     (unit-code prefixes, "" the whole city) only plans touching a unit they reach."""
-    if limit < 1:
-        raise InvalidInput("limit must be at least 1")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative")
+    check_page(limit, offset)
     clauses = [] if include_alternatives else ["p.alternative_of IS NULL"]
     if scopes is not None:
         clauses.append(

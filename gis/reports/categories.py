@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gis.core.errors import InvalidInput
+from gis.core.errors import InvalidInput, validation_problems
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 # The field's rule of thumb: someone is on site within 10 minutes, never later than a day.
@@ -63,9 +63,7 @@ def load_categories(path: Path) -> dict[str, Category]:
         try:
             categories[code] = Category(code=code, **entry)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in exc.errors()
-            )
+            problems = validation_problems(exc, whole="entry")
             raise CategoryConfigError(f"{path}: categories.{code}: {problems}") from exc
     return categories
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from gis.core.crs import utm_epsg
+
 # Ends of roads closer than this are one junction (digitising noise, CAD undershoots).
 DEFAULT_SNAP_M = 1.0
 # A piece shorter than this is residue of noding two nearly coincident cuts.
@@ -52,16 +54,17 @@ def degrees_for(metres: float, *, lat: float) -> float:
     return metres / (110_000.0 * max(0.05, math.cos(math.radians(lat))))
 
 
-def utm_srid(conn: Connection, *, table: str = "roads") -> int | None:
-    """EPSG code of the UTM zone at the centre of ``table``'s extent (None when it is empty)."""
+def has_network(conn: Connection) -> bool:
+    """Whether any street is routable (``summarize_network`` without its grouped scan)."""
+    return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM routing_edges)")).scalar_one())
+
+
+def extent_centre(conn: Connection, table: str) -> tuple[float, float] | None:
+    """Longitude and latitude of the centre of ``table``'s extent (None when it is empty)."""
     row = conn.execute(
         text(f"SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Extent(geom)) c FROM {table}) s")
     ).one()
-    if row[0] is None:
-        return None
-    lon, lat = float(row[0]), float(row[1])
-    zone = min(60, int((lon + 180) // 6) + 1)
-    return (32600 if lat >= 0 else 32700) + zone
+    return None if row[0] is None else (float(row[0]), float(row[1]))
 
 
 _LINES = """
@@ -162,14 +165,13 @@ ANALYZE routing_edges;
 
 def build_network(conn: Connection, *, snap_m: float = DEFAULT_SNAP_M) -> NetworkSummary:
     """Rebuild the routable network from ``roads`` (within the caller's transaction)."""
-    srid = utm_srid(conn)
-    if srid is None:
+    centre = extent_centre(conn, "roads")
+    if centre is None:
         conn.execute(text("TRUNCATE routing_edges, routing_vertices"))
         return summarize_network(conn)
-    lat = conn.execute(text("SELECT ST_Y(ST_Centroid(ST_Extent(geom))) FROM roads")).scalar_one()
-    tol_deg = degrees_for(snap_m, lat=float(lat))
+    tol_deg = degrees_for(snap_m, lat=centre[1])
     params = {
-        "srid": srid,
+        "srid": utm_epsg(*centre),
         "tol_m": snap_m,
         "tol_deg": tol_deg,
         "end_f": _END_FRACTION,
@@ -211,8 +213,3 @@ def summarize_network(conn: Connection) -> NetworkSummary:
         main_edges=int(row[5]),
         main_length_m=float(row[6]),
     )
-
-
-def main_component(conn: Connection) -> int | None:
-    """The component with the most street length (None when there is no network)."""
-    return summarize_network(conn).main_component

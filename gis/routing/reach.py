@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from gis.routing.network import degrees_for, summarize_network
+from gis.routing.network import degrees_for, extent_centre, summarize_network
 
 DEFAULT_REACH_M = 250.0
 _LISTED_BUILDINGS = 100
@@ -100,10 +100,9 @@ def network_report(conn: Connection, *, reach_m: float = DEFAULT_REACH_M) -> Net
         Component(id=int(r[0]), edges=int(r[1]), length_m=round(float(r[2]), 1), main=r[0] == main)
         for r in conn.execute(text(_COMPONENTS))
     ]
-    lat = conn.execute(
-        text("SELECT ST_Y(ST_Centroid(ST_Extent(geom))) FROM routing_edges")
-    ).scalar_one()
-    deg = degrees_for(reach_m, lat=float(lat))
+    centre = extent_centre(conn, "routing_edges")
+    assert centre is not None, "a main component has edges"
+    deg = degrees_for(reach_m, lat=centre[1])
     params = {"main": main, "reach_m": reach_m, "deg": deg, "listed": _LISTED_BUILDINGS}
     grids = list(conn.execute(text(_GRIDS), params).scalars())
     stations = list(conn.execute(text(_STATIONS), params).scalars())

@@ -25,12 +25,12 @@ from pyproj.exceptions import CRSError
 from sqlalchemy import Connection, text
 
 from gis.core.errors import ImportRejected
-from gis.core.vocabulary import CODE_DIGITS, LEVEL_TABLE, code_column, code_prefix
+from gis.core.vocabulary import CODE_DIGITS, LEVEL_TABLE, code_column, code_prefix, sql_list
 from gis.routing.network import build_network
 from gis.territory.assignment import assign_buildings, assign_facilities
 from gis.territory.codes import code_problem
 from gis.territory.layers import Layer, get_layer
-from gis.territory.osm import is_osm_file, read_osm_layer
+from gis.territory.osm import ONE_WAY, ONEWAY_VALUES, is_osm_file, read_osm_layer
 
 Progress = Callable[[str, int, int], None]
 FACILITY_KINDS = (
@@ -42,8 +42,6 @@ FACILITY_KINDS = (
     "hydrant",
     "other",
 )
-# Values of a roads file's ``oneway`` column (OSM's convention; case-insensitive).
-ONEWAY_VALUES = ("yes", "true", "1", "-1", "no", "false", "0")
 _GEOMETRY_TYPES = {
     "polygon": ("Polygon", "MultiPolygon"),
     "point": ("Point",),
@@ -256,7 +254,7 @@ def _attribute_problems(
         for idx, value in enumerate(clean["oneway"]):
             if value is not None and value.lower() not in ONEWAY_VALUES:
                 problems.setdefault(idx, []).append(
-                    f"oneway {value!r} is not one of: yes, true, 1, -1, no, false, 0"
+                    f"oneway {value!r} is not one of: {', '.join(ONEWAY_VALUES)}"
                 )
     if layer.name == "facilities" and "kind" in clean.columns:
         for idx, kind in enumerate(clean["kind"]):
@@ -388,7 +386,7 @@ def _upsert_sql(spec: Layer) -> str:
         # oneway=-1 (OSM: traffic against the drawn direction) is stored reversed, as oneway.
         return f"""
         WITH parts AS (
-            SELECT s.name, lower(coalesce(s.oneway, 'no')) IN ('yes', 'true', '1', '-1') AS oneway,
+            SELECT s.name, lower(coalesce(s.oneway, 'no')) IN ({sql_list(ONE_WAY)}) AS oneway,
                    CASE WHEN s.oneway = '-1' THEN ST_Reverse(g.geom) ELSE g.geom END AS geom
             FROM import_stage s CROSS JOIN LATERAL (SELECT {geom_expr} AS geom) g
         )

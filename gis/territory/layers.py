@@ -44,6 +44,7 @@ class Layer:
 
 _AREA = "round(ST_Area(geom::geography)::numeric, 1)"
 
+# In import order, parents first (a city directory loads its files in this order).
 LAYERS: dict[str, Layer] = {
     layer.name: layer
     for layer in (
@@ -196,6 +197,14 @@ def bbox_filter(bbox: BBox | None, *, column: str = "geom") -> tuple[str, dict[s
     return condition, dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True))
 
 
+def check_page(limit: int, offset: int) -> None:
+    """``InvalidInput`` for a page that cannot be: no rows asked for, or before the first."""
+    if limit < 1:
+        raise InvalidInput("limit must be at least 1")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative")
+
+
 def list_features(
     conn: Connection,
     *,
@@ -206,10 +215,7 @@ def list_features(
 ) -> dict[str, Any]:
     """A page of ``layer`` as a GeoJSON FeatureCollection with the total match count."""
     spec = get_layer(layer)
-    if limit < 1:
-        raise InvalidInput("limit must be at least 1")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative")
+    check_page(limit, offset)
     condition, params = bbox_filter(bbox)
     where = f"WHERE {condition}"
     order = "code" if spec.key == "code" else "id"

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput
-from gis.territory.layers import BBox
+from gis.territory.layers import BBox, bbox_filter
 
 FeatureCollection = dict[str, Any]
 DEFAULT_BUILDING_LIMIT = 5000
@@ -35,15 +35,6 @@ class GridMapData:
     simplified: bool
 
 
-_ENVELOPE = "ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
-
-
-def _in_view(alias: str, bbox: BBox | None) -> str:
-    if bbox is None:
-        return "TRUE"
-    return f"{alias}.geom && {_ENVELOPE} AND ST_Intersects({alias}.geom, {_ENVELOPE})"
-
-
 def _collection(conn: Connection, sql: str, params: dict[str, Any]) -> FeatureCollection:
     features = conn.execute(text(sql), params).scalars().all()
     return {"type": "FeatureCollection", "features": list(features)}
@@ -55,12 +46,12 @@ def _geom(alias: str, simplify: float) -> str:
     return f"ST_AsGeoJSON(ST_SimplifyPreserveTopology({alias}.geom, {simplify}), 6)::json"
 
 
-def _admin_sql(table: str, bbox: BBox | None, simplify: float) -> str:
+def _admin_sql(table: str, in_view: str, simplify: float) -> str:
     return f"""
         SELECT json_build_object('type', 'Feature', 'id', t.code,
                'geometry', {_geom("t", simplify)},
                'properties', json_build_object('code', t.code, 'name', t.name))
-        FROM {table} t WHERE {_in_view("t", bbox)} ORDER BY t.code
+        FROM {table} t WHERE {in_view} ORDER BY t.code
     """
 
 
@@ -83,16 +74,22 @@ def district_names(conn: Connection) -> dict[str, str]:
     return {str(code): str(name) for code, name in rows}
 
 
+def _admin_layer(conn: Connection, table: str, bbox: BBox | None) -> FeatureCollection:
+    simplify = CITY_SIMPLIFY_DEG if bbox is None else 0.0
+    in_view, params = bbox_filter(bbox, column="t.geom")
+    return _collection(conn, _admin_sql(table, in_view, simplify), params)
+
+
+def district_layer(conn: Connection, *, bbox: BBox | None = None) -> FeatureCollection:
+    """Districts in view (simplified when city-wide)."""
+    return _admin_layer(conn, "districts", bbox)
+
+
 def admin_layers(
     conn: Connection, *, bbox: BBox | None = None
 ) -> tuple[FeatureCollection, FeatureCollection]:
     """Districts and communities in view (simplified when city-wide)."""
-    simplify = CITY_SIMPLIFY_DEG if bbox is None else 0.0
-    params = _bbox_params(bbox)
-    return (
-        _collection(conn, _admin_sql("districts", bbox, simplify), params),
-        _collection(conn, _admin_sql("communities", bbox, simplify), params),
-    )
+    return district_layer(conn, bbox=bbox), _admin_layer(conn, "communities", bbox)
 
 
 def grid_map_data(
@@ -101,14 +98,15 @@ def grid_map_data(
     """Districts, communities, grids (with buildings and residents) and buildings in view."""
     if building_limit < 0:
         raise InvalidInput("building_limit must not be negative")
-    params = _bbox_params(bbox)
+    grids_in_view, params = bbox_filter(bbox, column="g.geom")
+    buildings_in_view, _ = bbox_filter(bbox, column="b.geom")
     simplify = CITY_SIMPLIFY_DEG if bbox is None else 0.0
     districts, communities = admin_layers(conn, bbox=bbox)
     # Counts come from the stored assignment (one grouped scan of the grid_code index).
     grids = _collection(
         conn,
         f"""
-        WITH shown AS (SELECT g.* FROM grids g WHERE {_in_view("g", bbox)}),
+        WITH shown AS (SELECT g.* FROM grids g WHERE {grids_in_view}),
         people AS (
             SELECT b.grid_code, count(*) AS buildings, COALESCE(sum(b.residents), 0) AS residents
             FROM buildings b WHERE b.grid_code IN (SELECT code FROM shown) GROUP BY b.grid_code
@@ -124,7 +122,7 @@ def grid_map_data(
     )
     total = int(
         conn.execute(
-            text(f"SELECT count(*) FROM buildings b WHERE {_in_view('b', bbox)}"), params
+            text(f"SELECT count(*) FROM buildings b WHERE {buildings_in_view}"), params
         ).scalar_one()
     )
     buildings: FeatureCollection = {"type": "FeatureCollection", "features": []}
@@ -138,7 +136,7 @@ def grid_map_data(
                    'properties', json_build_object('code', b.code, 'name', b.name,
                        'grid_code', b.grid_code, 'residents', b.residents,
                        'grid_share', round(b.grid_share::numeric, 3)))
-            FROM buildings b WHERE {_in_view("b", bbox)} ORDER BY b.id LIMIT :limit
+            FROM buildings b WHERE {buildings_in_view} ORDER BY b.id LIMIT :limit
             """,
             params | {"limit": building_limit},
         )
@@ -151,9 +149,3 @@ def grid_map_data(
         buildings_total=total,
         simplified=simplify > 0,
     )
-
-
-def _bbox_params(bbox: BBox | None) -> dict[str, Any]:
-    if bbox is None:
-        return {}
-    return dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True))

@@ -39,6 +39,12 @@ NOT_WALKABLE = frozenset(
 )
 
 
+# The ``oneway`` values a roads file may carry (OSM's convention; case-insensitive in files):
+# the first four mean one-way.
+ONEWAY_VALUES = ("yes", "true", "1", "-1", "no", "false", "0")
+ONE_WAY = ONEWAY_VALUES[:4]
+
+
 def is_osm_file(path: Path) -> bool:
     """True for ``.osm.pbf`` (and ``.pbf``) files."""
     return path.name.lower().endswith(".pbf")
@@ -53,7 +59,7 @@ def _walkable(tags: Any) -> bool:
 
 def _oneway(tags: Any) -> str | None:
     value = tags.get("oneway")
-    return value if value in ("yes", "-1", "no", "true", "false", "1", "0") else None
+    return value if value in ONEWAY_VALUES else None
 
 
 def _floors(value: str | None) -> int | None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from threading import Lock
 
 from sqlalchemy import Connection, text
 
 from gis.tiles.registry import PublishedLayer
-from gis.tiles.versions import layer_etag
+from gis.tiles.versions import VersionedCache
 
 BBox = tuple[float, float, float, float]
 
@@ -27,18 +26,17 @@ class LayerExtent:
     end: datetime | None = None
 
 
-_cache: dict[tuple[str, str], tuple[str, LayerExtent]] = {}
-_lock = Lock()
+_extents: VersionedCache[LayerExtent] = VersionedCache()
 
 
 def layer_extent(conn: Connection, layer: PublishedLayer) -> LayerExtent:
     """The extent of ``layer``'s rows, recomputed only after the layer changed."""
-    key = (conn.engine.url.render_as_string(hide_password=True), layer.name)
-    etag = layer_etag(conn, layer)
-    with _lock:
-        cached = _cache.get(key)
-    if cached is not None and cached[0] == etag:
-        return cached[1]
+    return _extents.get(
+        conn, sources=layer.sources, key=layer.name, compute=lambda: _extent(conn, layer)
+    )
+
+
+def _extent(conn: Connection, layer: PublishedLayer) -> LayerExtent:
     where = f"WHERE {layer.where}" if layer.where else ""
     span = (
         f"min({layer.datetime}) AS s, max({layer.datetime}) AS u"
@@ -51,11 +49,8 @@ def layer_extent(conn: Connection, layer: PublishedLayer) -> LayerExtent:
             f"SELECT ST_Extent(t.geom)::geometry AS e, {span} FROM {layer.table} t {where}) x"
         )
     ).one()
-    extent = LayerExtent(
+    return LayerExtent(
         bbox=None if row[0] is None else (row[0], row[1], row[2], row[3]),
         start=row[4],
         end=row[5],
     )
-    with _lock:
-        _cache[key] = (etag, extent)
-    return extent

@@ -9,7 +9,7 @@ adding a layer is one entry here plus a version trigger on any new source table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from gis.core.errors import NotFound
@@ -65,7 +65,6 @@ class PublishedLayer:
     labels_minzoom: int = 14
     # Browsers may reuse a tile this long before revalidating it with its ETag.
     max_age_s: int = 60
-    keywords: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _iso(column: str) -> str:

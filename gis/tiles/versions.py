@@ -9,7 +9,9 @@ download, never a stale response kept under a new ETag.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Hashable
+from threading import Lock
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, text
 
@@ -44,6 +46,43 @@ def sources_token(conn: Connection, sources: tuple[str, ...]) -> str:
         text(f"SELECT {ETAG_SQL}"), {"etag_prefix": "", "etag_sources": list(sources)}
     ).scalar_one()
     return token
+
+
+T = TypeVar("T")
+
+
+class VersionedCache(Generic[T]):
+    """Values computed from tables, kept per database and key until one of those tables
+    changes (the token is read before computing, so a change in between costs a recompute,
+    never a stale value). ``max_entries`` bounds caches whose keys are endless (bbox filters):
+    past it the cache starts empty again."""
+
+    def __init__(self, *, max_entries: int | None = None) -> None:
+        self._entries: dict[tuple[str, Hashable], tuple[str, T]] = {}
+        self._lock = Lock()
+        self._max_entries = max_entries
+
+    def get(
+        self,
+        conn: Connection,
+        *,
+        sources: tuple[str, ...],
+        key: Hashable,
+        compute: Callable[[], T],
+    ) -> T:
+        """The value for ``key`` on ``conn``'s database, computed anew when a source changed."""
+        token = sources_token(conn, sources)
+        full_key = (conn.engine.url.render_as_string(hide_password=True), key)
+        with self._lock:
+            cached = self._entries.get(full_key)
+        if cached is not None and cached[0] == token:
+            return cached[1]
+        value = compute()
+        with self._lock:
+            if self._max_entries is not None and len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[full_key] = (token, value)
+        return value
 
 
 def known_etags(if_none_match: str | None) -> list[str]:
