@@ -28,7 +28,7 @@ from gis.territory.map_data import (
     grid_map_data,
     map_bounds,
 )
-from gis.territory.topology import validate_topology
+from gis.territory.topology import VALIDATION_SOURCES, validate_topology
 from gis.tiles.versions import VersionedCache
 from maps.coverage import build_coverage_map
 from maps.grids import build_grid_map, problem_features
@@ -42,7 +42,6 @@ OPEN_REPORT_LIMIT = 5000
 
 # Validating a 10,000-grid city takes seconds: the overlay is kept until a layer it reads
 # changes (per database, thresholds and versions of those layers).
-_TOPOLOGY_SOURCES = ("districts", "communities", "grids", "buildings")
 _problems: VersionedCache[dict[str, Any]] = VersionedCache()
 
 
@@ -50,7 +49,7 @@ def grid_problems(conn: Connection, settings: Settings) -> dict[str, Any]:
     """The topology problems as the grids map draws them (split buildings outlined)."""
     return _problems.get(
         conn,
-        sources=_TOPOLOGY_SOURCES,
+        sources=VALIDATION_SOURCES,
         key=(settings.sliver_area_m2, settings.split_share),
         compute=lambda: _grid_problems(conn, settings),
     )

@@ -34,6 +34,10 @@ from gis.territory.codes import code_problem
 NOISE_AREA_M2 = 0.01
 # Layers whose polygons are checked for validity, with the column that names a feature.
 POLYGON_LAYERS = {**dict.fromkeys(LEVEL_TABLE.values(), "code"), "buildings": "code"}
+# The tables a city-wide validation reads: the polygon layers and, for the street network's
+# reach, the roads it is built from and the service stations (a cache of a report is good
+# until one of these changes).
+VALIDATION_SOURCES = (*POLYGON_LAYERS, "facilities", "roads")
 # The layers whose polygons overlay reads (sub-districts take no part in any analysis here).
 OVERLAY_LAYERS = tuple(
     LEVEL_TABLE[level] for level in (Level.DISTRICT, Level.COMMUNITY, Level.GRID)

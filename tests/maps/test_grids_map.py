@@ -239,3 +239,31 @@ def test_problems_overlay_is_recomputed_when_a_layer_changes(demo_engine: Engine
         after = grid_problems(conn, settings)
     assert not any("in no grid" in f["properties"]["label"] for f in after["features"])
     assert len(after["features"]) == len(first["features"]) - 1
+
+
+def test_problems_overlay_follows_the_street_network_and_stations(demo_engine: Engine) -> None:
+    """The overlay counts what the streets do not reach: moving a service station away from
+    every street (the facilities layer changes) must show in its summary, not a cached one."""
+    from gis.territory.topology import validate_topology
+    from maps.pages import grid_problems
+    from tests.conftest import settings_for
+
+    settings = settings_for(demo_engine)
+    with demo_engine.connect() as conn:
+        before = grid_problems(conn, settings)
+    with demo_engine.begin() as conn:
+        # 0.1° east of the demo city: 10 km from any street.
+        conn.execute(
+            text(
+                "UPDATE facilities SET geom = ST_Translate(geom, 0.1, 0) WHERE code = 'FAC-000001'"
+            )
+        )
+    with demo_engine.connect() as conn:
+        after = grid_problems(conn, settings)
+        report = validate_topology(
+            conn, sliver_area_m2=settings.sliver_area_m2, split_share=settings.split_share
+        )
+    assert report.network is not None
+    assert report.network.unreachable_service_stations == ["FAC-000001"]
+    assert after["summary"].startswith(f"{report.problem_count} topology problem(s)")
+    assert after["summary"] != before["summary"]
