@@ -17,7 +17,6 @@ from api.schemas.tiles import ProblemFeatures
 from gis.access.policy import Principal, authorize
 from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
-from gis.territory.map_data import DEFAULT_BUILDING_LIMIT
 from maps.assets import check_installed, content_security_policy, render
 from maps.pages import coverage_page, grid_problems, grids_page, hotspots_page, patrols_page
 from maps.vector import TileSource
@@ -50,9 +49,6 @@ def grids_map(
     conn: ConnDep,
     settings: SettingsDep,
     bbox: BBoxDep,
-    building_limit: Annotated[
-        int, Query(ge=0, le=50_000, description="most buildings drawn")
-    ] = DEFAULT_BUILDING_LIMIT,
     problems: Annotated[bool, Query(description="highlight topology problems")] = True,
     reports: Annotated[bool, Query(description="show open reports")] = True,
     patrol_coverage: Annotated[
@@ -81,7 +77,6 @@ def grids_map(
         conn,
         settings,
         bbox=bbox,
-        building_limit=building_limit,
         problems=problems,
         reports=reports,
         tiles=SAME_ORIGIN,
