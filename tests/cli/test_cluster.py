@@ -15,13 +15,13 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from gis.core.cluster import (
+from cli.cluster import (
     EmbeddedCluster,
     check_extensions_installed,
     find_bindir,
     give_to_server_user,
 )
+from cli.main import app
 from gis.core.errors import DatabaseUnavailable
 
 runner = CliRunner()
