@@ -162,6 +162,19 @@ def _port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _process_state(pid: int) -> tuple[str | None, str | None]:
+    """A process's state letter (``R``, ``S``, ``Z``…) and command name from ``/proc``;
+    (None, None) when there is no such process."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None, None
+    # "pid (comm) state …": the command may hold spaces and parentheses.
+    head, _, tail = stat_line.rpartition(")")
+    fields = tail.split()
+    return (fields[0] if fields else None), head.partition("(")[2]
+
+
 def _auth_methods(pg_hba: str) -> set[str]:
     """The authentication methods a ``pg_hba.conf`` uses (last word of each rule)."""
     methods = set()
@@ -246,18 +259,28 @@ class EmbeddedCluster:
         except (OSError, UnicodeDecodeError):
             return ""
 
-    def postmaster_alive(self) -> bool:
-        """Whether the process named in ``postmaster.pid`` lives: a check cheap enough to
-        repeat every second (no subprocess; ``running`` asks ``pg_ctl``). A killed postmaster
-        not yet reaped by its parent (a zombie) counts as dead."""
+    def postmaster_pid(self) -> int | None:
+        """The process id ``postmaster.pid`` names (None: no such file)."""
         try:
-            pid = int(read_nofollow(self.pgdata / "postmaster.pid").split()[0])
-            stat_line = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+            return int(read_nofollow(self.pgdata / "postmaster.pid").split()[0])
         except (OSError, ValueError, IndexError, UnicodeDecodeError):
+            return None
+
+    def postmaster_alive(self) -> bool:
+        """Whether the postmaster ``postmaster.pid`` names runs: a check cheap enough to repeat
+        every second (no subprocess; ``running`` asks ``pg_ctl``). A killed postmaster not yet
+        reaped by its parent (a zombie) is dead, and so is a pid reused by another program."""
+        pid = self.postmaster_pid()
+        if pid is None:
             return False
-        # "pid (comm) state …": the command may hold spaces and parentheses.
-        state = stat_line.rsplit(")", 1)[-1].split()[0]
-        return state not in ("Z", "X")
+        state, command = _process_state(pid)
+        return state not in (None, "Z", "X") and command == "postgres"
+
+    def postmaster_exited(self) -> bool:
+        """Whether no process holds the pid of ``postmaster.pid`` any more (a killed postmaster
+        is reaped): until then PostgreSQL refuses to start on the data directory."""
+        pid = self.postmaster_pid()
+        return pid is None or _process_state(pid)[0] is None
 
     @property
     def running(self) -> bool:

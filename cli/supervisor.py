@@ -31,11 +31,13 @@ class ClusterSupervisor:
         check_every_s: float = 1.0,
         first_backoff_s: float = 1.0,
         max_backoff_s: float = 30.0,
+        reap_wait_s: float = 10.0,
     ) -> None:
         self.cluster = cluster
         self.check_every_s = check_every_s
         self.first_backoff_s = first_backoff_s
         self.max_backoff_s = max_backoff_s
+        self.reap_wait_s = reap_wait_s
         self.restarts = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -67,6 +69,12 @@ class ClusterSupervisor:
             self.cluster.home,
         )
         down_since = time.monotonic()
+        # A killed postmaster stays a zombie until its parent (init) reaps it, and PostgreSQL
+        # refuses to start while its pid is taken: a start before that only costs a backoff.
+        reaped_by = down_since + self.reap_wait_s
+        while not self.cluster.postmaster_exited() and time.monotonic() < reaped_by:
+            if self._stop.wait(0.1):
+                return
         delay = self.first_backoff_s
         attempt = 1
         while not self._stop.is_set():
