@@ -16,27 +16,22 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.live import free_port
 
 
-def test_without_database_url_the_api_refuses_to_start_and_starts_nothing(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("database_url", "refusal"),
+    [
+        (None, "DATABASE_URL is not set.*gridpatrol serve"),
+        # Unreachable: reported as such, never replaced by a database started on the spot.
+        (f"postgresql://nobody:pw@127.0.0.1:{free_port()}/none", "Cannot connect"),
+    ],
+)
+def test_the_api_starts_no_database_of_its_own(
+    tmp_path: Path, database_url: str | None, refusal: str
 ) -> None:
     home = tmp_path / "home"
-    settings = Settings(database_url=None, home=home, secret_key=TEST_SECRET_KEY, tile_url="")
-    with (
-        pytest.raises(DatabaseUnavailable, match="DATABASE_URL is not set.*gridpatrol serve"),
-        TestClient(create_app(settings)),
-    ):
-        pass
-    assert not home.exists()
-
-
-def test_an_unreachable_database_url_is_reported_not_replaced(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    url = f"postgresql://nobody:pw@127.0.0.1:{free_port()}/none"
-    settings = Settings(database_url=url, home=home, secret_key=TEST_SECRET_KEY, tile_url="")
-    with (
-        pytest.raises(DatabaseUnavailable, match="Cannot connect"),
-        TestClient(create_app(settings)),
-    ):
+    settings = Settings(
+        database_url=database_url, home=home, secret_key=TEST_SECRET_KEY, tile_url=""
+    )
+    with pytest.raises(DatabaseUnavailable, match=refusal), TestClient(create_app(settings)):
         pass
     assert not home.exists()
 
