@@ -12,7 +12,7 @@ import cli.hotspots  # noqa: F401  (registers hotspots)
 import cli.maps  # noqa: F401  (registers map grids|coverage|hotspots)
 import cli.patrols  # noqa: F401  (registers plan-patrols, map patrols)
 import cli.topology  # noqa: F401  (registers validate, repair)
-import cli.users  # noqa: F401  (registers users add|list|disable|token, purge-contacts)
+import cli.users  # noqa: F401  (users, purge-contacts, purge-households)
 from cli.app import app
 
 __all__ = ["app", "main"]

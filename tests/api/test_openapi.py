@@ -143,9 +143,12 @@ def _sample_path(client: TestClient, path: str, report_id: int, plan_id: int) ->
         .replace("{collection_id}", "grids")
         .replace("{feature_id}", str(grid))
         .replace("{layer}", "grids")
+        .replace("{household}", DEMO_HOUSEHOLD)
     )
 
 
+# A household of the demo registry with a visit history.
+DEMO_HOUSEHOLD = "H-0000004-0204"
 # Fast but real settings for the heavier analyses.
 QUERY = {"/analytics/hotspots": {"unit": "grid", "permutations": 99}}
 
