@@ -148,6 +148,7 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
         Call("GET", "/maps/coverage"),
         Call("GET", "/maps/hotspots", params=_HOTSPOTS),
         Call("GET", "/maps/grids/problems"),
+        Call("GET", "/maps/grids/care-visits"),
         Call("GET", "/maps/patrols", params={"id": "{plan_id}"}),
         Call("POST", "/patrols/plan", json=PATROL_PLAN, success=201),
         Call("GET", "/patrols"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+from geojson_pydantic import Feature, Point
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Timestamp
@@ -116,3 +117,21 @@ class VisitFigures(BaseModel):
     today: dt.date
     recent_days: int
     units: list[VisitUnit]
+
+
+class CareVisitProperties(BaseModel):
+    """A building with overdue care visits as the grids map draws it: counts, no names."""
+
+    code: str = Field(description="building code")
+    grid_code: str | None
+    overdue: int = Field(description="households whose visit is overdue")
+    households: int = Field(description="households on a cadence in the building")
+    label: str
+    style: dict[str, str | float | bool]
+
+
+class CareVisitFeatures(BaseModel):
+    """The grids map's overdue care-visit overlay, fetched after the tiles are drawn."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[Feature[Point, CareVisitProperties]]

@@ -7,6 +7,7 @@ restriction). The figures per unit are counts only, for anyone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -23,6 +24,7 @@ from gis.households.cadence import (
     WEEK_DAYS,
     status_sql,
 )
+from gis.territory.layers import BBox, bbox_filter
 
 DueFilter = Literal["overdue", "week"]
 DUE_WITHIN: dict[str, int] = {"overdue": 0, "week": WEEK_DAYS}
@@ -230,20 +232,52 @@ def visit_figures(conn: Connection, *, level: Level, now: datetime, zone: tzinfo
     }
 
 
-def overdue_by_building(
-    conn: Connection, *, now: datetime, zone: tzinfo, within_days: int = 0
-) -> dict[str, int]:
-    """Building code → households whose deadline passes before ``today + within_days``
-    (0: overdue now): counts only, for maps."""
+def overdue_buildings_geojson(
+    conn: Connection,
+    *,
+    now: datetime,
+    zone: tzinfo,
+    within_days: int = 0,
+    bbox: BBox | None = None,
+    limit: int = 5000,
+) -> dict[str, Any]:
+    """Buildings with households whose visit deadline passes before ``today + within_days``
+    (0: overdue now), as points (inside each footprint) with the counts: ``overdue`` and
+    ``households`` with a cadence. Counts only, no names; the most overdue buildings first,
+    at most ``limit``."""
+    in_view, params = bbox_filter(bbox, column="b.geom")
     rows = conn.execute(
         text(
             f"""
-            SELECT s.building_code, count(*) AS n
-            FROM ({status_sql("h.care <> '{{}}' OR h.visit_every_days IS NOT NULL")}) s
-            WHERE {DUE_WITHIN_SQL}
-            GROUP BY 1
+            WITH s AS ({status_sql("h.care <> '{}' OR h.visit_every_days IS NOT NULL")}),
+            per AS (
+                SELECT s.building_id, count(*) AS with_cadence,
+                       count(*) FILTER (WHERE {DUE_WITHIN_SQL}) AS due
+                FROM s GROUP BY s.building_id
+            )
+            SELECT b.code, b.grid_code, per.due, per.with_cadence,
+                   ST_AsGeoJSON(ST_PointOnSurface(b.geom), 7) AS geometry
+            FROM per JOIN buildings b ON b.id = per.building_id
+            WHERE per.due > 0 AND {in_view}
+            ORDER BY per.due DESC, b.code
+            LIMIT :limit
             """
         ),
-        {"now": now, "tz": str(zone), "within": within_days},
+        {"now": now, "tz": str(zone), "within": within_days, "limit": limit, **params},
     ).all()
-    return {str(r.building_code): int(r.n) for r in rows}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": json.loads(r.geometry),
+                "properties": {
+                    "code": r.code,
+                    "grid_code": r.grid_code,
+                    "overdue": int(r.due),
+                    "households": int(r.with_cadence),
+                },
+            }
+            for r in rows
+        ],
+    }

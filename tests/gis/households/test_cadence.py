@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gis.households.listing import HouseholdFilter, list_households
+from gis.households.listing import HouseholdFilter, list_households, overdue_buildings_geojson
 from tests.gis.households.conftest import Town
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -163,3 +163,24 @@ def test_due_this_week_and_filters(town: Town) -> None:
     assert set(status(town, now, grid_code=town.grid)) == {"SOON", "LATER", "LATE", "NONE"}
     # The most overdue first: past deadlines, then the coming ones, then no cadence.
     assert list(status(town, now)) == ["LATE", "SOON", "LATER", "NONE"]
+
+
+def test_overdue_buildings_for_the_map_are_counts(town: Town) -> None:
+    b, other = town.building, town.other_building
+    town.load(
+        f"A,{b},1,Secret Name,13000000000,1,elderly_alone,\n"
+        f"B,{b},2,a,,1,disabled,\n"
+        f"C,{other},3,a,,1,low_income,\n"
+        f"D,{other},4,a,,1,,\n"
+    )
+    now = datetime(2026, 7, 10, 12, tzinfo=SHANGHAI)
+    town.visit("B", "2026-07-01T10:00:00+08:00")  # due 15 July
+    town.visit("C", "2026-07-01T10:00:00+08:00")  # due 31 July
+    with town.engine.connect() as conn:
+        overdue = overdue_buildings_geojson(conn, now=now, zone=SHANGHAI)
+        soon = overdue_buildings_geojson(conn, now=now, zone=SHANGHAI, within_days=7)
+    assert [f["properties"] for f in overdue["features"]] == [
+        {"code": b, "grid_code": town.grid, "overdue": 1, "households": 2}
+    ]
+    assert {f["properties"]["code"]: f["properties"]["overdue"] for f in soon["features"]} == {b: 2}
+    assert "Secret Name" not in str(overdue) and "13000000000" not in str(overdue)
