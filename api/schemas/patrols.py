@@ -167,7 +167,10 @@ class TrackStopOut(BaseModel):
     ref: str
     passed: bool
     passed_at: datetime | None
-    distance_m: float | None
+    distance_m: float | None = Field(
+        description="metres from the track to the stop's point on the street (where its route "
+        "passes closest to it)"
+    )
 
 
 class TrackOut(BaseModel):
@@ -186,6 +189,9 @@ class TrackOut(BaseModel):
     grids: list[TrackGridOut]
     stops_passed: list[TrackStopOut]
     stops_missed: list[TrackStopOut]
+    already_stored: bool = Field(
+        description="the same fixes were stored for this plan before: this is that track"
+    )
 
 
 class CoverageGridOut(BaseModel):
