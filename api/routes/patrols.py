@@ -15,7 +15,7 @@ from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
 from gis.access.policy import Principal, authorize, list_scopes
 from gis.core.timewindow import resolve_window
-from gis.patrols.coverage import patrol_coverage
+from gis.patrols.coverage import CoverageSource, patrol_coverage
 from gis.patrols.planning import resolve_patrollers
 from gis.patrols.request import PlanRequest
 from gis.patrols.storage import create_patrol_plan, get_plan, list_plans, plan_codes
@@ -107,11 +107,19 @@ def coverage(
     stale: Annotated[bool | None, Query(description="only stale (or only patrolled) grids")] = (
         None
     ),
+    source: Annotated[
+        CoverageSource,
+        Query(
+            description="walked: from the GPS tracks; planned: from the stored plans' routes "
+            "(metres along them, minutes at the plan's walking speed)"
+        ),
+    ] = "walked",
     limit: Annotated[int, Query(ge=1)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Per grid: last patrolled (GPS tracks), metres and minutes walked in the window, and
-    ``stale`` when no track passed it in the window."""
+    """Per grid: last patrolled, metres and minutes in the window, and ``stale`` when nothing
+    passed it in the window — from the GPS tracks walked (default) or the plans' routes
+    (``source=planned``: where patrols are planned, to compare with where they walked)."""
     window = resolve_window(since, until, zone=settings.zone)
     return patrol_coverage(
         conn,
@@ -119,6 +127,7 @@ def coverage(
         until=window.until,
         bbox=bbox,
         stale=stale,
+        source=source,
         limit=min(limit, settings.max_page_size),
         offset=offset,
     )

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from gis.patrols.coverage import CoverageSource
 from gis.patrols.models import StopKind, TrackSource
 from gis.patrols.request import Mode
 
@@ -208,6 +209,10 @@ class CoverageGridOut(BaseModel):
 class CoverageOut(BaseModel):
     """Per grid: last patrol, metres walked in the window, and stale when not patrolled."""
 
+    source: CoverageSource = Field(
+        description="walked: GPS tracks; planned: the plans' routes (walked_m, minutes and "
+        "tracks then count planned metres, walking minutes and routes)"
+    )
     since: datetime
     until: datetime
     grids: list[CoverageGridOut]
