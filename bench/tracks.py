@@ -25,8 +25,8 @@ from pyproj import Geod
 from sqlalchemy import Engine, text
 
 from bench.patrols import CATEGORIES, _database
+from cli.cluster import EmbeddedCluster
 from gis.city import load_city
-from gis.core.cluster import EmbeddedCluster
 from gis.patrols.request import PlanRequest
 from gis.patrols.storage import create_patrol_plan
 from gis.patrols.tracks import read_track, record_track

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
-from api.schemas.common import COMMON_ERRORS, error_responses
+from api.schemas.common import COMMON_ERRORS, ErrorBody, error_responses
 from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
 from gis.access.policy import Principal, authorize, list_scopes
 from gis.core.timewindow import resolve_window
@@ -154,7 +154,11 @@ def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
             "description": "The same fixes were stored for this plan before: that track "
             "(``already_stored``), nothing stored again",
         },
-        413: {"description": "Track body larger than GRIDPATROL_MAX_TRACK_BYTES"},
+        413: {
+            "model": ErrorBody,
+            "description": "Track body larger than GRIDPATROL_MAX_TRACK_BYTES (its own limit, "
+            "above GRIDPATROL_MAX_BODY_BYTES)",
+        },
     },
     openapi_extra={
         "requestBody": {
