@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -119,7 +120,25 @@ def _idle_in_transaction(engine: Engine, stop: threading.Event, seen: list[float
             seen.append(float(longest))
 
 
-def bench_track(engine: Engine, *, points: int, seed: int, white: bool) -> dict[str, Any]:
+def _postgres_cpu_s(home: Path) -> float:
+    """CPU seconds (user + system) of the bench cluster's server processes so far."""
+    postmaster = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        if pid == postmaster or int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def bench_track(
+    engine: Engine, *, home: Path, points: int, seed: int, white: bool
+) -> dict[str, Any]:
     """Plan once, then time reading and storing a ``points``-fix GPX walk of the first route."""
     plan = create_patrol_plan(engine, PlanRequest.model_validate(PLAN), categories=CATEGORIES)
     route = next(r for r in plan["routes"] if r["stops"])
@@ -131,11 +150,15 @@ def bench_track(engine: Engine, *, points: int, seed: int, white: bool) -> dict[
     idle: list[float] = []
     watcher = threading.Thread(target=_idle_in_transaction, args=(engine, stop, idle))
     watcher.start()
+    postgres_before = _postgres_cpu_s(home)
+    python_before = time.process_time()
     started = time.perf_counter()
     track_read = read_track(data)
     read_s = time.perf_counter() - started
     track = record_track(engine, plan["id"], track_read, route_seq=route["seq"])
     elapsed = time.perf_counter() - started
+    python_cpu = time.process_time() - python_before
+    postgres_cpu = _postgres_cpu_s(home) - postgres_before
     stop.set()
     watcher.join()
     return {
@@ -146,6 +169,9 @@ def bench_track(engine: Engine, *, points: int, seed: int, white: bool) -> dict[
         "read_s": round(read_s, 2),
         "store_s": round(elapsed - read_s, 2),
         "total_s": round(elapsed, 2),
+        # Wall time suffers from a busy machine; CPU seconds spent do not.
+        "python_cpu_s": round(python_cpu, 2),
+        "postgres_cpu_s": round(postgres_cpu, 2),
         "longest_idle_in_transaction_s": round(max(idle, default=0.0), 2),
         "grids": len(track["grids"]),
         "stops_passed": len(track["stops_passed"]),
@@ -171,7 +197,7 @@ def main() -> None:
         load_city(demo, categories=CATEGORIES)
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M"), "runs": []}
     for n in args.points:
-        run = bench_track(demo, points=n, seed=args.seed, white=args.white_noise)
+        run = bench_track(demo, home=args.home, points=n, seed=args.seed, white=args.white_noise)
         print(json.dumps(run), flush=True)
         results["runs"].append(run)
     demo.dispose()

@@ -60,6 +60,8 @@ SIMPLIFY_TOLERANCE_M = 5.0
 # Beyond this many Douglas–Peucker levels the intervals still open keep all their fixes, so a
 # crafted track cannot make simplification quadratic (it then only matches more slowly).
 _MAX_LEVELS = 64
+# The city check looks at a coarser simplification: every fix lies within this of it.
+CITY_TOLERANCE_M = 50.0
 # Times a track may carry: after 1990 and before 2100 (PostgreSQL and ISO 8601 both hold them).
 _EARLIEST_S = datetime(1990, 1, 1, tzinfo=UTC).timestamp()
 _LATEST_S = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
@@ -78,7 +80,8 @@ class Track:
     """A read, checked GPS track: its fixes and the vertices of its simplified form.
 
     ``lon``/``lat`` in degrees, ``t`` in Unix seconds, never decreasing; ``kept`` indexes the
-    fixes the simplified track keeps (first and last always).
+    fixes the simplified track keeps (first and last always), ``coarse`` those a coarser one
+    keeps (``CITY_TOLERANCE_M``, for the check that the track stays in the city).
     """
 
     source: str
@@ -86,6 +89,7 @@ class Track:
     lat: FloatArray
     t: FloatArray
     kept: IntArray
+    coarse: IntArray
 
     @property
     def points(self) -> int:
@@ -344,7 +348,14 @@ def read_track(data: bytes) -> Track:
     else:
         raise TrackRejected("a track must be GPX (XML) or GeoJSON")
     check_fixes(lon, lat, t)
-    return Track(source=source, lon=lon, lat=lat, t=t, kept=simplify(lon, lat, t))
+    return Track(
+        source=source,
+        lon=lon,
+        lat=lat,
+        t=t,
+        kept=simplify(lon, lat, t),
+        coarse=simplify(lon, lat, t, tolerance_m=CITY_TOLERANCE_M),
+    )
 
 
 def read_track_file(path: Path, *, max_bytes: int) -> bytes:
@@ -381,8 +392,6 @@ AND NOT EXISTS (
 ORDER BY p.k
 LIMIT :listed
 """
-# The city check looks at a coarser simplification: every fix lies within this of it.
-_CITY_TOLERANCE_M = 50.0
 
 
 def _check_in_city(conn: Connection, track: Track) -> None:
@@ -390,7 +399,7 @@ def _check_in_city(conn: Connection, track: Track) -> None:
     (the ocean, null island) is never within 50 m of the track around it, so it is a vertex."""
     if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM districts)")).scalar_one():
         raise TrackRejected("no districts are loaded: a track cannot be placed in the city")
-    coarse = simplify(track.lon, track.lat, track.t, tolerance_m=_CITY_TOLERANCE_M)
+    coarse = track.coarse
     rows = conn.execute(
         text(_OFF_CITY),
         {
