@@ -312,3 +312,19 @@ def test_bad_tracks_are_refused_and_store_nothing(
     assert response.status_code == 422, response.text
     assert expected in response.json()["detail"]
     assert (_count(engine, "patrol_tracks"), _count(engine, "patrol_track_grids")) == before
+
+
+def test_the_grids_map_colours_planned_or_walked_coverage(
+    planned: tuple[TestClient, Engine, dict[str, Any]],
+) -> None:
+    client, _, _ = planned
+    window = {
+        "patrol_coverage": "true",
+        "patrol_since": "2026-11-24T00:00:00+08:00",
+        "patrol_until": "2026-11-25T00:00:00+08:00",
+    }
+    for source in ("planned", "walked"):
+        page = client.get("/maps/grids", params=window | {"patrol_source": source})
+        assert page.status_code == 200, page.text
+        assert f"patrol coverage ({source}, 2026-11-24 00:00" in page.text
+    assert client.get("/maps/grids", params=window | {"patrol_source": "x"}).status_code == 422
