@@ -32,6 +32,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 import struct
 import xml.etree.ElementTree as ET
@@ -362,10 +363,12 @@ def read_track_file(path: Path, *, max_bytes: int) -> bytes:
     """The bytes of a track file, refused once it passes ``max_bytes`` (read no further)."""
     try:
         with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+            # A regular file says its size; a pipe or device is read up to one byte past.
+            size = os.fstat(handle.fileno()).st_size
+            data = b"" if size > max_bytes else handle.read(max_bytes + 1)
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read the track: {exc}") from exc
-    if len(data) > max_bytes:
+    if size > max_bytes or len(data) > max_bytes:
         raise TrackRejected(
             f"{path}: the track is larger than {max_bytes:,} bytes "
             "(GRIDPATROL_MAX_TRACK_BYTES); split it into days"
