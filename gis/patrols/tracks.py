@@ -10,15 +10,16 @@ Before matching, the track is simplified keeping its times: a fix is dropped onl
 simplified track, at that fix's time, is within ``SIMPLIFY_TOLERANCE_M`` of it (top-down
 Douglas–Peucker on the synchronised distance, one numpy pass per level). A 1 Hz day of fixes
 becomes a few thousand vertices whose M values are the original GPS times. The full track is
-stored (``LINESTRINGM``, M = Unix seconds); the simplified one is matched, in the same
-transaction, in one statement each:
+stored (``LINESTRINGM``, M = Unix seconds); the simplified one is matched:
 
-- to grids: per grid the metres (``ST_Length(geography)`` of the part inside) and minutes
+- to grids (``match_grids``, vectorised shapely in the track's UTM zone, computed before the
+  write transaction opens by ``record_track``): per grid the metres inside it (a grid reaching
+  ``SIMPLIFY_TOLERANCE_M`` past its border, so a border street counts for both) and minutes
   (each segment's duration shared by the length inside; a segment standing still counts
   wholly), with the first and last time seen;
-- to its route: each planned stop is passed when the track comes within ``radius_m``
-  (geography) of the stop's point on the street — the point the plan walked to, where the
-  route passes closest to the stop — at the time interpolated on the track
+- to its route, in one statement: each planned stop is passed when the track comes within
+  ``radius_m`` (geography) of the stop's point on the street — the point the plan walked to,
+  where the route passes closest to the stop — at the time interpolated on the track
   (``ST_InterpolatePoint``). A stop set back from the street is passed by walking past it.
 
 A track is idempotent by content: the SHA-256 of its fixes (longitude, latitude, time) is unique
