@@ -18,6 +18,7 @@ from api.schemas.tiles import ProblemFeatures
 from gis.access.policy import Principal, authorize
 from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
+from gis.patrols.coverage import CoverageSource
 from maps.assets import check_installed, content_security_policy, render
 from maps.care import CARE_VISITS_PATH
 from maps.pages import (
@@ -74,6 +75,10 @@ def grids_map(
     patrol_until: Annotated[
         datetime | None, Query(description=f"patrol window end (default: now); {NAIVE_TIME}")
     ] = None,
+    patrol_source: Annotated[
+        CoverageSource,
+        Query(description="patrol coverage of the GPS tracks walked, or of the plans' routes"),
+    ] = "walked",
     care_visits: Annotated[
         bool, Query(description="buildings with overdue care visits (counts, no names)")
     ] = True,
@@ -97,6 +102,7 @@ def grids_map(
         patrol_window=resolve_window(
             patrol_since, patrol_until, zone=settings.zone, names=("patrol_since", "patrol_until")
         ),
+        patrol_source=patrol_source,
         care_visits=care_visits,
     )
     return _page(render(fmap, mode="served"), settings)

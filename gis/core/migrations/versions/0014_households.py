@@ -5,7 +5,7 @@ set a visit cadence; ``household_visits`` is the record of visits, whose ``met``
 the cadence. Names, phones, flags and notes are personal data (see gis/access/policy.py).
 
 Revision ID: 0014_households
-Revises: 0006_layer_versions (the lead re-chains it after the other branches' migrations)
+Revises: 0008_track_content (the lead re-chains it after the other branches' migrations)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0014_households"
-down_revision = "0006_layer_versions"
+down_revision = "0008_track_content"
 branch_labels = None
 depends_on = None
 
