@@ -19,6 +19,9 @@ depends_on = None
 
 CARE_FLAGS = ("elderly_alone", "disabled", "left_behind_child", "low_income", "other")
 OUTCOMES = ("met", "not_home", "refused")
+# Patrol stops may be buildings with households to visit (``care_visit``).
+STOP_KINDS = ("report", "hot_grid", "facility", "building", "point", "care_visit")
+FIRST_STOP_KINDS = STOP_KINDS[:-1]
 # The overdue-visits layer reads both; their writes bump its ETag (0006's trigger).
 SOURCES = ("households", "household_visits")
 
@@ -75,8 +78,24 @@ def upgrade() -> None:
             "FOR EACH STATEMENT EXECUTE FUNCTION bump_layer_version()"
         )
 
+    op.execute(
+        f"""
+        ALTER TABLE patrol_stops DROP CONSTRAINT patrol_stops_kind;
+        ALTER TABLE patrol_stops ADD CONSTRAINT patrol_stops_kind
+            CHECK (kind IN ({_list(STOP_KINDS)}));
+        """
+    )
+
 
 def downgrade() -> None:
+    op.execute(
+        f"""
+        DELETE FROM patrol_stops WHERE kind = 'care_visit';
+        ALTER TABLE patrol_stops DROP CONSTRAINT patrol_stops_kind;
+        ALTER TABLE patrol_stops ADD CONSTRAINT patrol_stops_kind
+            CHECK (kind IN ({_list(FIRST_STOP_KINDS)}));
+        """
+    )
     for table in SOURCES:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_layer_version ON {table}")
         op.execute(f"DELETE FROM layer_versions WHERE source = '{table}'")
