@@ -48,6 +48,8 @@ class WalkArea:
     code: str
     name: str | None
     district_code: str | None
+    lon: float
+    lat: float
     geometry: dict[str, Any] | None
     street_m: float
     buildings: int
@@ -133,6 +135,22 @@ def _legs(city: WalkCity, served: np.ndarray) -> Any:
     return shapely.multilinestrings(shapely.linestrings(coords)) if len(k) else None
 
 
+def _empty(city: WalkCity, j: int) -> WalkArea:
+    """The area of a facility no street reaches (or whose leg alone exceeds the limit)."""
+    fac = city.facilities
+    return WalkArea(
+        fac.codes[j],
+        fac.names[j],
+        fac.district[j],
+        float(fac.lon[j]),
+        float(fac.lat[j]),
+        None,
+        0.0,
+        0,
+        0,
+    )
+
+
 def walk_areas(
     conn: Connection,
     *,
@@ -145,10 +163,7 @@ def walk_areas(
     city = load_walk_city(conn, limit)
     fac = city.facilities
     if city.graph is None:
-        return [
-            WalkArea(fac.codes[j], fac.names[j], fac.district[j], None, 0.0, 0, 0)
-            for j in range(len(fac))
-        ]
+        return [_empty(city, j) for j in range(len(fac))]
     graph = city.graph
     b_nodes, b_offsets = city.building_nodes, city.building_offsets
     f_nodes, f_offsets = city.facility_nodes, city.facility_offsets
@@ -160,7 +175,7 @@ def walk_areas(
             budget = limit.limit_m - float(f_offsets[j])
             served = dist[row][b_nodes] + b_offsets <= budget
             if budget <= 0:
-                areas.append(WalkArea(fac.codes[j], fac.names[j], fac.district[j], None, 0, 0, 0))
+                areas.append(_empty(city, int(j)))
                 continue
             edges, f0, f1 = reached_pieces(city, dist[row], budget)
             lines = _area_polygon(city, edges, f0, f1)
@@ -181,6 +196,8 @@ def walk_areas(
                     code=fac.codes[j],
                     name=fac.names[j],
                     district_code=fac.district[j],
+                    lon=float(fac.lon[j]),
+                    lat=float(fac.lat[j]),
                     geometry=dict(geometry),
                     street_m=round(float(shapely.length(lines)), 1),
                     buildings=int(served.sum()),
