@@ -114,6 +114,19 @@ def test_siting_brings_residents_within_and_beats_or_ties_greedy(
     assert all(0 < s["new_residents"] <= gained for s in body["sites"])
 
 
+def test_siting_among_given_points(client: TestClient, gaps: dict[str, Any]) -> None:
+    # One point at the farthest building beyond the limit, one at a station (adds nothing).
+    far = gaps["gaps"][0]
+    points = [
+        {"lon": far["lon"], "lat": far["lat"], "label": "by the farthest"},
+        {"lon": 104.0616752, "lat": 30.6653724, "label": "at FAC-000005"},
+    ]
+    body = client.post("/service-areas/siting", json={"new_sites": 1, "candidates": points}).json()
+    assert body["candidates"] == 2
+    (site,) = body["sites"]
+    assert site["label"] == "by the farthest" and site["new_residents"] >= far["residents"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "named"),
     [
