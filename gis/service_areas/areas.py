@@ -38,7 +38,7 @@ AREA_BUFFER_M = 30.0
 # Outline simplification of the area polygons (metres): drawing, not measuring.
 _SIMPLIFY_M = 2.0
 # Rows of the (sources x nodes) distance matrix computed at once.
-_BATCH = 32
+_BATCH = 8
 
 
 @dataclass(frozen=True)

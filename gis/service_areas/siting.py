@@ -45,7 +45,7 @@ MAX_NEW_SITES = 100
 MAX_GIVEN_CANDIDATES = 50_000
 DEFAULT_TIME_LIMIT_S = 60.0
 CANDIDATE_SOURCES = ("buildings", "facilities")
-_BATCH = 64
+_BATCH = 16
 
 
 @dataclass(frozen=True)
