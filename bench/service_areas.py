@@ -11,7 +11,10 @@ Loads the city into its own throwaway cluster (first run only), then measures in
    multi-source Dijkstra, totals), step by step; and, on the SAME graph in the same run, a bare
    ``scipy.sparse.csgraph.dijkstra(min_only=True)`` from the stations' nodes — the reference
    the routing step is compared with;
-2. siting of 5 new stations among 5,000 candidate points (buildings drawn at random among
+2. pgRouting's own answer to the same question on the same network: one
+   ``pgr_drivingDistance(…, equicost := true)`` from every station's nearest vertex (each
+   vertex's nearest station), the SQL path the in-memory graph was chosen over;
+3. siting of 5 new stations among 5,000 candidate points (buildings drawn at random among
    those beyond the limit and their neighbours), exact maximum coverage with HiGHS, and the
    greedy baseline's coverage beside it.
 """
@@ -113,6 +116,24 @@ def bench_gaps(engine: Engine) -> dict[str, Any]:
     }
 
 
+def bench_pgrouting(engine: Engine) -> dict[str, Any]:
+    """Every vertex's nearest station by ``pgr_drivingDistance`` with ``equicost``."""
+    sql = """
+    SELECT count(*) FROM pgr_drivingDistance(
+        'SELECT id, source, target, length_m AS cost, length_m AS reverse_cost
+         FROM routing_edges',
+        (SELECT array_agg(DISTINCT v.id) FROM facilities f
+         CROSS JOIN LATERAL (SELECT id FROM routing_vertices ORDER BY geom <-> f.geom LIMIT 1) v
+         WHERE f.kind = 'service_station'),
+        1e9, directed := false, equicost := true)
+    """
+    with engine.connect() as conn:
+        start = time.perf_counter()
+        rows = conn.execute(text(sql)).scalar_one()
+        _timed("pgRouting pgr_drivingDistance(equicost) from every station, whole network", start)
+    return {"pgrouting_rows": int(rows)}
+
+
 def bench_siting(engine: Engine, gaps: dict[str, Any], *, n: int, sites: int) -> dict[str, Any]:
     limit_m = check_limit().limit_m
     walk = gaps["walk_m"]
@@ -155,8 +176,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--candidates", type=int, default=5000)
     parser.add_argument("--sites", type=int, default=5)
     parser.add_argument("--out", type=Path, help="append the result to this .jsonl")
+    parser.add_argument(
+        "--pgrouting-only", action="store_true", help="only the pgRouting comparison (step 2)"
+    )
     args = parser.parse_args(argv)
     engine = open_city(args.city, args.pg_home)
+    print("pgRouting:", flush=True)
+    pgrouting = bench_pgrouting(engine)
+    if args.pgrouting_only:
+        print(json.dumps({"pgrouting": pgrouting, "timings_s": timings}, indent=1))
+        return
     print("gaps:", flush=True)
     gaps = bench_gaps(engine)
     print("siting:", flush=True)
@@ -166,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         "city": str(args.city),
         "gaps": {k: v for k, v in gaps.items() if k not in ("walk_m", "lon", "lat", "codes")},
         "siting": siting,
+        "pgrouting": pgrouting,
         "timings_s": timings,
     }
     print(json.dumps(summary, ensure_ascii=False, indent=1))
