@@ -222,10 +222,13 @@ def with_sources(
     k = len(nodes)
     total = graph.nodes + k
     starts = np.arange(graph.nodes, total, dtype=np.int64)
-    a = np.concatenate([graph.seg_a, starts])
-    b = np.concatenate([graph.seg_b, nodes])
-    w = np.concatenate([graph.seg_m, offsets_m])
-    return _matrix(a, b, w, total), starts
+    # The new entries join new nodes: no pair repeats, so the built graph's entries are
+    # reused as they are (no second sort of the whole network).
+    base = graph.matrix.tocoo()
+    rows = np.concatenate([base.row, starts])
+    cols = np.concatenate([base.col, nodes])
+    data = np.concatenate([base.data, np.maximum(offsets_m, _MIN_WEIGHT_M)])
+    return csr_matrix((data, (rows, cols)), shape=(total, total)), starts
 
 
 def nearest_source(
