@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Connection
 
 from gis.service_areas.network import FloatArray, IntArray, nearest_source
@@ -112,23 +113,37 @@ def _totals(
     unconnected: np.ndarray,
     across: np.ndarray,
 ) -> list[UnitTotals]:
-    labels = np.array([k or "" for k in keys], dtype=object)
-    out = []
-    for code in sorted(set(labels.tolist())):
-        mask = labels == code
-        out.append(
-            UnitTotals(
-                code=code or None,
-                name=names.get(code) if code else None,
-                buildings=int(mask.sum()),
-                residents=int(residents[mask].sum()),
-                beyond_buildings=int((mask & beyond).sum()),
-                beyond_residents=int(residents[mask & beyond].sum()),
-                not_connected_buildings=int((mask & unconnected).sum()),
-                across_border_buildings=int((mask & across).sum()),
-            )
+    frame = pd.DataFrame(
+        {
+            "key": pd.Series(keys, dtype=object).fillna(""),
+            "residents": residents,
+            "beyond": beyond,
+            "beyond_residents": np.where(beyond, residents, 0),
+            "unconnected": unconnected,
+            "across": across,
+        }
+    )
+    sums = frame.groupby("key", sort=True).agg(
+        buildings=("residents", "size"),
+        residents=("residents", "sum"),
+        beyond=("beyond", "sum"),
+        beyond_residents=("beyond_residents", "sum"),
+        unconnected=("unconnected", "sum"),
+        across=("across", "sum"),
+    )
+    return [
+        UnitTotals(
+            code=str(code) or None,
+            name=names.get(str(code)) if code else None,
+            buildings=int(row.buildings),
+            residents=int(row.residents),
+            beyond_buildings=int(row.beyond),
+            beyond_residents=int(row.beyond_residents),
+            not_connected_buildings=int(row.unconnected),
+            across_border_buildings=int(row.across),
         )
-    return out
+        for code, row in sums.iterrows()
+    ]
 
 
 def _row(city: WalkCity, walks: NearestWalks, k: int) -> GapBuilding:
@@ -160,12 +175,14 @@ def summarize_gaps(
     lim = city.limit
     beyond = ~walks.within(lim.limit_m)
     unconnected = ~np.isfinite(walks.walk_m)
-    fac_district = np.array(
-        [city.facilities.district[j] if j >= 0 else None for j in walks.facility], dtype=object
+    # Districts as numbers (-1: none), the nearest facility's looked up by index.
+    number = {code: k for k, code in enumerate(city.districts.codes)}
+    own_district = pd.Series(b.district, dtype=object).map(number).fillna(-1).to_numpy(np.int64)
+    fac_number = np.array(
+        [number.get(d, -1) if d else -1 for d in city.facilities.district] + [-1], dtype=np.int64
     )
-    own_district = np.array(b.district, dtype=object)
-    known = (fac_district != None) & (own_district != None)  # noqa: E711 (element-wise)
-    across = (walks.facility >= 0) & known & (fac_district != own_district)
+    fac_district = fac_number[walks.facility]  # facility -1 picks the trailing -1
+    across = (fac_district >= 0) & (own_district >= 0) & (fac_district != own_district)
     # Farthest first (not connected at the very top): the worst served lead the list.
     gap_order = np.flatnonzero(beyond)
     gap_order = gap_order[
