@@ -25,6 +25,7 @@ def test_served_service_area_map_draws_areas_gaps_and_sites(
         f"{demo_server}/maps/service-areas?new_sites=2",
         screenshot=tmp_path / "service-areas.png",
         wait_until="networkidle",
+        wait_for="() => ((window.gridpatrolVector?.stats.districts || {}).features || 0) >= 3",
     )
     assert report.errors == [] and report.blocked == []
     assert report.vector["districts"]["features"] >= 3
