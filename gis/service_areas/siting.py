@@ -43,6 +43,9 @@ from gis.service_areas.walk import (
 
 MAX_NEW_SITES = 100
 MAX_GIVEN_CANDIDATES = 50_000
+# Candidates within reach of a building beyond the limit that one request compares at most
+# (each needs its own bounded Dijkstra; a whole city's buildings would run for an hour).
+MAX_USEFUL_CANDIDATES = 20_000
 DEFAULT_TIME_LIMIT_S = 60.0
 CANDIDATE_SOURCES = ("buildings", "facilities")
 _BATCH = 16
@@ -242,6 +245,12 @@ def coverage_problem(
         dtype=np.float64,
     )
     useful = np.flatnonzero(near[cand_nodes] + cand_offsets <= limit_m)
+    if len(useful) > MAX_USEFUL_CANDIDATES:
+        raise InvalidInput(
+            f"{len(useful):,} candidates reach a building beyond the limit; at most "
+            f"{MAX_USEFUL_CANDIDATES:,} can be compared in one request: pass fewer candidate "
+            "points (e.g. buildings of the districts concerned)"
+        )
     keep = np.flatnonzero(np.isfinite(near))
     local = np.full(graph.nodes, -1, dtype=np.int64)
     local[keep] = np.arange(len(keep))

@@ -102,6 +102,14 @@ def test_siting_among_buildings(town: Engine) -> None:
     assert two.covered_after == two.residents
 
 
+def test_too_many_useful_candidates_are_refused(
+    town: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gis.service_areas.siting.MAX_USEFUL_CANDIDATES", 1)
+    with town.connect() as conn, pytest.raises(InvalidInput, match="candidates reach"):
+        site_stations(conn, new_sites=1, minutes=10, walk_speed_kmh=SPEED_KMH)
+
+
 @pytest.mark.parametrize(
     ("options", "named"),
     [
