@@ -27,7 +27,7 @@ def _demo(shared_demo_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterat
 def test_service_areas_json_and_table() -> None:
     result = runner.invoke(app, ["service-areas", "--json"])
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     assert body["kind"] == "service_station" and body["minutes"] == 15
     assert body["gaps_matched"] == len(body["gaps"]) == body["beyond_buildings"] > 0
     table = runner.invoke(app, ["service-areas", "--minutes", "20", "--top", "3"])
@@ -40,7 +40,7 @@ def test_site_stations_json() -> None:
         app, ["site-stations", "--new", "1", "--candidates", "facilities", "--json"]
     )
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     assert body["optimal"] and len(body["sites"]) == 1
     assert body["covered_after"] > body["covered_before"]
     table = runner.invoke(app, ["site-stations", "--new", "1", "--candidates", "facilities"])
@@ -64,7 +64,7 @@ def test_bad_input_exits_2_naming_it(args: list[str], named: str) -> None:
 
 
 def test_the_straddling_community_is_listed() -> None:
-    body = json.loads(runner.invoke(app, ["service-areas", "--json"]).output)
+    body = json.loads(runner.invoke(app, ["service-areas", "--json"]).stdout)
     straddler = demo_manifest()["straddling_community"]
     (row,) = [u for u in body["by_community"] if u["code"] == straddler]
     assert row["beyond_buildings"] > 0 and row["across_border_buildings"] > 0
