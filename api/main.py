@@ -27,6 +27,7 @@ from api.routes import (
     open311,
     patrols,
     reports,
+    service_areas,
     tiles,
     topology,
 )
@@ -50,6 +51,7 @@ ROUTE_MODULES = (
     topology,
     coverage,
     patrols,
+    service_areas,
     maps,
     tiles,
     ogc,
