@@ -33,7 +33,7 @@ from api.routes import (
 from api.schemas.common import ValidationErrorBody
 from api.schemas.open311 import ServiceRequestForm
 from gis.access.tokens import signing_key
-from gis.core.db import async_pool, open_database
+from gis.core.db import async_pool, open_database, use_time_zone
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
 from maps.assets import ROOTS
@@ -111,6 +111,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         app.state.engine = engine or open_database(settings)
+        # Times read from the database carry the configured zone's offset, on every route.
+        use_time_zone(app.state.engine, settings.timezone)
         app.state.settings = settings
         app.state.categories = categories
         app.state.signing_key = key
