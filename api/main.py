@@ -14,6 +14,10 @@ from sqlalchemy import Engine
 from api.auth import get_principal
 from api.errors import add_exception_handlers
 from api.hardening import CatchAll, RequestGuard, check_parameters
+from api.pages import routes as pages
+from api.pages.docs import add_documentation
+from api.pages.render import STATIC_DIR as PAGES_STATIC
+from api.pages.render import STATIC_URL as PAGES_STATIC_URL
 from api.ratelimit import TokenBucketLimiter
 from api.routes import (
     analytics,
@@ -53,6 +57,7 @@ ROUTE_MODULES = (
     maps,
     tiles,
     ogc,
+    pages,
 )
 
 
@@ -81,8 +86,10 @@ def _document_errors(app: FastAPI) -> None:
             for operation in operations.values():
                 for status, error in operation["responses"].items():
                     content = error.get("content", {})
-                    # Errors are JSON even where the page itself is HTML.
-                    if status[0] in "45" and "text/html" in content:
+                    # Errors are JSON even where the page itself is HTML; a form page
+                    # (/app/…) answers a refused form with the form again, saying why.
+                    form_answer = path.startswith("/app/") and status in ("401", "403")
+                    if status[0] in "45" and "text/html" in content and not form_answer:
                         content["application/json"] = content.pop("text/html")
                 answer = operation["responses"].get("422")
                 if answer is None or "HTTPValidationError" not in str(answer):
@@ -150,7 +157,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # Every route: repeated scalars, huge integers, numbers as dates refused (422); a
         # bearer token, when sent, must be valid (401) — handlers reuse the cached principal.
         dependencies=[Depends(check_parameters), Depends(get_principal)],
+        # Served from the npm install instead of a CDN (api/pages/docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
+    add_documentation(app)
     add_exception_handlers(app)
     _document_errors(app)
     # Outermost last: CatchAll also answers for errors inside RequestGuard.
@@ -167,4 +178,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             StaticFiles(directory=directory, check_dir=False),
             name=f"static-{root}",
         )
+    app.mount(PAGES_STATIC_URL, StaticFiles(directory=PAGES_STATIC), name="static-pages")
     return app
