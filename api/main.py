@@ -86,10 +86,11 @@ def _document_errors(app: FastAPI) -> None:
             for operation in operations.values():
                 for status, error in operation["responses"].items():
                     content = error.get("content", {})
-                    # Errors are JSON even where the page itself is HTML; a form page
-                    # (/app/…) answers a refused form with the form again, saying why.
-                    form_answer = path.startswith("/app/") and status in ("401", "403")
-                    if status[0] in "45" and "text/html" in content and not form_answer:
+                    # Errors are JSON even where the page itself is HTML, but for a form
+                    # page's refusal declared as a page (the form again, saying why).
+                    html = content.get("text/html")
+                    page = html is not None and html.get("schema") == {"type": "string"}
+                    if status[0] in "45" and html is not None and not page:
                         content["application/json"] = content.pop("text/html")
                 answer = operation["responses"].get("422")
                 if answer is None or "HTTPValidationError" not in str(answer):

@@ -9,14 +9,34 @@ page. Signing in there also signs the browser in for the pages (``api.session``)
 
 from __future__ import annotations
 
+from functools import cache
+
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from maps.assets import PAGE_ASSETS, check_installed, inline_script_hashes
+from maps.assets import PAGE_ASSETS, check_installed, inline_script_hashes, local_path
 
 DOCS_PATH = "/docs"
 REDOC_PATH = "/redoc"
+# ReDoc's bundle, served with the one URL it loads from the internet (the "API docs by
+# Redocly" logo) replaced by an empty image: on an intranet that request fails loudly.
+REDOC_JS_PATH = "/static/docs/redoc.standalone.js"
+_REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+_EMPTY_IMAGE = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
+
+
+@cache
+def redoc_bundle() -> bytes:
+    """ReDoc's standalone bundle without its CDN logo (fails if a new version moved it)."""
+    check_installed()
+    code = local_path(PAGE_ASSETS["redoc_js"]).read_text(encoding="utf-8")
+    if _REDOC_LOGO not in code:
+        raise RuntimeError(
+            f"ReDoc's bundle no longer loads {_REDOC_LOGO}: check what it loads now "
+            "(api/pages/docs.py)"
+        )
+    return code.replace(_REDOC_LOGO, _EMPTY_IMAGE).encode()
 
 
 def _static(name: str) -> str:
@@ -75,11 +95,19 @@ def add_documentation(app: FastAPI) -> None:
             get_redoc_html(
                 openapi_url=root + str(app.openapi_url),
                 title=f"{title} API reference — ReDoc",
-                redoc_js_url=root + _static("redoc_js"),
+                redoc_js_url=root + REDOC_JS_PATH,
                 redoc_favicon_url="data:,",
                 with_google_fonts=False,
             )
         )
 
+    async def redoc_js(request: Request) -> Response:
+        return Response(
+            redoc_bundle(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     app.add_route(DOCS_PATH, swagger_ui, include_in_schema=False)
     app.add_route(REDOC_PATH, redoc, include_in_schema=False)
+    app.add_route(REDOC_JS_PATH, redoc_js, include_in_schema=False)

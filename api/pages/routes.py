@@ -175,7 +175,7 @@ async def login(
 
 @router.post(
     LOGOUT_PATH,
-    responses={303: {"description": "signed out: on to the sign-in page"}},
+    responses={303: {"description": "signed out: on to the sign-in page"}, **error_responses(403)},
     dependencies=[require("sign_in")],
 )
 async def logout(

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from api.auth import require, route_permissions
 from api.main import create_app
+from api.pages.docs import REDOC_JS_PATH
 from cli.main import app as cli_app
 from gis.access.policy import (
     POLICY,
@@ -53,7 +54,7 @@ TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
 # Lists an in-scope grant may read out of scope too: they hold only what the scope reaches.
 SCOPED_LISTS = {("GET", "/patrols")}
 # FastAPI's own pages and the static map assets: not API operations, public by nature.
-NOT_OPERATIONS = {"/openapi.json", "/docs", "/redoc"}
+NOT_OPERATIONS = {"/openapi.json", "/docs", "/redoc", REDOC_JS_PATH}
 STATUS = {"unauthorized": 401, "forbidden": 403}
 
 
