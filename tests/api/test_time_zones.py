@@ -88,4 +88,6 @@ def test_the_cli_prints_the_configured_zone(
     assert f"starting {local.isoformat()} ({zone})" in table.output, table.output
     as_json = runner.invoke(cli_app, ["plan-patrols", str(request), "--json"])
     assert as_json.exit_code == 0, as_json.output
-    assert all(t.endswith(_offset(zone)) for t in _times(json.loads(as_json.output)))
+    assert all(t.endswith(_offset(zone)) for t in _times(json.loads(as_json.stdout))), (
+        as_json.output[:300]
+    )
