@@ -47,7 +47,7 @@ def sign_in(
         set_session(request, response, issued.token, max_age_s=expires_in)
     return Token(
         access_token=issued.token,
-        expires_at=issued.expires_at,
+        expires_at=issued.expires_at.astimezone(settings.zone),
         expires_in=expires_in,
     )
 
