@@ -129,10 +129,16 @@ POLICY: dict[str, Permission] = {
         ),
         Permission(
             "read_analytics",
-            "read hotspots, KPIs and care-visit counts (GET /analytics/…; no names)",
+            "read hotspots, KPIs, service areas (walk areas, gaps, siting) and care-visit counts "
+            "(GET /analytics/visits; no names)",
             _EVERYONE,
         ),
-        Permission("sign_in", "sign in for a bearer token (POST /auth/token)", _EVERYONE),
+        Permission(
+            "sign_in",
+            "sign in for a bearer token (POST /auth/token) or a browser session (/app/login), "
+            "sign out (/app/logout)",
+            _EVERYONE,
+        ),
         Permission(
             "read_report_contact",
             "read a report's reporter name, phone and photo, its worker's name, its events' "
