@@ -33,6 +33,8 @@ from gis.city import load_city
 from gis.core.db import make_engine, migrate
 from gis.core.errors import InvalidInput
 from gis.core.settings import get_settings
+from gis.households.registry import LAYER as HOUSEHOLDS_LAYER
+from gis.households.registry import import_households_csv
 from gis.patrols.tracks import DEFAULT_RADIUS_M
 from gis.reports.history import REPORTS_LAYER, import_report_file
 from gis.reports.workers import import_workers_csv
@@ -100,7 +102,7 @@ def db_url() -> None:
 # ----------------------------------------------------------------------------- data
 # GPS tracks of patrols: GPX or GeoJSON, stored for a plan (cli/patrols.py).
 TRACKS_LAYER = "tracks"
-LOADABLE_LAYERS = (*LAYERS, REPORTS_LAYER, "workers", TRACKS_LAYER)
+LOADABLE_LAYERS = (*LAYERS, REPORTS_LAYER, "workers", HOUSEHOLDS_LAYER, TRACKS_LAYER)
 
 
 @app.command("load")
@@ -109,7 +111,7 @@ def load(
         Path,
         typer.Argument(
             help="GeoJSON, GeoPackage, Shapefile or .osm.pbf; CSV with lon/lat for reports; "
-            "CSV for workers; GPX or GeoJSON for tracks"
+            "CSV for workers and households; GPX or GeoJSON for tracks"
         ),
     ],
     layer: Annotated[
@@ -146,6 +148,14 @@ def load(
 
         print_results([run(load_workers)], as_json)
         return
+    if layer == HOUSEHOLDS_LAYER:
+        # The household registry: a CSV keyed by building code (gis/households/registry.py).
+        def load_households() -> ImportResult:
+            with engine.begin() as conn:
+                return import_households_csv(conn, path, zone=settings.zone)
+
+        print_results([run(load_households)], as_json)
+        return
 
     def action() -> ImportResult:
         with progress_bar(not as_json and sys.stderr.isatty()) as progress, engine.begin() as conn:
@@ -168,7 +178,11 @@ def demo(
     categories = configured_categories(settings)
     engine = open_engine(settings)
     with progress_bar(not as_json and sys.stderr.isatty()) as progress:
-        results = run(lambda: load_city(engine, DEMO_DIR, categories=categories, progress=progress))
+        results = run(
+            lambda: load_city(
+                engine, DEMO_DIR, categories=categories, progress=progress, zone=settings.zone
+            )
+        )
     print_results(results, as_json)
 
 
@@ -200,6 +214,7 @@ def serve(
                     DEMO_DIR,
                     categories=configured_categories(settings),
                     progress=progress,
+                    zone=settings.zone,
                 )
             )
     bind_host = host or settings.host

@@ -29,6 +29,7 @@ KIND_LABELS = {
     "facility": "部件 facility",
     "building": "楼栋 building",
     "point": "地点 point",
+    "care_visit": "家访 care visit",
 }
 STALE_COLOUR = "#d7191c"
 PATROLLED_COLOUR = "#1a9850"

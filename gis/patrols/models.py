@@ -34,7 +34,7 @@ from gis.core.models import SRID, Base
 from gis.core.vocabulary import sql_list
 from gis.patrols.request import Mode
 
-StopKind = Literal["report", "hot_grid", "facility", "building", "point"]
+StopKind = Literal["report", "hot_grid", "facility", "building", "point", "care_visit"]
 TrackSource = Literal["gpx", "geojson"]
 PLAN_MODES: tuple[str, ...] = get_args(Mode)
 STOP_KINDS: tuple[str, ...] = get_args(StopKind)

@@ -101,6 +101,24 @@ def _codes_of(level: Level, codes: list[str] | None) -> list[str] | None:
     return codes
 
 
+class CareVisitsIn(_Strict):
+    """Buildings with households whose care visit is overdue (or due within
+    ``due_within_days``) at the plan's start; ``dwell_minutes`` per household to visit."""
+
+    due_within_days: int = Field(
+        default=0,
+        ge=0,
+        le=60,
+        description="0: overdue only; N: also households whose deadline passes within N days",
+    )
+    dwell_minutes: float = Field(default=15.0, gt=0, le=120, description="per household")
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA zone whose calendar days count (default: GRIDPATROL_TIMEZONE)",
+    )
+
+
 class StopsIn(_Strict):
     """The kinds of stop to plan; at least one must be chosen."""
 
@@ -109,6 +127,7 @@ class StopsIn(_Strict):
     facilities: list[str] = Field(default_factory=list, description="facility kinds")
     buildings: list[str] = Field(default_factory=list, description="building codes")
     points: list[PointStopIn] = Field(default_factory=list)
+    care_visits: CareVisitsIn | None = None
     districts: list[str] | None = Field(
         default=None,
         description="open reports, hot grids and facilities lying in these districts "
@@ -119,7 +138,7 @@ class StopsIn(_Strict):
         description="… and, if given, lying in these communities (e.g. one straddling districts)",
     )
 
-    @field_validator("hot_grids", mode="before")
+    @field_validator("hot_grids", "care_visits", mode="before")
     @classmethod
     def _hot_grids_flag(cls, value: object) -> object:
         """``true`` means hot grids with the default confidence and dwell time."""
@@ -141,12 +160,11 @@ class StopsIn(_Strict):
 
     @model_validator(mode="after")
     def _at_least_one_kind(self) -> StopsIn:
-        if not (
-            self.open_reports or self.hot_grids or self.facilities or self.buildings or self.points
-        ):
+        chosen = (self.open_reports, self.hot_grids, self.facilities, self.buildings, self.points)
+        if not (any(chosen) or self.care_visits is not None):
             raise ValueError(
                 "choose at least one kind of stop: open_reports, hot_grids, facilities, "
-                "buildings or points"
+                "buildings, points or care_visits"
             )
         if len(self.buildings) + len(self.points) > MAX_STOPS_LISTED:
             raise ValueError(f"at most {MAX_STOPS_LISTED} buildings and points may be listed")
@@ -230,6 +248,10 @@ class PlanRequest(_Strict):
                 update={"since": in_zone(hot.since, zone), "until": in_zone(hot.until, zone)}
             )
             stops = stops.model_copy(update={"hot_grids": hot})
+        care = stops.care_visits
+        if care is not None and care.timezone is None:
+            care = care.model_copy(update={"timezone": str(zone)})
+            stops = stops.model_copy(update={"care_visits": care})
         return self.model_copy(update={"start_at": in_zone(self.start_at, zone), "stops": stops})
 
     @model_validator(mode="after")

@@ -6,11 +6,13 @@
 - Gi* hot grids (``find_hotspots(unit="grid")``) at the chosen confidence (after FDR, or on the
   raw permutation p when asked): optional, valued by their z-score, visited at a point on a
   street inside the grid for ``dwell_minutes``;
-- facilities of chosen kinds, buildings (care visits) and explicit points: optional.
+- facilities of chosen kinds, buildings (listed) and explicit points: optional;
+- care visits: buildings with households whose visit is overdue at the plan's start (or due
+  within N days), a dwell per household, valued by how many and how overdue: optional.
 
-Open reports, hot grids and facilities are those lying in the scope (the request's districts,
-by default the patrollers'; and its communities, if given); buildings and points are taken as
-listed. Each stop gets the grid and district holding it, from its location.
+Open reports, hot grids, facilities and care visits are those lying in the scope (the
+request's districts, by default the patrollers'; and its communities, if given); buildings and
+points are taken as listed. Each stop gets the grid and district holding it, from its location.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from sqlalchemy import Connection, text
 
 from gis.analysis.hotspots import classify, find_hotspots
 from gis.core.errors import InvalidInput
+from gis.core.timewindow import time_zone
 from gis.core.vocabulary import OPEN_STATUSES
-from gis.patrols.request import HotGridsIn, PlanRequest
+from gis.households.cadence import DAYS_OVERDUE_SQL, DUE_WITHIN_SQL, status_sql
+from gis.patrols.request import CareVisitsIn, HotGridsIn, PlanRequest
 from gis.reports.categories import Category
 from gis.territory.importing import FACILITY_KINDS
 
@@ -237,6 +241,61 @@ def facility_stops(
     ]
 
 
+# A care visit is worth a listed building per household, and more the longer it is overdue
+# (a week overdue doubles a household's worth).
+CARE_VALUE_PER_OVERDUE_DAY = 1.0 / 7.0
+
+_CARE_BUILDINGS = f"""
+WITH s AS ({status_sql("h.care <> '{}' OR h.visit_every_days IS NOT NULL")}),
+due AS (
+    SELECT s.building_id, s.code, {DAYS_OVERDUE_SQL} AS days_overdue
+    FROM s WHERE {DUE_WITHIN_SQL}
+)
+SELECT b.id, b.code, ST_X(p) AS lon, ST_Y(p) AS lat,
+       array_agg(due.code ORDER BY due.code) AS households,
+       sum(coalesce(due.days_overdue, 0)) AS days_overdue
+FROM due JOIN buildings b ON b.id = due.building_id
+CROSS JOIN LATERAL ST_PointOnSurface(b.geom) AS p
+WHERE {_IN_SCOPE.format(point="p")}
+GROUP BY b.id, b.code, p
+ORDER BY b.code
+"""
+
+
+def care_visit_stops(
+    conn: Connection, care: CareVisitsIn, *, scope: Scope, start_at: datetime
+) -> list[Stop]:
+    """Buildings in scope with households whose care visit is overdue at ``start_at`` (or
+    due within ``care.due_within_days``), at a point inside each footprint: a dwell per
+    household, valued by how many and how overdue; the label lists the households' codes
+    (their names stay behind ``read_households``)."""
+    zone = time_zone(care.timezone or "UTC")
+    rows = conn.execute(
+        text(_CARE_BUILDINGS),
+        {
+            "now": start_at,
+            "tz": str(zone),
+            "within": care.due_within_days,
+            **_scope_params(scope),
+        },
+    ).all()
+    return [
+        Stop(
+            kind="care_visit",
+            ref=r.code,
+            label=f"{len(r.households)} household(s) to visit: {', '.join(r.households)}",
+            lon=float(r.lon),
+            lat=float(r.lat),
+            required=False,
+            value=STOP_VALUES["building"]
+            * (len(r.households) + CARE_VALUE_PER_OVERDUE_DAY * float(r.days_overdue)),
+            service_minutes=care.dwell_minutes * len(r.households),
+            building_id=int(r.id),
+        )
+        for r in rows
+    ]
+
+
 def building_stops(conn: Connection, codes: Sequence[str], *, service_minutes: float) -> list[Stop]:
     """The listed buildings (care visits), at a point inside each footprint."""
     rows = conn.execute(
@@ -373,5 +432,7 @@ def gather_stops(
         )
     if chosen.buildings:
         stops += building_stops(conn, chosen.buildings, service_minutes=request.service_minutes)
+    if chosen.care_visits is not None:
+        stops += care_visit_stops(conn, chosen.care_visits, scope=scope, start_at=request.start_at)
     stops += point_stops(request)
     return locate_stops(conn, stops)
