@@ -36,8 +36,8 @@ from gis.core.db import make_engine, migrate
 from gis.core.settings import Settings
 from gis.patrols.planning import PatrolProblem, prepare_problem, solver_input
 from gis.patrols.request import PlanRequest
+from gis.patrols.service import create_patrol_plan
 from gis.patrols.solver import UNREACHABLE, VALUE_PRIZE, Vehicle, Visit, solve_routes
-from gis.patrols.storage import create_patrol_plan
 from gis.reports.categories import get_categories
 from gis.routing.matrix import cost_matrix
 from gis.routing.snapping import snap_points
@@ -217,13 +217,13 @@ def bench_plan(
         "stops": stops,
         "patrollers": patrollers,
         "whole_plan_s": whole_s,
-        "plan_served": plan["served"],
-        "plan_unserved": len(plan["unserved"]),
-        "plan_length_m": plan["total_length_m"],
+        "plan_served": plan.served,
+        "plan_unserved": len(plan.unserved),
+        "plan_length_m": plan.total_length_m,
         "prepare_s (patrollers, stops, snapping, matrix)": prepare_s,
         "pyvrp_5s_by_seed": same_budget,
         f"pyvrp_{long_s:g}s": long_run,
-        "gap_plan_vs_long_pct": 100 * (plan["total_length_m"] / long_run["length_m"] - 1),
+        "gap_plan_vs_long_pct": 100 * (plan.total_length_m / long_run["length_m"] - 1),
         "gap_5s_seeds_pct (sorted)": gaps,
         "seeds_within_1pct": sum(1 for g in gaps if g <= 1.0),
         "ortools_gls_5s": ortools or "not installed: pip install 'ortools>=9.12'",

@@ -17,7 +17,7 @@ from cli.maps import Output, _write_page, map_app
 from gis.core.errors import InvalidInput, validation_problems
 from gis.core.settings import get_settings
 from gis.patrols.request import PlanRequest
-from gis.patrols.storage import create_patrol_plan
+from gis.patrols.service import create_patrol_plan
 from gis.patrols.tracks import add_track
 from maps.pages import patrols_page
 
@@ -185,7 +185,9 @@ def plan_patrols_command(
     request = run(lambda: build_request(request_file, flags, stop_flags)).in_zone(settings.zone)
     categories = configured_categories(settings)
     engine = open_engine(settings)
-    plan = run(lambda: create_patrol_plan(engine, request, categories=categories))
+    plan = run(lambda: create_patrol_plan(engine, request, categories=categories)).model_dump(
+        mode="json"
+    )
     if as_json:
         print(json.dumps(plan, ensure_ascii=False))
         return

@@ -11,14 +11,16 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
-from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
+from api.schemas.patrols import CoverageOut, TrackOut
 from gis.access.policy import Principal, authorize, list_scopes
 from gis.core.errors import InvalidInput
 from gis.core.timewindow import resolve_window
+from gis.patrols.answer import PlanOut, PlanPageOut
 from gis.patrols.coverage import patrol_coverage
 from gis.patrols.planning import resolve_patrollers
 from gis.patrols.request import PlanRequest
-from gis.patrols.storage import create_patrol_plan, get_plan, list_plans, plan_codes
+from gis.patrols.service import create_patrol_plan
+from gis.patrols.storage import get_plan, list_plans, plan_codes
 from gis.patrols.tracks import DEFAULT_RADIUS_M, add_track
 
 router = APIRouter(tags=["patrols"], responses=error_responses(*COMMON_ERRORS, 403, 404))
@@ -52,7 +54,7 @@ def plan(
     engine: EngineDep,
     settings: SettingsDep,
     categories: CategoriesDep,
-) -> dict[str, Any]:
+) -> PlanOut:
     """Plan patrols along the streets (PyVRP on a pgRouting matrix) and store the plan.
 
     With ``compare`` the other mode is planned on the same stops, stored too, and the
@@ -77,7 +79,7 @@ def plans(
     alternatives: Annotated[
         bool, Query(description="also list the compared other-mode plans")
     ] = False,
-) -> dict[str, Any]:
+) -> PlanPageOut:
     """Stored plans, newest first, paged."""
     return list_plans(
         conn,
@@ -128,7 +130,7 @@ def coverage(
     response_model=PlanOut,
     dependencies=[require("read_patrols", scope_of=plan_scope)],
 )
-def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
+def plan_by_id(conn: ConnDep, plan_id: int) -> PlanOut:
     """One stored plan: routes with their street geometry, stops in order, unserved stops."""
     return get_plan(conn, plan_id)
 

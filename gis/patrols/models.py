@@ -32,12 +32,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.core.models import SRID, Base
 from gis.core.vocabulary import sql_list
+from gis.patrols.kinds import KIND_CODES
+from gis.patrols.reasons import UNSERVED_CODES
 from gis.patrols.request import Mode
 
-StopKind = Literal["report", "hot_grid", "facility", "building", "point"]
 TrackSource = Literal["gpx", "geojson"]
 PLAN_MODES: tuple[str, ...] = get_args(Mode)
-STOP_KINDS: tuple[str, ...] = get_args(StopKind)
 TRACK_SOURCES: tuple[str, ...] = get_args(TrackSource)
 
 
@@ -126,12 +126,18 @@ class PatrolStop(Base):
     late_minutes: Mapped[float] = mapped_column(Float, server_default=text("0"))
     # Metres from the stop to the street point it is reached at (walked there and back).
     snap_distance_m: Mapped[float | None] = mapped_column(Float)
+    # Why it is unserved: a code (``gis.patrols.reasons.UnservedCode``) and the detail.
+    reason_code: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
     __table_args__ = (
-        CheckConstraint(f"kind IN ({sql_list(STOP_KINDS)})", name="patrol_stops_kind"),
+        CheckConstraint(f"kind IN ({sql_list(KIND_CODES)})", name="patrol_stops_kind"),
         CheckConstraint(
-            "(route_id IS NULL) = (seq IS NULL) AND (route_id IS NULL) = (reason IS NOT NULL)",
+            f"reason_code IN ({sql_list(UNSERVED_CODES)})", name="patrol_stops_reason_code"
+        ),
+        CheckConstraint(
+            "(route_id IS NULL) = (seq IS NULL) AND (route_id IS NULL) = (reason IS NOT NULL) "
+            "AND (reason IS NULL) = (reason_code IS NULL)",
             name="patrol_stops_served_or_reason",
         ),
         UniqueConstraint("route_id", "seq", name="patrol_stops_route_seq"),

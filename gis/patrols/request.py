@@ -139,18 +139,23 @@ class StopsIn(_Strict):
     def _community_codes(cls, value: list[str] | None) -> list[str] | None:
         return _codes_of(Level.COMMUNITY, value)
 
+    @classmethod
+    def kind_options(cls) -> tuple[str, ...]:
+        """The fields choosing a kind of stop (every field but the scope); each is the
+        ``option`` of one entry of ``gis.patrols.kinds.STOP_KINDS``."""
+        return tuple(name for name in cls.model_fields if name not in _SCOPE_FIELDS)
+
     @model_validator(mode="after")
     def _at_least_one_kind(self) -> StopsIn:
-        if not (
-            self.open_reports or self.hot_grids or self.facilities or self.buildings or self.points
-        ):
-            raise ValueError(
-                "choose at least one kind of stop: open_reports, hot_grids, facilities, "
-                "buildings or points"
-            )
+        if not any(getattr(self, name) for name in self.kind_options()):
+            *first, last = self.kind_options()
+            raise ValueError(f"choose at least one kind of stop: {', '.join(first)} or {last}")
         if len(self.buildings) + len(self.points) > MAX_STOPS_LISTED:
             raise ValueError(f"at most {MAX_STOPS_LISTED} buildings and points may be listed")
         return self
+
+
+_SCOPE_FIELDS = frozenset({"districts", "communities"})
 
 
 def _now() -> datetime:

@@ -188,6 +188,139 @@ def _integer_matrices(
     return distance.astype(np.int64), duration.astype(np.int64)
 
 
+def _profile_matrices(
+    distance_m: FloatMatrix, duration_s: FloatMatrix, barred: Sequence[set[int]]
+) -> tuple[list[Any], list[Any]]:
+    """Per routing profile, the integer matrices with its barred locations unreachable."""
+    distance, duration = _integer_matrices(distance_m, duration_s)
+    distances: list[Any] = []
+    durations: list[Any] = []
+    for barred_locations in barred:
+        d, t = distance.copy(), duration.copy()
+        if barred_locations:
+            rows = sorted(barred_locations)
+            for m in (d, t):
+                m[rows, :] = UNREACHABLE
+                m[:, rows] = UNREACHABLE
+                m[rows, rows] = 0
+        distances.append(d)
+        durations.append(t)
+    return distances, durations
+
+
+@dataclass
+class _Clients:
+    """PyVRP's clients for the visits: per client its visit, per visit its on-time and late
+    client (the same client when it has no deadline), and the deadline groups."""
+
+    clients: list[pyvrp.Client] = field(default_factory=list)
+    visit_of: list[int] = field(default_factory=list)
+    client_of: dict[int, tuple[int, int]] = field(default_factory=dict)
+    groups: list[pyvrp.ClientGroup] = field(default_factory=list)
+
+    def add_one(self, k: int, client: pyvrp.Client) -> None:
+        self.clients.append(client)
+        self.visit_of.append(k)
+        self.client_of[k] = (len(self.clients) - 1, len(self.clients) - 1)
+
+    def add_pair(self, k: int, on_time: pyvrp.Client, late: pyvrp.Client) -> None:
+        first = len(self.clients)
+        self.groups.append(pyvrp.ClientGroup([first, first + 1], required=False))
+        self.client_of[k] = (first, first + 1)
+        self.clients += [on_time, late]
+        self.visit_of += [k, k]
+
+
+def _clients(visits: Sequence[Visit]) -> _Clients:
+    """An optional stop is one client with its value's prize; a required one without a
+    deadline (or already past it) one client with the required (or late) prize; one with a
+    deadline an on-time and a late copy in an exclusive group."""
+    built = _Clients()
+    for k, visit in enumerate(visits):
+        service = math.ceil(visit.service_s)
+        if not visit.required or visit.due_s is None or visit.due_s < 0:
+            prize = (
+                max(1, round(VALUE_PRIZE * visit.value))
+                if not visit.required
+                else REQUIRED_PRIZE
+                if visit.due_s is None
+                else LATE_PRIZE
+            )
+            built.add_one(
+                k,
+                pyvrp.Client(
+                    location=visit.location, service_duration=service, prize=prize, required=False
+                ),
+            )
+            continue
+        group = len(built.groups)
+        on_time = pyvrp.Client(
+            location=visit.location,
+            service_duration=service,
+            tw_late=math.floor(visit.due_s),
+            prize=REQUIRED_PRIZE,
+            required=False,
+            group=group,
+        )
+        late = pyvrp.Client(
+            location=visit.location,
+            service_duration=service,
+            prize=LATE_PRIZE,
+            required=False,
+            group=group,
+        )
+        built.add_pair(k, on_time, late)
+    return built
+
+
+def _vehicle_types(
+    vehicles: Sequence[Vehicle], depot_index: dict[int, int], profile_of: Sequence[int]
+) -> list[pyvrp.VehicleType]:
+    """One vehicle type per patroller: its depots, time window, shift and walking limit."""
+    return [
+        pyvrp.VehicleType(
+            num_available=1,
+            start_depot=depot_index[v.start],
+            end_depot=depot_index[v.end],
+            tw_early=math.ceil(v.ready_s),
+            tw_late=max(math.ceil(v.ready_s), math.floor(v.latest_end_s)),
+            shift_duration=max(0, math.floor(v.latest_end_s) - math.ceil(v.ready_s)),
+            max_distance=NO_LIMIT if v.max_distance_m is None else math.floor(v.max_distance_m),
+            profile=profile_of[i],
+            name=str(i),
+        )
+        for i, v in enumerate(vehicles)
+    ]
+
+
+def _read_solution(
+    result: pyvrp.Result, built: _Clients, n_vehicles: int, n_visits: int
+) -> RouteSolution:
+    """The best solution as visit indices per vehicle, with which copy each was served as."""
+    best = result.best
+    routes: list[list[int]] = [[] for _ in range(n_vehicles)]
+    served_late: list[list[bool]] = [[] for _ in range(n_vehicles)]
+    served: set[int] = set()
+    for route in best.routes():
+        clients_in_order = [
+            activity.idx for activity in route if activity.type == pyvrp.ActivityType.CLIENT
+        ]
+        order = [built.visit_of[c] for c in clients_in_order]
+        routes[route.vehicle_type()] = order
+        served_late[route.vehicle_type()] = [
+            c != built.client_of[v][0] for c, v in zip(clients_in_order, order, strict=True)
+        ]
+        served.update(order)
+    return RouteSolution(
+        routes=routes,
+        unassigned=[k for k in range(n_visits) if k not in served],
+        feasible=bool(best.is_feasible()),
+        iterations=int(result.num_iterations),
+        runtime_s=float(result.runtime),
+        late=served_late,
+    )
+
+
 def solve_routes(
     *,
     lonlat: Sequence[tuple[float, float]],
@@ -210,103 +343,23 @@ def solve_routes(
     """
     if not vehicles:
         return RouteSolution([], list(range(len(visits))), True, 0, 0.0)
-    distance, duration = _integer_matrices(distance_m, duration_s)
     profile_of, barred = _profiles(vehicles, visits)
-    distances: list[Any] = []
-    durations: list[Any] = []
-    for barred_locations in barred:
-        d, t = distance.copy(), duration.copy()
-        if barred_locations:
-            rows = sorted(barred_locations)
-            for m in (d, t):
-                m[rows, :] = UNREACHABLE
-                m[:, rows] = UNREACHABLE
-                m[rows, rows] = 0
-        distances.append(d)
-        durations.append(t)
-
-    locations = [pyvrp.Location(x=lon, y=lat) for lon, lat in lonlat]
+    distances, durations = _profile_matrices(distance_m, duration_s, barred)
     depot_locations = sorted({v.start for v in vehicles} | {v.end for v in vehicles})
     depot_index = {loc: k for k, loc in enumerate(depot_locations)}
-    depots = [pyvrp.Depot(location=loc) for loc in depot_locations]
-
-    clients: list[pyvrp.Client] = []
-    client_visit: list[int] = []
-    # Per visit, its client (the on-time copy of a deadline) and its late copy (or the same).
-    client_of: dict[int, tuple[int, int]] = {}
-    groups: list[pyvrp.ClientGroup] = []
-    for k, visit in enumerate(visits):
-        service = math.ceil(visit.service_s)
-        if not visit.required:
-            clients.append(
-                pyvrp.Client(
-                    location=visit.location,
-                    service_duration=service,
-                    prize=max(1, round(VALUE_PRIZE * visit.value)),
-                    required=False,
-                )
-            )
-            client_visit.append(k)
-            client_of[k] = (len(clients) - 1, len(clients) - 1)
-            continue
-        if visit.due_s is None or visit.due_s < 0:
-            # No deadline, or already past it: one client, served as early as the plan allows.
-            prize = REQUIRED_PRIZE if visit.due_s is None else LATE_PRIZE
-            clients.append(
-                pyvrp.Client(
-                    location=visit.location, service_duration=service, prize=prize, required=False
-                )
-            )
-            client_visit.append(k)
-            client_of[k] = (len(clients) - 1, len(clients) - 1)
-            continue
-        group = len(groups)
-        on_time = pyvrp.Client(
-            location=visit.location,
-            service_duration=service,
-            tw_late=math.floor(visit.due_s),
-            prize=REQUIRED_PRIZE,
-            required=False,
-            group=group,
-        )
-        late = pyvrp.Client(
-            location=visit.location,
-            service_duration=service,
-            prize=LATE_PRIZE,
-            required=False,
-            group=group,
-        )
-        groups.append(pyvrp.ClientGroup([len(clients), len(clients) + 1], required=False))
-        client_of[k] = (len(clients), len(clients) + 1)
-        clients += [on_time, late]
-        client_visit += [k, k]
-
-    vehicle_types = [
-        pyvrp.VehicleType(
-            num_available=1,
-            start_depot=depot_index[v.start],
-            end_depot=depot_index[v.end],
-            tw_early=math.ceil(v.ready_s),
-            tw_late=max(math.ceil(v.ready_s), math.floor(v.latest_end_s)),
-            shift_duration=max(0, math.floor(v.latest_end_s) - math.ceil(v.ready_s)),
-            max_distance=NO_LIMIT if v.max_distance_m is None else math.floor(v.max_distance_m),
-            profile=profile_of[i],
-            name=str(i),
-        )
-        for i, v in enumerate(vehicles)
-    ]
-    if not clients:
+    built = _clients(visits)
+    if not built.clients:
         return RouteSolution([[] for _ in vehicles], [], True, 0, 0.0, [[] for _ in vehicles])
     data = pyvrp.ProblemData(
-        locations=locations,
-        clients=clients,
-        depots=depots,
-        vehicle_types=vehicle_types,
+        locations=[pyvrp.Location(x=lon, y=lat) for lon, lat in lonlat],
+        clients=built.clients,
+        depots=[pyvrp.Depot(location=loc) for loc in depot_locations],
+        vehicle_types=_vehicle_types(vehicles, depot_index, profile_of),
         distance_matrices=distances,
         duration_matrices=durations,
-        groups=groups,
+        groups=built.groups,
     )
-    patience = max(_NO_IMPROVEMENT_MIN, _NO_IMPROVEMENT_PER_CLIENT * len(clients))
+    patience = max(_NO_IMPROVEMENT_MIN, _NO_IMPROVEMENT_PER_CLIENT * len(built.clients))
     stop = (
         MultipleCriteria([MaxRuntime(time_limit_s), NoImprovement(patience)])
         if stop_early
@@ -322,28 +375,7 @@ def solve_routes(
         initial_solution=(
             _initial_solution(data, distances, profile_of)
             if warm_start is None
-            else _warm_solution(data, warm_start, client_of)
+            else _warm_solution(data, warm_start, built.client_of)
         ),
     )
-    best = result.best
-    routes: list[list[int]] = [[] for _ in vehicles]
-    served_late: list[list[bool]] = [[] for _ in vehicles]
-    served: set[int] = set()
-    for route in best.routes():
-        clients_in_order = [
-            activity.idx for activity in route if activity.type == pyvrp.ActivityType.CLIENT
-        ]
-        order = [client_visit[c] for c in clients_in_order]
-        routes[route.vehicle_type()] = order
-        served_late[route.vehicle_type()] = [
-            c != client_of[v][0] for c, v in zip(clients_in_order, order, strict=True)
-        ]
-        served.update(order)
-    return RouteSolution(
-        routes=routes,
-        unassigned=[k for k in range(len(visits)) if k not in served],
-        feasible=bool(best.is_feasible()),
-        iterations=int(result.num_iterations),
-        runtime_s=float(result.runtime),
-        late=served_late,
-    )
+    return _read_solution(result, built, len(vehicles), len(visits))

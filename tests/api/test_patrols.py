@@ -17,6 +17,7 @@ from shapely.geometry import shape
 from sqlalchemy import Engine, text
 
 from api.main import create_app
+from gis.patrols.reasons import UnservedCode
 from tests.accounts import account_headers
 from tests.conftest import settings_for
 
@@ -116,7 +117,7 @@ def test_plan_is_stored_and_answers_the_contract(
     }
     assert {"hot_grid", "facility", "point"} <= kinds
     for stop in plan["unserved"]:
-        assert stop["reason"]
+        assert stop["reason"] and stop["reason_code"] in {c.value for c in UnservedCode}
     # Stored: the same answer again, and listed (the compared plan only on request).
     assert client.get(f"/patrols/{plan['id']}").json() == plan
     listed = client.get("/patrols").json()

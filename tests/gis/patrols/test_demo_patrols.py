@@ -12,8 +12,8 @@ from sqlalchemy import Connection, Engine, text
 
 from data import DEMO_DIR
 from gis.city import demo_manifest
-from gis.patrols.planning import plan_patrols
 from gis.patrols.request import PlanRequest
+from gis.patrols.service import plan_patrols
 from gis.routing.reach import network_report
 from tests.conftest import CATEGORIES
 

@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gis.core.errors import InvalidInput
-from gis.patrols.planning import Plan, plan_patrols
+from gis.patrols.planning import Plan
+from gis.patrols.reasons import UnservedCode
 from gis.patrols.request import PlanRequest
+from gis.patrols.service import plan_patrols
 from tests.conftest import CATEGORIES
 from tests.gis.streets import D1, D2, geodesic_m, lonlat
 
@@ -107,16 +109,19 @@ def test_shift_limits_hold(town: Engine) -> None:
     (route,) = plan.routes
     assert route.duration_minutes <= 35
     assert route.return_at <= START_AT + timedelta(minutes=35)
-    reasons = {u.stop.ref: u.reason or "" for u in plan.unserved}
+    reasons = {u.stop.ref: u.reason for u in plan.unserved}
+    assert all(reason is not None for reason in reasons.values())
+    codes = {ref: reason.code for ref, reason in reasons.items() if reason is not None}
     # 1,800 m each way at 1.25 m/s is 48 minutes: beyond any 35-minute shift.
-    assert "no shift is long enough" in reasons["far east"]
+    assert codes["far east"] == UnservedCode.SHIFT_TOO_SHORT
     # "near" then "undershoot street" and back is 200 + 800 + 600 m (21.3 min) plus 2 x 5 min
     # on site; adding "over the border" (alone 34.3 min) cannot fit, so two stops beat one.
     assert [s.stop.ref for s in route.stops] in (
         ["near", "undershoot street"],
         ["undershoot street", "near"],
     )
-    assert "shifts are full" in reasons["over the border"]
+    # An optional stop the others left no time for.
+    assert codes["over the border"] == UnservedCode.LESS_VALUABLE
     expected_m = (
         geodesic_m((200, 500), (200, 300))
         + geodesic_m((200, 300), (200, 500), (500, 500), (500, 800))
@@ -154,8 +159,9 @@ def test_walking_limits_spread_the_stops_and_hold(town: Engine) -> None:
     )
     (far,) = limited.unserved
     assert far.stop.ref == "down N900"
-    assert "beyond every walking limit" in (far.reason or "")
-    assert "1.3 km" in (far.reason or "")
+    assert far.reason is not None
+    assert far.reason.code == UnservedCode.BEYOND_WALK_LIMIT
+    assert "1.3 km" in far.reason.detail
 
 
 def test_disconnected_and_distant_stops_are_unserved_with_their_reason(town: Engine) -> None:
@@ -167,10 +173,13 @@ def test_disconnected_and_distant_stops_are_unserved_with_their_reason(town: Eng
         ]
     }
     plan = _plan(town, patrollers=[WEST], stops=stops, max_snap_m=50)
-    reasons = {u.stop.ref: u.reason or "" for u in plan.unserved}
-    assert "component" in reasons["on the fragment"]
-    assert "no patroller's start is connected to" in reasons["on the fragment"]
-    assert "no street within 50 m" in reasons["far from any street"]
+    reasons = {u.stop.ref: u.reason for u in plan.unserved}
+    fragment, far = reasons["on the fragment"], reasons["far from any street"]
+    assert fragment is not None and far is not None
+    assert fragment.code == UnservedCode.OTHER_COMPONENT
+    assert "no patroller's start is connected to" in fragment.detail
+    assert far.code == UnservedCode.NO_STREET
+    assert "no street within 50 m" in far.detail
     assert _served_by(plan) == {"fine": "West"}
 
 
@@ -288,3 +297,12 @@ def test_stops_at_one_spot_are_all_served(town: Engine) -> None:
     assert route.length_m == pytest.approx(
         2 * geodesic_m((900, 500), (1100, 500), (1100, 600)), rel=2e-3
     )
+
+
+def test_every_stop_option_is_one_registry_kind() -> None:
+    from gis.patrols.kinds import STOP_KINDS
+    from gis.patrols.request import StopsIn
+    from gis.patrols.stops import StopKind
+
+    assert set(STOP_KINDS) == set(StopKind)
+    assert sorted(spec.option for spec in STOP_KINDS.values()) == sorted(StopsIn.kind_options())

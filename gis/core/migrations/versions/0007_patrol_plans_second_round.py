@@ -1,0 +1,67 @@
+"""Patrols, second round: unserved reasons as codes.
+
+- ``patrol_stops.reason_code``: why a stop is unserved as a code
+  (``gis.patrols.reasons.UnservedCode``), the prose staying in ``reason``; stored plans get
+  their codes from their prose.
+
+Revision ID: 0007_patrol_plans_second_round
+Revises: 0006_layer_versions (the lead re-chains it after the other branches' migrations)
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0007_patrol_plans_second_round"
+down_revision = "0006_layer_versions"
+branch_labels = None
+depends_on = None
+
+UNSERVED_CODES = (
+    "no_street",
+    "other_component",
+    "out_of_district",
+    "not_connected",
+    "shift_too_short",
+    "beyond_walk_limit",
+    "over_capacity",
+    "less_valuable",
+)
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def upgrade() -> None:
+    op.execute(
+        f"""
+        ALTER TABLE patrol_stops ADD COLUMN reason_code text
+            CONSTRAINT patrol_stops_reason_code CHECK (reason_code IN ({_in(UNSERVED_CODES)}));
+        UPDATE patrol_stops SET reason_code = CASE
+            WHEN reason LIKE 'unreachable: no street within%' THEN 'no_street'
+            WHEN reason LIKE 'unreachable: its nearest street%' THEN 'other_component'
+            WHEN reason LIKE 'unreachable:%' THEN 'not_connected'
+            WHEN reason LIKE 'by_district:%' THEN 'out_of_district'
+            WHEN reason LIKE 'no shift is long enough%' THEN 'shift_too_short'
+            WHEN reason LIKE 'beyond every walking limit%' THEN 'beyond_walk_limit'
+            WHEN required THEN 'over_capacity'
+            ELSE 'less_valuable' END
+        WHERE reason IS NOT NULL;
+        ALTER TABLE patrol_stops DROP CONSTRAINT patrol_stops_served_or_reason;
+        ALTER TABLE patrol_stops ADD CONSTRAINT patrol_stops_served_or_reason CHECK (
+            (route_id IS NULL) = (seq IS NULL) AND (route_id IS NULL) = (reason IS NOT NULL)
+            AND (reason IS NULL) = (reason_code IS NULL));
+        """
+    )
+
+
+def downgrade() -> None:
+    op.execute(
+        """
+        ALTER TABLE patrol_stops DROP CONSTRAINT patrol_stops_served_or_reason;
+        ALTER TABLE patrol_stops ADD CONSTRAINT patrol_stops_served_or_reason CHECK (
+            (route_id IS NULL) = (seq IS NULL) AND (route_id IS NULL) = (reason IS NOT NULL));
+        ALTER TABLE patrol_stops DROP COLUMN reason_code;
+        """
+    )
