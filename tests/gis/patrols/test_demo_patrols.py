@@ -27,6 +27,13 @@ def test_demo_streets_are_one_network_reaching_every_grid(shared_demo_engine: En
     for line in noded:
         graph.add_edge(line.coords[0], line.coords[-1])
     assert nx.number_connected_components(graph) == 1
+    # The generator puts a shared vertex at every junction (its streets are segments between
+    # mesh points), so the raw ends already connect: no crossing needs --node-crossings.
+    ends = nx.Graph()
+    for line in roads.geometry:
+        ends.add_edge(line.coords[0], line.coords[-1])
+    assert nx.number_connected_components(ends) == 1
+    assert ends.number_of_edges() == len(roads)
     network = shapely.union_all(roads.geometry.values)
     assert all(grid.intersects(network) for grid in grids.geometry)
     with shared_demo_engine.connect() as conn:
@@ -35,6 +42,7 @@ def test_demo_streets_are_one_network_reaching_every_grid(shared_demo_engine: En
     assert report.unreachable_grids == []
     assert report.unreachable_service_stations == []
     assert report.unreachable_buildings == 0
+    assert report.crossings_without_junction == 0
 
 
 def straddling_request(conn: Connection, *, mode: str = "by_district", **extra: Any) -> PlanRequest:

@@ -1,8 +1,11 @@
-"""Patrols, second round: unserved reasons as codes.
+"""Patrols, second round: unserved reasons as codes, grade-separated streets.
 
 - ``patrol_stops.reason_code``: why a stop is unserved as a code
   (``gis.patrols.reasons.UnservedCode``), the prose staying in ``reason``; stored plans get
   their codes from their prose.
+- ``roads.node_crossings`` (loaded with ``--node-crossings``: its crossings are junctions) and
+  ``roads.level`` (the grade: layer, bridge +1, tunnel -1). Stored roads keep the first
+  round's noding: they were loaded when every crossing was a junction.
 
 Revision ID: 0007_patrol_plans_second_round
 Revises: 0006_layer_versions (the lead re-chains it after the other branches' migrations)
@@ -36,6 +39,9 @@ def _in(values: tuple[str, ...]) -> str:
 def upgrade() -> None:
     op.execute(
         f"""
+        ALTER TABLE roads ADD COLUMN node_crossings boolean NOT NULL DEFAULT false;
+        ALTER TABLE roads ADD COLUMN level smallint NOT NULL DEFAULT 0;
+        UPDATE roads SET node_crossings = true;
         ALTER TABLE patrol_stops ADD COLUMN reason_code text
             CONSTRAINT patrol_stops_reason_code CHECK (reason_code IN ({_in(UNSERVED_CODES)}));
         UPDATE patrol_stops SET reason_code = CASE
@@ -63,5 +69,7 @@ def downgrade() -> None:
         ALTER TABLE patrol_stops ADD CONSTRAINT patrol_stops_served_or_reason CHECK (
             (route_id IS NULL) = (seq IS NULL) AND (route_id IS NULL) = (reason IS NOT NULL));
         ALTER TABLE patrol_stops DROP COLUMN reason_code;
+        ALTER TABLE roads DROP COLUMN level;
+        ALTER TABLE roads DROP COLUMN node_crossings;
         """
     )
