@@ -86,13 +86,15 @@ def build_request(
 def print_plan(plan: dict[str, Any]) -> None:
     """Routes, stops and the comparison as tables."""
     console.print(
-        f"plan {plan['id']} ({plan['mode']}): {plan['served']} stop(s) served, "
-        f"{len(plan['unserved'])} unserved, {plan['total_length_m'] / 1000:,.2f} km, "
+        f"plan {plan['id']} ({plan['mode']}, {plan['objective']}): {plan['served']} stop(s) "
+        f"served, {len(plan['unserved'])} unserved, {plan['total_length_m'] / 1000:,.2f} km, "
         f"{plan['total_minutes']:,.0f} patroller-minutes",
         highlight=False,
     )
-    routes = Table("#", "patroller", "district", "stops", "km", "minutes", "back at", "districts")
-    for r in plan["routes"]:
+    routes = Table(
+        "#", "patroller", "district", "stops", "km", "minutes", "share", "back at", "districts"
+    )
+    for r, share in zip(plan["routes"], plan["shares"], strict=True):
         routes.add_row(
             str(r["seq"]),
             r["patroller"]["name"],
@@ -100,10 +102,18 @@ def print_plan(plan: dict[str, Any]) -> None:
             str(len(r["stops"])),
             f"{r['length_m'] / 1000:,.2f}",
             f"{r['duration_minutes']:,.0f}",
+            f"{100 * share['of_longest']:.0f} %",
             r["return_at"][11:16],
             ", ".join(r["districts"]),
         )
     console.print(routes)
+    if plan["over_capacity"]:
+        console.print(
+            f"[bold red]over capacity[/]: {plan['over_capacity']} required stop(s) do not fit "
+            f"the shifts; about {plan['missing_patroller_hours']:,.1f} more patroller-hour(s) "
+            "would serve them",
+            highlight=False,
+        )
     late = [s for r in plan["routes"] for s in r["stops"] if s["late"]]
     if late:
         console.print(
@@ -143,6 +153,13 @@ def plan_patrols_command(
         float | None, typer.Option(help="furthest each --patroller one walks (km of street)")
     ] = None,
     mode: Annotated[str | None, typer.Option(help="joint or by_district")] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            help="balanced (default: the longest patroller's time first, then the team's "
+            "walk) or shortest (the team's walk only)"
+        ),
+    ] = None,
     compare: Annotated[
         bool | None, typer.Option("--compare/--no-compare", help="also plan the other mode")
     ] = None,
@@ -163,6 +180,7 @@ def plan_patrols_command(
     """Plan patrols on the street network and store the plan (same fields as the API)."""
     flags: dict[str, Any] = {
         "mode": mode,
+        "objective": objective,
         "compare": compare,
         "start_at": start_at,
         "time_limit_s": time_limit_s,

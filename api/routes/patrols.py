@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +18,7 @@ from gis.core.timewindow import resolve_window
 from gis.patrols.answer import PlanOut, PlanPageOut
 from gis.patrols.coverage import patrol_coverage
 from gis.patrols.planning import resolve_patrollers
+from gis.patrols.publishing import publish_plan
 from gis.patrols.request import PlanRequest
 from gis.patrols.service import create_patrol_plan
 from gis.patrols.storage import get_plan, list_plans, plan_codes
@@ -79,6 +80,10 @@ def plans(
     alternatives: Annotated[
         bool, Query(description="also list the compared other-mode plans")
     ] = False,
+    published_to: Annotated[
+        Literal["me"] | None,
+        Query(description="me: only plans with a route published to the signed-in account"),
+    ] = None,
 ) -> PlanPageOut:
     """Stored plans, newest first, paged."""
     return list_plans(
@@ -87,6 +92,7 @@ def plans(
         offset=offset,
         include_alternatives=alternatives,
         scopes=list_scopes(principal, "read_patrols"),
+        published_to=principal.name if published_to == "me" else None,
     )
 
 
@@ -133,6 +139,20 @@ def coverage(
 def plan_by_id(conn: ConnDep, plan_id: int) -> PlanOut:
     """One stored plan: routes with their street geometry, stops in order, unserved stops."""
     return get_plan(conn, plan_id)
+
+
+@router.post(
+    "/patrols/{plan_id}/publish",
+    response_model=PlanOut,
+    dependencies=[require("publish_patrols", scope_of=plan_scope)],
+)
+def publish(engine: EngineDep, plan_id: int) -> PlanOut:
+    """Hand each route to its patroller's worker account: the worker then finds the plan with
+    ``GET /patrols?published_to=me`` and reads it with ``GET /patrols/{id}``. A route whose
+    patroller has no worker account stays unpublished (``published_to`` null). Publishing
+    again keeps the first hand-over time."""
+    with engine.begin() as conn:
+        return publish_plan(conn, plan_id)
 
 
 @router.post(

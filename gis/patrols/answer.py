@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from gis.patrols.reasons import UnservedCode
-from gis.patrols.request import Mode
+from gis.patrols.request import Mode, Objective
 from gis.patrols.stops import StopKind
 
 
@@ -87,6 +87,10 @@ class RouteOut(BaseModel):
     end: LonLatOut
     geometry: LineStringGeometry | None
     stops: list[StopOut]
+    published_to: str | None = Field(
+        description="the worker account the route was handed to (POST /patrols/{id}/publish)"
+    )
+    published_at: datetime | None
 
 
 class ModeTotals(BaseModel):
@@ -110,12 +114,35 @@ class AlternativeOut(BaseModel):
     mode: Mode
 
 
+class ShareOut(BaseModel):
+    """One patroller's share of the plan."""
+
+    patroller: str
+    minutes: float = Field(description="time away, start to end, on site included")
+    length_m: float = Field(description="street metres walked")
+    stops: int
+    of_longest: float = Field(description="minutes as a share of the longest route's (0-1)")
+
+
 class PlanOut(BaseModel):
     """A stored patrol plan."""
 
     id: int
     name: str | None
     mode: Mode
+    objective: Objective = Field(
+        description="balanced: the longest time away first, then the team's walk; "
+        "shortest: the team's walk"
+    )
+    shares: list[ShareOut] = Field(description="each patroller's minutes, metres and stops")
+    over_capacity: int = Field(
+        description="required stops (open reports) left out because the shifts are full; "
+        "0: every required stop a shift could reach is served"
+    )
+    missing_patroller_hours: float = Field(
+        description="estimated patroller-hours those stops would take (their time on site and "
+        "the walk from the nearest planned place and back)"
+    )
     start_at: datetime
     created_at: datetime
     walk_speed_kmh: float
@@ -133,6 +160,8 @@ class PlanSummaryOut(BaseModel):
     id: int
     name: str | None
     mode: Mode
+    objective: Objective
+    over_capacity: int
     start_at: datetime
     created_at: datetime
     total_length_m: float

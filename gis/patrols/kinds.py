@@ -25,6 +25,7 @@ from gis.patrols.stops import (
     locate_stops,
     open_report_stops,
     point_stops,
+    stale_grid_stops,
 )
 
 # (context, the request's option for the kind, minutes on site) -> the kind's stops.
@@ -99,6 +100,16 @@ STOP_KINDS: dict[StopKind, KindSpec] = {
             weight=3.0,
             label="地点 point",
             dwell=_request_service_minutes,
+        ),
+        # Valued by days since a track last passed: a week stale is worth a facility check
+        # and a bit, a grid never patrolled (30 days) about two named points.
+        KindSpec(
+            StopKind.STALE_GRID,
+            option="stale_grids",
+            gather=stale_grid_stops,
+            weight=0.2,
+            label="久未巡查网格 stale grid",
+            dwell=_option_dwell,
         ),
     )
 }

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput
 from gis.core.timewindow import check_window
+from gis.patrols.balance import solve_balanced
 from gis.patrols.kinds import gather_stops
 from gis.patrols.reasons import Unserved, UnservedCode
 from gis.patrols.request import FacilityRef, LonLat, Mode, PatrollerIn, PlanRequest
@@ -103,6 +104,18 @@ class Plan:
     routes: list[PlannedRoute]
     unserved: list[PlannedStop]
     solver: dict[str, Any] = field(default_factory=dict)
+    objective: str = "balanced"
+    # Required stops the team has no time for: estimated patroller-minutes they would take.
+    missing_minutes: float = 0.0
+
+    @property
+    def over_capacity(self) -> int:
+        """Required stops left out because the shifts are full."""
+        return sum(
+            1
+            for s in self.unserved
+            if s.reason is not None and s.reason.code == UnservedCode.OVER_CAPACITY
+        )
 
     @property
     def total_length_m(self) -> float:
@@ -486,8 +499,8 @@ def _left_out(stop: Stop) -> Unserved:
 
 
 # A mode's plan for the next mode to start from: per patroller, (position in
-# ``problem.stop_of``, served late?) in order.
-StopOrder = list[list[tuple[Reachable, bool]]]
+# ``problem.stop_of``, the solver's copy served: 0 on time, then the steps of lateness).
+StopOrder = list[list[tuple[Reachable, int]]]
 
 
 def solve_mode(
@@ -512,7 +525,8 @@ def solve_mode_ordered(
     """:func:`solve_mode`, and the plan's stop order for another mode to start from."""
     given = solver_input(problem, mode)
     candidate_of = {j: Candidate(c) for c, j in enumerate(given.candidates)}
-    solution = solve_routes(
+    solve = solve_balanced if problem.request.objective == "balanced" else solve_routes
+    solution = solve(
         lonlat=[(p.lon, p.lat) for p in problem.points],
         distance_m=problem.distance_m,
         duration_s=given.duration_s,
@@ -524,14 +538,14 @@ def solve_mode_ordered(
             None
             if warm_start is None
             else [
-                [(candidate_of[j], late) for j, late in route if j in candidate_of]
+                [(candidate_of[j], copy) for j, copy in route if j in candidate_of]
                 for route in warm_start
             ]
         ),
     )
     order: StopOrder = [
-        [(given.candidates[c], late) for c, late in zip(route, lates, strict=True)]
-        for route, lates in zip(solution.routes, solution.late, strict=True)
+        [(given.candidates[c], copy) for c, copy in zip(route, copies, strict=True)]
+        for route, copies in zip(solution.routes, solution.copies, strict=True)
     ]
     reasons = dict(given.reasons)
     routes = [[problem.stop_of[given.candidates[c]] for c in route] for route in solution.routes]
@@ -625,6 +639,28 @@ def _scheduled_route(
     )
 
 
+def _missing_minutes(
+    problem: PatrolProblem, routes: Sequence[PlannedRoute], reasons: dict[StopIndex, Unserved]
+) -> float:
+    """Patroller-minutes the over-capacity stops would take: each one's time on site and the
+    walk there and back from the nearest place the plan already goes to (a start, an end or a
+    served stop) — an estimate of the cheapest detour, as a shift extension would need."""
+    missing = [k for k, r in reasons.items() if r.code == UnservedCode.OVER_CAPACITY]
+    if not missing:
+        return 0.0
+    places = list(range(len(problem.depots))) + [
+        problem.location_of(s.index) for route in routes for s in route.stops
+    ]
+    seconds = 0.0
+    for k in missing:
+        location = problem.location_of(k)
+        nearest = float(np.min(problem.distance_m[places, location]))
+        access = _access_s(problem, problem.snapped[k])
+        seconds += 2 * nearest / problem.speed_mps + 2 * access
+        seconds += problem.stops[k].service_minutes * 60.0
+    return round(seconds / 60.0, 1)
+
+
 def schedule_routes(
     problem: PatrolProblem,
     mode: Mode,
@@ -650,6 +686,8 @@ def schedule_routes(
     ]
     return Plan(
         mode=mode,
+        objective=problem.request.objective,
+        missing_minutes=_missing_minutes(problem, planned_routes, reasons),
         routes=planned_routes,
         unserved=unserved,
         solver={

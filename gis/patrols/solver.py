@@ -9,10 +9,13 @@ Model (PyVRP 0.14, integer data: metres and seconds):
 - every stop is optional with a prize, so a plan always exists and stops are dropped only when
   no shift has room. A required stop (an open report) carries a prize larger than all optional
   prizes together, so it is served whenever any shift allows;
-- a deadline is soft: a report with a deadline becomes two clients at one location in a
-  mutually exclusive group, an on-time copy (time window closing at the deadline) and a late
-  copy (no window) with half the prize. PyVRP has hard time windows only; this way a report that
-  cannot be reached in time is still served, late, and the caller flags it from the schedule;
+- a deadline is soft and lateness costs by the minute: PyVRP has hard time windows only, so a
+  report with a deadline becomes copies at one location in a mutually exclusive group, one
+  per step of lateness (``LATE_STEPS_MIN``: on time, up to 15, 45, 120, 240 minutes late, and
+  later), each with its time window closing at the deadline plus the step and its prize
+  lowered by ``LATE_COST_PER_MIN`` for every minute of the step. A report that cannot be
+  reached in time is still served, as little late as the plan allows, and the caller flags it
+  from the schedule;
 - ``by_district``: a vehicle may serve only its ``allowed`` stops. Each distinct allowed set is
   a routing profile whose matrix makes the other stops unreachable (PyVRP's site-dependent
   vehicles: every vehicle type uses one profile).
@@ -39,7 +42,12 @@ IntMatrix = npt.NDArray[np.int64]
 # stop outweighs a hundred optional ones of value 10.
 VALUE_PRIZE = 100_000
 REQUIRED_PRIZE = 100_000_000
-LATE_PRIZE = REQUIRED_PRIZE // 2
+# A minute late costs as much as an optional value-1 stop: a plan serves a report earlier
+# rather than visit one more optional stop first. Lateness is charged in steps (the copies a
+# report with a deadline becomes); beyond the last step it costs ``MAX_LATE_MIN`` minutes.
+LATE_COST_PER_MIN = VALUE_PRIZE
+LATE_STEPS_MIN = (0, 15, 45, 120, 240)
+MAX_LATE_MIN = 480
 # PyVRP weighs infeasibility (seconds over a shift or a window) by adaptive penalties capped at
 # ``max_penalty`` per unit; the cap must exceed the largest prize, or a route that overruns its
 # shift by a second to collect one would look better than a feasible plan.
@@ -91,18 +99,34 @@ class Visit:
 @dataclass(frozen=True)
 class RouteSolution:
     """Visit indices per vehicle in order, the unassigned visits, and how the search went;
-    ``late`` says per route position whether a deadline's late copy was served."""
+    ``copies`` says per route position which copy of a deadline was served (0: on time, then
+    the steps of ``LATE_STEPS_MIN``; 0 for a visit without one); ``durations_s`` is each
+    route's duration as PyVRP counts it against the shift."""
 
     routes: list[list[int]]
     unassigned: list[int]
     feasible: bool
     iterations: int
     runtime_s: float
-    late: list[list[bool]] = field(default_factory=list)
+    copies: list[list[int]] = field(default_factory=list)
+    durations_s: list[float] = field(default_factory=list)
+
+    @property
+    def served(self) -> int:
+        return sum(len(route) for route in self.routes)
+
+    @property
+    def lateness_steps(self) -> int:
+        """The late steps taken, summed over the visits (0: all on time)."""
+        return sum(sum(route) for route in self.copies)
+
+    @property
+    def longest_s(self) -> float:
+        return max(self.durations_s, default=0.0)
 
 
-# A plan to start the search from: per vehicle, (visit index, served late?) in order.
-WarmStart = Sequence[Sequence[tuple[int, bool]]]
+# A plan to start the search from: per vehicle, (visit index, copy served) in order.
+WarmStart = Sequence[Sequence[tuple[int, int]]]
 
 
 def _profiles(
@@ -131,7 +155,7 @@ def _initial_solution(
     in nearest-neighbour order: a start that lets a short search settle on a good plan more
     reliably than PyVRP's random one (measured in bench/README.md). Shifts may be overrun
     here; the search repairs that. Of a group (a report's on-time and late copies) only the
-    first client is placed."""
+    first client, the on-time copy, is placed."""
     starts = [
         data.depots()[data.vehicle_type(k).start_depot].location for k in range(len(profile_of))
     ]
@@ -165,13 +189,15 @@ def _initial_solution(
 
 
 def _warm_solution(
-    data: pyvrp.ProblemData, warm_start: WarmStart, client_of: dict[int, tuple[int, int]]
+    data: pyvrp.ProblemData, warm_start: WarmStart, client_of: dict[int, tuple[int, ...]]
 ) -> pyvrp.Solution:
     """``warm_start`` as a PyVRP solution: each visit as the same copy (on time or late) it was
     served as; visits this problem does not have are left out."""
     routes = []
     for k, stops in enumerate(warm_start):
-        order = [client_of[v][1 if late else 0] for v, late in stops if v in client_of]
+        order = [
+            client_of[v][min(copy, len(client_of[v]) - 1)] for v, copy in stops if v in client_of
+        ]
         if order:
             activities = [pyvrp.Activity(pyvrp.ActivityType.CLIENT, c) for c in order]
             routes.append(pyvrp.Route(data, activities, k))
@@ -210,66 +236,82 @@ def _profile_matrices(
 
 @dataclass
 class _Clients:
-    """PyVRP's clients for the visits: per client its visit, per visit its on-time and late
-    client (the same client when it has no deadline), and the deadline groups."""
+    """PyVRP's clients for the visits: per client its visit, per visit its clients (the copies
+    of a deadline, on time first; one client without one), and the deadline groups."""
 
     clients: list[pyvrp.Client] = field(default_factory=list)
     visit_of: list[int] = field(default_factory=list)
-    client_of: dict[int, tuple[int, int]] = field(default_factory=dict)
+    client_of: dict[int, tuple[int, ...]] = field(default_factory=dict)
     groups: list[pyvrp.ClientGroup] = field(default_factory=list)
 
-    def add_one(self, k: int, client: pyvrp.Client) -> None:
-        self.clients.append(client)
-        self.visit_of.append(k)
-        self.client_of[k] = (len(self.clients) - 1, len(self.clients) - 1)
-
-    def add_pair(self, k: int, on_time: pyvrp.Client, late: pyvrp.Client) -> None:
+    def add(self, k: int, copies: Sequence[pyvrp.Client]) -> None:
         first = len(self.clients)
-        self.groups.append(pyvrp.ClientGroup([first, first + 1], required=False))
-        self.client_of[k] = (first, first + 1)
-        self.clients += [on_time, late]
-        self.visit_of += [k, k]
+        indices = tuple(range(first, first + len(copies)))
+        if len(copies) > 1:
+            self.groups.append(pyvrp.ClientGroup(list(indices), required=False))
+        self.client_of[k] = indices
+        self.clients += copies
+        self.visit_of += [k] * len(copies)
+
+
+def _late_copies(visit: Visit, service: int, group: int) -> list[pyvrp.Client]:
+    """A required visit with a deadline as one client per step of lateness still possible
+    (windows closing before the plan starts are left out), and one with no window."""
+    assert visit.due_s is not None
+    copies = [
+        pyvrp.Client(
+            location=visit.location,
+            service_duration=service,
+            tw_late=math.floor(visit.due_s + 60 * step),
+            prize=REQUIRED_PRIZE - LATE_COST_PER_MIN * step,
+            required=False,
+            group=group,
+        )
+        for step in LATE_STEPS_MIN
+        if visit.due_s + 60 * step >= 0
+    ]
+    copies.append(
+        pyvrp.Client(
+            location=visit.location,
+            service_duration=service,
+            prize=REQUIRED_PRIZE - LATE_COST_PER_MIN * MAX_LATE_MIN,
+            required=False,
+            group=group,
+        )
+    )
+    return copies
 
 
 def _clients(visits: Sequence[Visit]) -> _Clients:
     """An optional stop is one client with its value's prize; a required one without a
-    deadline (or already past it) one client with the required (or late) prize; one with a
-    deadline an on-time and a late copy in an exclusive group."""
+    deadline one client with the required prize; one with a deadline its late copies in an
+    exclusive group."""
     built = _Clients()
     for k, visit in enumerate(visits):
         service = math.ceil(visit.service_s)
-        if not visit.required or visit.due_s is None or visit.due_s < 0:
-            prize = (
-                max(1, round(VALUE_PRIZE * visit.value))
-                if not visit.required
-                else REQUIRED_PRIZE
-                if visit.due_s is None
-                else LATE_PRIZE
-            )
-            built.add_one(
-                k,
+        if visit.required and visit.due_s is not None:
+            copies = _late_copies(visit, service, len(built.groups))
+            # A single copy (the deadline long past) is an ordinary client, not a group.
+            if len(copies) == 1:
+                copies = [
+                    pyvrp.Client(
+                        location=visit.location,
+                        service_duration=service,
+                        prize=copies[0].prize,
+                        required=False,
+                    )
+                ]
+            built.add(k, copies)
+            continue
+        prize = REQUIRED_PRIZE if visit.required else max(1, round(VALUE_PRIZE * visit.value))
+        built.add(
+            k,
+            [
                 pyvrp.Client(
                     location=visit.location, service_duration=service, prize=prize, required=False
-                ),
-            )
-            continue
-        group = len(built.groups)
-        on_time = pyvrp.Client(
-            location=visit.location,
-            service_duration=service,
-            tw_late=math.floor(visit.due_s),
-            prize=REQUIRED_PRIZE,
-            required=False,
-            group=group,
+                )
+            ],
         )
-        late = pyvrp.Client(
-            location=visit.location,
-            service_duration=service,
-            prize=LATE_PRIZE,
-            required=False,
-            group=group,
-        )
-        built.add_pair(k, on_time, late)
     return built
 
 
@@ -299,7 +341,8 @@ def _read_solution(
     """The best solution as visit indices per vehicle, with which copy each was served as."""
     best = result.best
     routes: list[list[int]] = [[] for _ in range(n_vehicles)]
-    served_late: list[list[bool]] = [[] for _ in range(n_vehicles)]
+    copies: list[list[int]] = [[] for _ in range(n_vehicles)]
+    durations: list[float] = [0.0] * n_vehicles
     served: set[int] = set()
     for route in best.routes():
         clients_in_order = [
@@ -307,9 +350,10 @@ def _read_solution(
         ]
         order = [built.visit_of[c] for c in clients_in_order]
         routes[route.vehicle_type()] = order
-        served_late[route.vehicle_type()] = [
-            c != built.client_of[v][0] for c, v in zip(clients_in_order, order, strict=True)
+        copies[route.vehicle_type()] = [
+            built.client_of[v].index(c) for c, v in zip(clients_in_order, order, strict=True)
         ]
+        durations[route.vehicle_type()] = float(route.duration())
         served.update(order)
     return RouteSolution(
         routes=routes,
@@ -317,7 +361,8 @@ def _read_solution(
         feasible=bool(best.is_feasible()),
         iterations=int(result.num_iterations),
         runtime_s=float(result.runtime),
-        late=served_late,
+        copies=copies,
+        durations_s=durations,
     )
 
 
@@ -349,7 +394,9 @@ def solve_routes(
     depot_index = {loc: k for k, loc in enumerate(depot_locations)}
     built = _clients(visits)
     if not built.clients:
-        return RouteSolution([[] for _ in vehicles], [], True, 0, 0.0, [[] for _ in vehicles])
+        return RouteSolution(
+            [[] for _ in vehicles], [], True, 0, 0.0, [[] for _ in vehicles], [0.0] * len(vehicles)
+        )
     data = pyvrp.ProblemData(
         locations=[pyvrp.Location(x=lon, y=lat) for lon, lat in lonlat],
         clients=built.clients,

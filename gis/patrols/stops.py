@@ -26,7 +26,7 @@ from sqlalchemy import Connection, text
 from gis.analysis.hotspots import classify, find_hotspots
 from gis.core.errors import InvalidInput
 from gis.core.vocabulary import OPEN_STATUSES
-from gis.patrols.request import HotGridsIn, PlanRequest, PointStopIn
+from gis.patrols.request import HotGridsIn, PlanRequest, PointStopIn, StaleGridsIn
 from gis.reports.categories import Category
 from gis.territory.importing import FACILITY_KINDS
 
@@ -38,6 +38,7 @@ class StopKind(StrEnum):
 
     REPORT = "report"
     HOT_GRID = "hot_grid"
+    STALE_GRID = "stale_grid"
     FACILITY = "facility"
     BUILDING = "building"
     POINT = "point"
@@ -212,6 +213,56 @@ def hot_grid_stops(ctx: GatherContext, hot: HotGridsIn, dwell_minutes: float) ->
             grid_code=code,
         )
         for code, lon, lat in grid_visit_points(ctx, list(z_by_code))
+    ]
+
+
+# A grid never patrolled is as stale as this (days): it outranks any grid last seen sooner.
+MAX_STALE_DAYS = 30.0
+
+# Grids in scope whose last GPS track pass (``patrol_track_grids.last_at``) before the plan's
+# start is older than the window, with the days since (NULL: never).
+_STALE_GRIDS = f"""
+SELECT g.code,
+       extract(epoch FROM :start_at - max(t.last_at)) / 86400.0 AS days_since
+FROM grids g
+CROSS JOIN LATERAL (SELECT ST_PointOnSurface(g.geom) AS c) s
+LEFT JOIN patrol_track_grids t ON t.grid_code = g.code AND t.last_at <= :start_at
+WHERE {_IN_SCOPE.format(point="s.c")}
+GROUP BY g.code
+HAVING max(t.last_at) IS NULL OR max(t.last_at) < :start_at - make_interval(days => :days)
+ORDER BY g.code
+"""
+
+
+def stale_grid_stops(ctx: GatherContext, stale: StaleGridsIn, dwell_minutes: float) -> list[Stop]:
+    """Grids in scope no track has passed in ``stale.days`` days, valued by the days since."""
+    rows = ctx.conn.execute(
+        text(_STALE_GRIDS),
+        {"start_at": ctx.request.start_at, "days": stale.days, **_scope_params(ctx.scope)},
+    ).all()
+    days = {
+        r.code: MAX_STALE_DAYS if r.days_since is None else min(MAX_STALE_DAYS, float(r.days_since))
+        for r in rows
+    }
+    if not days:
+        return []
+    return [
+        Stop(
+            kind=StopKind.STALE_GRID,
+            ref=code,
+            label=(
+                "never patrolled"
+                if days[code] >= MAX_STALE_DAYS
+                else f"last patrolled {days[code]:.1f} days ago"
+            ),
+            lon=lon,
+            lat=lat,
+            required=False,
+            value=days[code],
+            service_minutes=dwell_minutes,
+            grid_code=code,
+        )
+        for code, lon, lat in grid_visit_points(ctx, list(days))
     ]
 
 

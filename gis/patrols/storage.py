@@ -29,6 +29,7 @@ from gis.patrols.answer import (
     PlanPageOut,
     PlanSummaryOut,
     RouteOut,
+    ShareOut,
     StopOut,
     UnservedOut,
 )
@@ -140,16 +141,21 @@ def _store_plan(
         conn.execute(
             text(
                 """
-                INSERT INTO patrol_plans (name, mode, start_at, walk_speed_kmh, total_length_m,
-                    total_minutes, served, unserved, alternative_of, request, comparison)
-                VALUES (:name, :mode, :start_at, :speed, :length, :minutes, :served, :unserved,
-                    :alternative_of, CAST(:request AS jsonb), CAST(:comparison AS jsonb))
+                INSERT INTO patrol_plans (name, mode, objective, start_at, walk_speed_kmh,
+                    total_length_m, total_minutes, served, unserved, over_capacity,
+                    missing_patroller_hours, alternative_of, request, comparison)
+                VALUES (:name, :mode, :objective, :start_at, :speed, :length, :minutes, :served,
+                    :unserved, :over_capacity, :missing_hours, :alternative_of,
+                    CAST(:request AS jsonb), CAST(:comparison AS jsonb))
                 RETURNING id
                 """
             ),
             {
                 "name": request.name,
                 "mode": plan.mode,
+                "objective": plan.objective,
+                "over_capacity": plan.over_capacity,
+                "missing_hours": round(plan.missing_minutes / 60.0, 2),
                 "start_at": request.start_at,
                 "speed": request.walk_speed_kmh,
                 "length": round(plan.total_length_m, 2),
@@ -212,8 +218,9 @@ def store_outcome(conn: Connection, outcome: PlanOutcome, request: PlanRequest) 
 
 # ----------------------------------------------------------------------------- reading
 _PLAN = """
-SELECT p.id, p.name, p.mode, p.start_at, p.created_at, p.walk_speed_kmh, p.total_length_m,
-       p.total_minutes, p.served, p.unserved, p.alternative_of, p.comparison, p.request,
+SELECT p.id, p.name, p.mode, p.objective, p.start_at, p.created_at, p.walk_speed_kmh,
+       p.total_length_m, p.total_minutes, p.served, p.unserved, p.over_capacity,
+       p.missing_patroller_hours, p.alternative_of, p.comparison, p.request,
        a.id AS alternative_id, a.mode AS alternative_mode
 FROM patrol_plans p
 LEFT JOIN LATERAL (
@@ -223,7 +230,8 @@ WHERE p.id = :plan_id
 """
 
 _ROUTES = """
-SELECT r.id, r.seq, r.patroller_name, w.code AS worker_code, r.district_code, r.shift_minutes,
+SELECT r.id, r.seq, r.patroller_name, w.code AS worker_code, u.name AS published_to,
+       r.published_at, r.district_code, r.shift_minutes,
        r.length_m, r.duration_minutes, r.depart_at, r.return_at,
        ST_AsGeoJSON(r.geom, 7)::json AS geometry,
        ST_X(r.start_geom) AS start_lon, ST_Y(r.start_geom) AS start_lat,
@@ -237,6 +245,7 @@ SELECT r.id, r.seq, r.patroller_name, w.code AS worker_code, r.district_code, r.
                                  ORDER BY g.grid_code), '[]'::json)
         FROM patrol_route_grids g WHERE g.route_id = r.id) AS grids
 FROM patrol_routes r LEFT JOIN workers w ON w.id = r.worker_id
+LEFT JOIN users u ON u.id = r.published_to
 WHERE r.plan_id = :plan_id
 ORDER BY r.seq
 """
@@ -332,7 +341,24 @@ def _route(row: RowMapping, stops: list[StopOut], tz: tzinfo | None) -> RouteOut
         end=_lonlat(row["end_lon"], row["end_lat"]),
         geometry=None if row["geometry"] is None else LineStringGeometry(**row["geometry"]),
         stops=stops,
+        published_to=row["published_to"],
+        published_at=_time(row["published_at"], tz),
     )
+
+
+def _shares(routes: Sequence[RouteOut]) -> list[ShareOut]:
+    """Each patroller's part of the work, and of the longest time away."""
+    longest = max((r.duration_minutes for r in routes), default=0.0)
+    return [
+        ShareOut(
+            patroller=r.patroller.name,
+            minutes=r.duration_minutes,
+            length_m=r.length_m,
+            stops=len(r.stops),
+            of_longest=round(r.duration_minutes / longest, 3) if longest else 0.0,
+        )
+        for r in routes
+    ]
 
 
 def get_plan(conn: Connection, plan_id: int) -> PlanOut:
@@ -356,6 +382,10 @@ def get_plan(conn: Connection, plan_id: int) -> PlanOut:
         id=int(plan["id"]),
         name=plan["name"],
         mode=plan["mode"],
+        objective=plan["objective"],
+        over_capacity=int(plan["over_capacity"]),
+        missing_patroller_hours=float(plan["missing_patroller_hours"]),
+        shares=_shares(routes),
         start_at=_at(plan["start_at"], tz),
         created_at=_at(plan["created_at"], tz),
         walk_speed_kmh=float(plan["walk_speed_kmh"]),
@@ -375,13 +405,16 @@ def get_plan(conn: Connection, plan_id: int) -> PlanOut:
 
 
 # The unit codes a plan touches: its patrollers' districts, the grids its routes pass and its
-# stops' grids and districts. Access scope is matched against them (``gis.access.scope``).
+# stops' grids and districts, and the grids of the workers its routes are published to (so a
+# worker reads the route handed to it). Access scope is matched against them (``gis.access.scope``).
 _PLAN_CODES = """
 SELECT r.district_code FROM patrol_routes r WHERE r.plan_id = {plan}
 UNION SELECT rg.grid_code FROM patrol_route_grids rg
       JOIN patrol_routes r ON r.id = rg.route_id WHERE r.plan_id = {plan}
 UNION SELECT s.grid_code FROM patrol_stops s WHERE s.plan_id = {plan}
 UNION SELECT s.district_code FROM patrol_stops s WHERE s.plan_id = {plan}
+UNION SELECT wg.grid_code FROM patrol_routes r JOIN worker_grids wg ON wg.worker_id = r.worker_id
+      WHERE r.plan_id = {plan} AND r.published_to IS NOT NULL
 """
 
 
@@ -403,11 +436,17 @@ def list_plans(
     offset: int = 0,
     include_alternatives: bool = False,
     scopes: Sequence[str] | None = None,
+    published_to: str | None = None,
 ) -> PlanPageOut:
     """A page of stored plans, newest first, with their totals (no geometry); with ``scopes``
     (unit-code prefixes, "" the whole city) only plans touching a unit they reach."""
     check_page(limit, offset)
-    clauses = [] if include_alternatives else ["p.alternative_of IS NULL"]
+    clauses = [] if include_alternatives or published_to else ["p.alternative_of IS NULL"]
+    if published_to is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM patrol_routes r JOIN users u ON u.id = r.published_to "
+            "WHERE r.plan_id = p.id AND u.name = :published_to)"
+        )
     if scopes is not None:
         clauses.append(
             "EXISTS (SELECT 1 FROM unnest(CAST(:scopes AS text[])) AS s, "
@@ -415,12 +454,16 @@ def list_plans(
             "WHERE s = '' OR starts_with(c.code, s))"
         )
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    params: dict[str, Any] = {"scopes": None if scopes is None else list(scopes)}
+    params: dict[str, Any] = {
+        "scopes": None if scopes is None else list(scopes),
+        "published_to": published_to,
+    }
     rows = (
         conn.execute(
             text(
                 f"""
-            SELECT p.id, p.name, p.mode, p.start_at, p.created_at, p.total_length_m,
+            SELECT p.id, p.name, p.mode, p.objective, p.over_capacity, p.start_at,
+                   p.created_at, p.total_length_m,
                    p.total_minutes, p.served, p.unserved, p.alternative_of,
                    (SELECT count(*) FROM patrol_routes r WHERE r.plan_id = p.id) AS patrollers,
                    p.comparison -> 'saved_m' AS saved_m
@@ -440,6 +483,8 @@ def list_plans(
                 id=int(r["id"]),
                 name=r["name"],
                 mode=r["mode"],
+                objective=r["objective"],
+                over_capacity=int(r["over_capacity"]),
                 start_at=_at(r["start_at"]),
                 created_at=_at(r["created_at"]),
                 total_length_m=round(float(r["total_length_m"]), 1),
