@@ -179,6 +179,9 @@ def plan_patrols_command(
     hot_grids: Annotated[
         int | None, typer.Option(help="Gi* hot grids at this confidence (90, 95, 99)")
     ] = None,
+    stale_grids: Annotated[
+        int | None, typer.Option(help="grids no GPS track has passed in this many days")
+    ] = None,
     facility: Annotated[list[str] | None, typer.Option(help="facility kind (repeat)")] = None,
     building: Annotated[list[str] | None, typer.Option(help="building code (repeat)")] = None,
     point: Annotated[list[str] | None, typer.Option(help="LON,LAT,LABEL (repeat)")] = None,
@@ -202,6 +205,7 @@ def plan_patrols_command(
     stop_flags: dict[str, Any] = {
         "open_reports": open_reports,
         "hot_grids": None if hot_grids is None else {"confidence": hot_grids},
+        "stale_grids": None if stale_grids is None else {"days": stale_grids},
         "facilities": facility or [],
         "buildings": building or [],
         "points": run(lambda: [_point(p) for p in point or []]),
