@@ -195,6 +195,7 @@ class PlanRequest(_Strict):
                     "name": "evening patrol",
                     "start_at": "2026-11-24T18:00:00+08:00",
                     "mode": "joint",
+                    "objective": "balanced",
                     "compare": True,
                     "walk_speed_kmh": 4.5,
                     "service_minutes": 5,
