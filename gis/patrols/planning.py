@@ -31,6 +31,7 @@ from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput
 from gis.core.timewindow import check_window
+from gis.patrols.answer import ComparisonOut, ModeTotals
 from gis.patrols.balance import solve_balanced
 from gis.patrols.kinds import gather_stops
 from gis.patrols.reasons import Unserved, UnservedCode
@@ -136,7 +137,7 @@ class PlanOutcome:
 
     plan: Plan
     alternative: Plan | None = None
-    comparison: dict[str, Any] | None = None
+    comparison: ComparisonOut | None = None
 
 
 # ----------------------------------------------------------------------------- patrollers
@@ -714,27 +715,27 @@ def with_geometry(conn: Connection, problem: PatrolProblem, plan: Plan) -> Plan:
 
 
 # ----------------------------------------------------------------------------- problem
-def compare_plans(plan: Plan, alternative: Plan) -> dict[str, Any]:
+def _totals(plan: Plan) -> ModeTotals:
+    return ModeTotals(
+        total_length_m=round(plan.total_length_m, 1),
+        total_minutes=round(plan.total_minutes, 1),
+        served=plan.served,
+    )
+
+
+def compare_plans(plan: Plan, alternative: Plan) -> ComparisonOut:
     """Joint against by-district: totals, metres saved and stops gained by joint patrolling."""
     joint, siloed = (plan, alternative) if plan.mode == "joint" else (alternative, plan)
     saved_m = siloed.total_length_m - joint.total_length_m
-    return {
-        "joint": {
-            "total_length_m": round(joint.total_length_m, 1),
-            "total_minutes": round(joint.total_minutes, 1),
-            "served": joint.served,
-        },
-        "by_district": {
-            "total_length_m": round(siloed.total_length_m, 1),
-            "total_minutes": round(siloed.total_minutes, 1),
-            "served": siloed.served,
-        },
-        "saved_m": round(saved_m, 1),
-        "saved_pct": (
+    return ComparisonOut(
+        joint=_totals(joint),
+        by_district=_totals(siloed),
+        saved_m=round(saved_m, 1),
+        saved_pct=(
             round(100.0 * saved_m / siloed.total_length_m, 1) if siloed.total_length_m else 0.0
         ),
-        "stops_gained": joint.served - siloed.served,
-    }
+        stops_gained=joint.served - siloed.served,
+    )
 
 
 def _scope(request: PlanRequest, patrollers: Sequence[Patroller]) -> Scope:

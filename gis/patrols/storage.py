@@ -135,7 +135,7 @@ def _store_plan(
     request: PlanRequest,
     *,
     alternative_of: int | None,
-    comparison: dict[str, Any] | None,
+    comparison: ComparisonOut | None,
 ) -> int:
     plan_id = int(
         conn.execute(
@@ -164,7 +164,7 @@ def _store_plan(
                 "unserved": len(plan.unserved),
                 "alternative_of": alternative_of,
                 "request": request.model_dump_json(),
-                "comparison": None if comparison is None else json.dumps(comparison),
+                "comparison": None if comparison is None else comparison.model_dump_json(),
             },
         ).scalar_one()
     )

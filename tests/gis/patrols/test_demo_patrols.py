@@ -111,9 +111,9 @@ def test_joint_patrolling_saves_metres_on_the_straddling_community(
     # by_district keeps each patroller in its own district.
     for route in siloed.routes:
         assert {s.stop.district_code for s in route.stops} <= {route.patroller.district_code}
-    assert outcome.comparison["saved_m"] > 0
-    assert outcome.comparison["saved_m"] == round(siloed.total_length_m - joint.total_length_m, 1)
-    assert outcome.comparison["stops_gained"] == 0
+    assert outcome.comparison.saved_m > 0
+    assert outcome.comparison.saved_m == round(siloed.total_length_m - joint.total_length_m, 1)
+    assert outcome.comparison.stops_gained == 0
 
 
 def test_joint_never_walks_more_for_no_more_stops(shared_demo_engine: Engine) -> None:
@@ -147,4 +147,4 @@ def test_joint_never_walks_more_for_no_more_stops(shared_demo_engine: Engine) ->
     assert joint.served >= siloed.served
     if joint.served == siloed.served:
         assert joint.total_length_m <= siloed.total_length_m + 0.5
-        assert outcome.comparison["saved_m"] >= 0
+        assert outcome.comparison.saved_m >= 0

@@ -79,11 +79,11 @@ def test_stop_across_the_border_goes_to_the_nearer_patroller_only_when_joint(tow
     assert siloed.total_length_m == pytest.approx(
         2 * geodesic_m((1800, 500), (1100, 500), (1100, 600)), rel=2e-3
     )
-    assert outcome.comparison["saved_m"] == pytest.approx(
+    assert outcome.comparison.saved_m == pytest.approx(
         siloed.total_length_m - joint.total_length_m, abs=0.1
     )
-    assert outcome.comparison["saved_m"] > 0
-    assert outcome.comparison["stops_gained"] == 0
+    assert outcome.comparison.saved_m > 0
+    assert outcome.comparison.stops_gained == 0
     # Times: out along the street, 5 minutes on site, back.
     (visit,) = joint.routes[0].stops
     assert visit.arrive_at is not None
