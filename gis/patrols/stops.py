@@ -1,4 +1,6 @@
-"""The stops a plan may visit, gathered from the database as the request chooses.
+"""The stops a plan may visit, gathered from the database as the request chooses (one gatherer
+per kind; ``gis.patrols.kinds.STOP_KINDS`` says which request option calls it, its weight, label
+and time on site).
 
 - open reports (``OPEN_STATUSES``): required, due by their arrival deadline until someone is on
   site, then by their resolution deadline (the stored due time, or the category's minutes after
@@ -6,11 +8,13 @@
 - Gi* hot grids (``find_hotspots(unit="grid")``) at the chosen confidence (after FDR, or on the
   raw permutation p when asked): optional, valued by their z-score, visited at a point on a
   street inside the grid for ``dwell_minutes``;
+- stale grids: grids no GPS track has passed in the last N days before the plan's start,
+  optional, valued by the days since, visited like a hot grid;
 - facilities of chosen kinds, buildings (care visits) and explicit points: optional.
 
-Open reports, hot grids and facilities are those lying in the scope (the request's districts,
-by default the patrollers'; and its communities, if given); buildings and points are taken as
-listed. Each stop gets the grid and district holding it, from its location.
+Open reports, hot and stale grids and facilities are those lying in the scope (the request's
+districts, by default the patrollers'; and its communities, if given); buildings and points are
+taken as listed. Each stop gets the grid and district holding it, from its location.
 """
 
 from __future__ import annotations
