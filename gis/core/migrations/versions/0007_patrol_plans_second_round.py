@@ -12,7 +12,7 @@
   round's noding: they were loaded when every crossing was a junction.
 
 Revision ID: 0007_patrol_plans_second_round
-Revises: 0006_layer_versions (the lead re-chains it after the other branches' migrations)
+Revises: 0008_track_content (main's head when patrols last merged it; the lead re-chains it)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007_patrol_plans_second_round"
-down_revision = "0006_layer_versions"
+down_revision = "0008_track_content"
 branch_labels = None
 depends_on = None
 
