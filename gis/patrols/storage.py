@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, text
@@ -261,25 +261,17 @@ ORDER BY s.route_id NULLS LAST, s.seq, s.id
 """
 
 
-def _time(value: datetime | None, tz: tzinfo | None = None) -> datetime | None:
-    """To the second, in the plan's own offset (the one its ``start_at`` was given in)."""
-    if value is None:
-        return None
-    return (value.astimezone(tz) if tz else value).replace(microsecond=0)
+def _time(value: datetime | None) -> datetime | None:
+    """To the second, in the zone the database session reads times in (the configured
+    GRIDPATROL_TIMEZONE, ``gis.core.db.use_time_zone``): the same on every route."""
+    return None if value is None else value.replace(microsecond=0)
 
 
-def _at(value: datetime, tz: tzinfo | None = None) -> datetime:
-    return (value.astimezone(tz) if tz else value).replace(microsecond=0)
+def _at(value: datetime) -> datetime:
+    return value.replace(microsecond=0)
 
 
-def _plan_tz(request: dict[str, Any]) -> tzinfo | None:
-    try:
-        return datetime.fromisoformat(str(request["start_at"])).tzinfo
-    except (KeyError, ValueError):
-        return None
-
-
-def _stop_fields(row: RowMapping, tz: tzinfo | None) -> dict[str, Any]:
+def _stop_fields(row: RowMapping) -> dict[str, Any]:
     return {
         "id": int(row["id"]),
         "kind": StopKind(row["kind"]),
@@ -292,27 +284,27 @@ def _stop_fields(row: RowMapping, tz: tzinfo | None) -> dict[str, Any]:
         "required": bool(row["required"]),
         "value": round(float(row["value"]), 3),
         "service_minutes": float(row["service_minutes"]),
-        "due_at": _time(row["due_at"], tz),
+        "due_at": _time(row["due_at"]),
         "snap_distance_m": (
             None if row["snap_distance_m"] is None else round(float(row["snap_distance_m"]), 1)
         ),
     }
 
 
-def _served_stop(row: RowMapping, tz: tzinfo | None) -> StopOut:
+def _served_stop(row: RowMapping) -> StopOut:
     return StopOut(
-        **_stop_fields(row, tz),
+        **_stop_fields(row),
         seq=int(row["seq"]),
-        arrive_at=_at(row["arrive_at"], tz),
-        depart_at=_at(row["depart_at"], tz),
+        arrive_at=_at(row["arrive_at"]),
+        depart_at=_at(row["depart_at"]),
         late=bool(row["late"]),
         late_minutes=round(float(row["late_minutes"]), 1),
     )
 
 
-def _unserved_stop(row: RowMapping, tz: tzinfo | None) -> UnservedOut:
+def _unserved_stop(row: RowMapping) -> UnservedOut:
     return UnservedOut(
-        **_stop_fields(row, tz),
+        **_stop_fields(row),
         reason_code=UnservedCode(row["reason_code"]),
         reason=row["reason"],
     )
@@ -322,7 +314,7 @@ def _lonlat(lon: float, lat: float) -> LonLatOut:
     return LonLatOut(lon=round(float(lon), 7), lat=round(float(lat), 7))
 
 
-def _route(row: RowMapping, stops: list[StopOut], tz: tzinfo | None) -> RouteOut:
+def _route(row: RowMapping, stops: list[StopOut]) -> RouteOut:
     districts = list(row["districts"])
     return RouteOut(
         seq=int(row["seq"]),
@@ -332,8 +324,8 @@ def _route(row: RowMapping, stops: list[StopOut], tz: tzinfo | None) -> RouteOut
         shift_minutes=float(row["shift_minutes"]),
         length_m=round(float(row["length_m"]), 1),
         duration_minutes=round(float(row["duration_minutes"]), 1),
-        depart_at=_at(row["depart_at"], tz),
-        return_at=_at(row["return_at"], tz),
+        depart_at=_at(row["depart_at"]),
+        return_at=_at(row["return_at"]),
         districts=[d["code"] for d in districts],
         district_lengths_m={d["code"]: float(d["length_m"]) for d in districts},
         grids=[GridLengthOut(code=g["code"], length_m=float(g["length_m"])) for g in row["grids"]],
@@ -342,7 +334,7 @@ def _route(row: RowMapping, stops: list[StopOut], tz: tzinfo | None) -> RouteOut
         geometry=None if row["geometry"] is None else LineStringGeometry(**row["geometry"]),
         stops=stops,
         published_to=row["published_to"],
-        published_at=_time(row["published_at"], tz),
+        published_at=_time(row["published_at"]),
     )
 
 
@@ -366,16 +358,15 @@ def get_plan(conn: Connection, plan_id: int) -> PlanOut:
     plan = conn.execute(text(_PLAN), {"plan_id": plan_id}).mappings().one_or_none()
     if plan is None:
         raise NotFound(f"no patrol plan with id {plan_id}")
-    tz = _plan_tz(plan["request"])
     by_route: dict[int, list[StopOut]] = {}
     unserved: list[UnservedOut] = []
     for row in conn.execute(text(_STOPS), {"plan_id": plan_id}).mappings():
         if row["route_id"] is None:
-            unserved.append(_unserved_stop(row, tz))
+            unserved.append(_unserved_stop(row))
         else:
-            by_route.setdefault(int(row["route_id"]), []).append(_served_stop(row, tz))
+            by_route.setdefault(int(row["route_id"]), []).append(_served_stop(row))
     routes = [
-        _route(r, by_route.get(int(r["id"]), []), tz)
+        _route(r, by_route.get(int(r["id"]), []))
         for r in conn.execute(text(_ROUTES), {"plan_id": plan_id}).mappings()
     ]
     return PlanOut(
@@ -386,8 +377,8 @@ def get_plan(conn: Connection, plan_id: int) -> PlanOut:
         over_capacity=int(plan["over_capacity"]),
         missing_patroller_hours=float(plan["missing_patroller_hours"]),
         shares=_shares(routes),
-        start_at=_at(plan["start_at"], tz),
-        created_at=_at(plan["created_at"], tz),
+        start_at=_at(plan["start_at"]),
+        created_at=_at(plan["created_at"]),
         walk_speed_kmh=float(plan["walk_speed_kmh"]),
         total_length_m=round(float(plan["total_length_m"]), 1),
         total_minutes=round(float(plan["total_minutes"]), 1),
