@@ -127,13 +127,27 @@ def load(
     radius_m: Annotated[
         float, typer.Option(help="tracks: a stop is passed within this many metres")
     ] = DEFAULT_RADIUS_M,
+    node_crossings: Annotated[
+        bool,
+        typer.Option(
+            "--node-crossings",
+            help="roads: every crossing of two streets of one level is a junction (drawn data "
+            "without junction vertices; bridge/tunnel/layer columns keep grades apart)",
+        ),
+    ] = False,
     as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326); OpenStreetMap
-    .osm.pbf for roads and buildings; a GPS track (GPX/GeoJSON) with --layer tracks."""
+    .osm.pbf for roads and buildings; a GPS track (GPX/GeoJSON) with --layer tracks.
+
+    Streets meet where they share a vertex (or end within 1 m of each other); two that cross
+    without one are a bridge or a tunnel. --node-crossings is for drawn roads whose junctions
+    have no vertex."""
     if layer not in LOADABLE_LAYERS:
         known = ", ".join(LOADABLE_LAYERS)
         fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {known}"))
+    if node_crossings and layer != "roads":
+        fail(InvalidInput(f"--node-crossings applies to --layer roads, not {layer}"))
     if layer == TRACKS_LAYER:
         load_track(path, plan_id=patrol, route=route, radius_m=radius_m, as_json=as_json)
         return
@@ -161,7 +175,9 @@ def load(
         with progress_bar(not as_json and sys.stderr.isatty()) as progress, engine.begin() as conn:
             if layer == REPORTS_LAYER:  # report history: located in bulk, upserted by id
                 return import_report_file(conn, path, categories=categories, progress=progress)
-            return import_file(conn, path, layer=layer, progress=progress)
+            return import_file(
+                conn, path, layer=layer, progress=progress, node_crossings=node_crossings
+            )
 
     try:
         print_results([run(action)], as_json)

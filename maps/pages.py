@@ -164,16 +164,16 @@ def patrols_page(conn: Connection, settings: Settings, *, plan_id: int) -> foliu
     """A stored plan's routes, stops and unserved stops over the district borders; with a
     compared plan (either of the pair's ids), the other mode as a toggled layer."""
     plan = get_plan(conn, plan_id)
-    other_id = (plan["alternative"] or {}).get("id") or plan["alternative_of"]
+    other_id = plan.alternative.id if plan.alternative is not None else plan.alternative_of
     alternative = get_plan(conn, other_id) if other_id is not None else None
     fmap = build_patrol_map(
-        plan,
-        alternative=alternative,
+        plan.model_dump(mode="json"),
+        alternative=None if alternative is None else alternative.model_dump(mode="json"),
         districts=district_layer(conn),
         tile_url=settings.tile_url,
         attribution=settings.tile_attribution,
     )
-    return titled(fmap, f"Patrol plan {plan['id']}: {plan['name']}")
+    return titled(fmap, f"Patrol plan {plan.id}: {plan.name}")
 
 
 def coverage_page(

@@ -173,6 +173,7 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
         Call("GET", "/patrols/coverage"),
         Call("GET", "/patrols/{plan_id}"),
         Call("POST", "/patrols/{plan_id}/track", json=PATROL_TRACK, success=201),
+        Call("POST", "/patrols/{plan_id}/publish"),
         Call("GET", "/tiles"),
         Call("GET", "/tiles/{layer}.json"),
         Call("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"),

@@ -172,6 +172,11 @@ POLICY: dict[str, Permission] = {
             {Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
         ),
         Permission(
+            "publish_patrols",
+            "hand a plan's routes to the patrollers' worker accounts (POST /patrols/{id}/publish)",
+            {Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
+        ),
+        Permission(
             "read_patrols",
             "read patrol plans and tracks, which name the patrollers (GET /patrols, /maps/patrols)",
             _STAFF_IN_SCOPE,

@@ -13,14 +13,14 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0014_households"
-down_revision = "0008_track_content"
+down_revision = "0007_patrol_plans_second_round"
 branch_labels = None
 depends_on = None
 
 CARE_FLAGS = ("elderly_alone", "disabled", "left_behind_child", "low_income", "other")
 OUTCOMES = ("met", "not_home", "refused")
 # Patrol stops may be buildings with households to visit (``care_visit``).
-STOP_KINDS = ("report", "hot_grid", "facility", "building", "point", "care_visit")
+STOP_KINDS = ("report", "hot_grid", "facility", "building", "point", "stale_grid", "care_visit")
 FIRST_STOP_KINDS = STOP_KINDS[:-1]
 # The overdue-visits layer reads both; their writes bump its ETag (0006's trigger).
 SOURCES = ("households", "household_visits")
