@@ -6,7 +6,7 @@ import copy
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -209,12 +209,20 @@ def serve(
         "level": "INFO",
         "propagate": False,
     }
+    # uvicorn reads X-Forwarded-For from loopback unless told otherwise: only the configured
+    # proxies may name the client (rate limits and the access log use that address).
+    proxies = settings.proxy_addresses
+    forwarding: dict[str, Any] = {
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
     if workers == 1:
         uvicorn.run(
             create_app(settings, engine=engine),
             host=bind_host,
             port=bind_port,
             log_config=log_config,
+            **forwarding,
         )
         return
     # Each worker process builds its own app and engine from the environment; the database
@@ -227,4 +235,5 @@ def serve(
         port=bind_port,
         workers=workers,
         log_config=log_config,
+        **forwarding,
     )

@@ -14,7 +14,7 @@ from api.routes.analytics import HotspotParams
 from api.routes.patrols import plan_query_scope
 from api.schemas.common import COMMON_ERRORS, error_responses, media_response
 from api.schemas.tiles import ProblemFeatures
-from gis.access.policy import Principal, authorize
+from gis.access.policy import Access, Permission, authorize
 from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
 from maps.assets import check_installed, content_security_policy, render
@@ -45,7 +45,7 @@ def _page(html: str, settings: Settings) -> HTMLResponse:
 
 @router.get("/maps/grids", responses=_PAGE)
 def grids_map(
-    principal: Annotated[Principal, require("read_public")],
+    access: Annotated[Access, require(Permission.READ_PUBLIC)],
     conn: ConnDep,
     settings: SettingsDep,
     bbox: BBoxDep,
@@ -71,7 +71,7 @@ def grids_map(
     (``/maps/grids/problems``); with ``patrol_coverage``, grids coloured by patrol staleness.
     ``bbox`` sets the view."""
     if patrol_coverage:
-        authorize(principal, "read_patrol_coverage")
+        authorize(access.principal, Permission.READ_PATROL_COVERAGE)
     check_installed()
     fmap = grids_page(
         conn,
@@ -94,21 +94,21 @@ def grids_map(
     response_model=ProblemFeatures,
     response_class=JSONResponse,
     responses={200: media_response("application/geo+json", ProblemFeatures)},
-    dependencies=[require("read_public")],
+    dependencies=[require(Permission.READ_PUBLIC)],
 )
 def grids_map_problems(conn: ConnDep, settings: SettingsDep) -> Any:
     """The topology problems as the grids map draws them (GeoJSON, styled, with a summary)."""
     return JSONResponse(grid_problems(conn, settings), media_type="application/geo+json")
 
 
-@router.get("/maps/coverage", responses=_PAGE, dependencies=[require("read_public")])
+@router.get("/maps/coverage", responses=_PAGE, dependencies=[require(Permission.READ_PUBLIC)])
 def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
     """District borders, communities and grids spanning districts by share, enclave parts."""
     check_installed()
     return _page(render(coverage_page(conn, settings, tiles=SAME_ORIGIN), mode="served"), settings)
 
 
-@router.get("/maps/hotspots", responses=_PAGE, dependencies=[require("read_analytics")])
+@router.get("/maps/hotspots", responses=_PAGE, dependencies=[require(Permission.READ_ANALYTICS)])
 def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     check_installed()
@@ -119,7 +119,7 @@ def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) ->
 @router.get(
     "/maps/patrols",
     responses={**_PAGE, **error_responses(403, 404)},
-    dependencies=[require("read_patrols", scope_of=plan_query_scope)],
+    dependencies=[require(Permission.READ_PATROLS, scope_of=plan_query_scope)],
 )
 def patrols_map(
     conn: ConnDep,

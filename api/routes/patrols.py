@@ -12,13 +12,13 @@ from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
-from gis.access.policy import Principal, authorize, list_scopes
+from gis.access.policy import Access, Permission
 from gis.core.errors import InvalidInput
 from gis.core.timewindow import resolve_window
 from gis.patrols.coverage import patrol_coverage
-from gis.patrols.planning import resolve_patrollers
 from gis.patrols.request import PlanRequest
-from gis.patrols.storage import create_patrol_plan, get_plan, list_plans, plan_codes
+from gis.patrols.scope import check_plan_request, plan_codes, route_codes
+from gis.patrols.storage import create_patrol_plan, get_plan, list_plans
 from gis.patrols.tracks import DEFAULT_RADIUS_M, add_track
 
 router = APIRouter(tags=["patrols"], responses=error_responses(*COMMON_ERRORS, 403, 404))
@@ -33,8 +33,14 @@ _TRACK_EXAMPLE = {
 
 
 def plan_scope(conn: ConnDep, plan_id: int) -> tuple[str, ...]:
-    """The unit codes of the plan in the path (404 when there is none)."""
+    """The units the plan in the path belongs to: its patrollers' and stops' (404 when there
+    is none)."""
     return plan_codes(conn, plan_id)
+
+
+def patrollers_scope(conn: ConnDep, plan_id: int) -> tuple[str, ...]:
+    """The units of the patrollers of the plan in the path (404 when there is none)."""
+    return route_codes(conn, plan_id)
 
 
 def plan_query_scope(
@@ -47,7 +53,7 @@ def plan_query_scope(
 @router.post("/patrols/plan", status_code=201, response_model=PlanOut)
 def plan(
     # First: refused roles are answered before a connection is taken.
-    principal: Annotated[Principal, require("plan_patrols")],
+    access: Annotated[Access, require(Permission.PLAN_PATROLS)],
     body: PlanRequest,
     engine: EngineDep,
     settings: SettingsDep,
@@ -57,19 +63,20 @@ def plan(
 
     With ``compare`` the other mode is planned on the same stops, stored too, and the
     difference reported (metres saved and stops gained by joint patrolling). Stops that cannot
-    be served are listed in ``unserved`` with the reason. Every patroller's district must be
-    in the account's scope (a joint plan across districts needs an account reaching them all).
+    be served are listed in ``unserved`` with the reason. Everything the plan touches must be
+    in the account's scope — each patroller's worker, start, end and district, the districts
+    and communities of its stops, each building and point (a joint plan across districts
+    needs an account reaching them all); a worker code out of scope is refused as one that
+    does not exist.
     """
     with engine.connect() as conn:
-        patrollers = resolve_patrollers(conn, body.patrollers)
-    for patroller in patrollers:
-        authorize(principal, "plan_patrols", (patroller.district_code,))
+        check_plan_request(conn, body, reaches=access.allows)
     return create_patrol_plan(engine, body.in_zone(settings.zone), categories=categories)
 
 
 @router.get("/patrols", response_model=PlanPageOut)
 def plans(
-    principal: Annotated[Principal, require("read_patrols")],
+    access: Annotated[Access, require(Permission.READ_PATROLS, lists=True)],
     conn: ConnDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1)] = 100,
@@ -78,20 +85,21 @@ def plans(
         bool, Query(description="also list the compared other-mode plans")
     ] = False,
 ) -> dict[str, Any]:
-    """Stored plans, newest first, paged."""
+    """Stored plans, newest first, paged: those belonging to the account's units (its
+    patrollers' or its stops'; a street it merely crosses does not count)."""
     return list_plans(
         conn,
         limit=min(limit, settings.max_page_size),
         offset=offset,
         include_alternatives=alternatives,
-        scopes=list_scopes(principal, "read_patrols"),
+        scopes=access.scopes,
     )
 
 
 @router.get(
     "/patrols/coverage",
     response_model=CoverageOut,
-    dependencies=[require("read_patrol_coverage")],
+    dependencies=[require(Permission.READ_PATROL_COVERAGE)],
 )
 def coverage(
     conn: ConnDep,
@@ -126,7 +134,7 @@ def coverage(
 @router.get(
     "/patrols/{plan_id}",
     response_model=PlanOut,
-    dependencies=[require("read_patrols", scope_of=plan_scope)],
+    dependencies=[require(Permission.READ_PATROLS, scope_of=plan_scope)],
 )
 def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
     """One stored plan: routes with their street geometry, stops in order, unserved stops."""
@@ -137,7 +145,6 @@ def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
     "/patrols/{plan_id}/track",
     status_code=201,
     response_model=TrackOut,
-    dependencies=[require("record_patrol_track", scope_of=plan_scope)],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -152,6 +159,9 @@ async def track(
     plan_id: int,
     request: Request,
     engine: EngineDep,
+    # Reaching one of the plan's patrollers opens the door; the route the track lands on
+    # must then be one of a patroller the account reaches (checked before it is kept).
+    access: Annotated[Access, require(Permission.RECORD_PATROL_TRACK, scope_of=patrollers_scope)],
     route: Annotated[
         int | None, Query(ge=1, description="route seq (default: the route it follows best)")
     ] = None,
@@ -162,14 +172,18 @@ async def track(
     """Store a GPS track (GPX, or a GeoJSON LineString Feature with ``properties.times``) for
     a plan: matched to grids (metres, minutes) and compared with its route's stops. A bad
     track (empty, no times, times going backwards, points outside the city) is refused with
-    422 and nothing is stored."""
+    422 and nothing is stored. Writing needs the patroller's unit: a route the plan merely
+    passes through the account's units on is not enough."""
     data = await request.body()
     if len(data) > MAX_TRACK_BYTES:
         raise InvalidInput(f"the track is larger than {MAX_TRACK_BYTES // 1_000_000} MB")
 
     def store() -> dict[str, Any]:
         with engine.begin() as conn:
-            return add_track(conn, plan_id, data, route_seq=route, radius_m=radius_m)
+            stored = add_track(conn, plan_id, data, route_seq=route, radius_m=radius_m)
+            # Raised inside the transaction: a refused track is not kept.
+            access.check(route_codes(conn, plan_id, stored["route_seq"]))
+            return stored
 
     # The database work is blocking: off the event loop, like FastAPI's sync handlers.
     return await run_in_threadpool(store)

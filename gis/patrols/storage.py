@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, text
 from gis.core.errors import NotFound
 from gis.patrols.planning import Plan, PlannedStop, PlanOutcome, plan_patrols
 from gis.patrols.request import PlanRequest
+from gis.patrols.scope import plan_scope_condition
 from gis.reports.categories import Category
 from gis.territory.layers import check_page
 
@@ -325,28 +326,6 @@ def get_plan(conn: Connection, plan_id: int) -> dict[str, Any]:
     }
 
 
-# The unit codes a plan touches: its patrollers' districts, the grids its routes pass and its
-# stops' grids and districts. Access scope is matched against them (``gis.access.scope``).
-_PLAN_CODES = """
-SELECT r.district_code FROM patrol_routes r WHERE r.plan_id = {plan}
-UNION SELECT rg.grid_code FROM patrol_route_grids rg
-      JOIN patrol_routes r ON r.id = rg.route_id WHERE r.plan_id = {plan}
-UNION SELECT s.grid_code FROM patrol_stops s WHERE s.plan_id = {plan}
-UNION SELECT s.district_code FROM patrol_stops s WHERE s.plan_id = {plan}
-"""
-
-
-def plan_codes(conn: Connection, plan_id: int) -> tuple[str, ...]:
-    """The unit codes plan ``plan_id`` touches (see ``_PLAN_CODES``); ``NotFound`` if none."""
-    if not conn.execute(
-        text("SELECT EXISTS (SELECT 1 FROM patrol_plans WHERE id = :plan_id)"),
-        {"plan_id": plan_id},
-    ).scalar_one():
-        raise NotFound(f"no patrol plan with id {plan_id}")
-    codes = conn.execute(text(_PLAN_CODES.format(plan=":plan_id")), {"plan_id": plan_id})
-    return tuple(sorted(str(code) for code in codes.scalars() if code))
-
-
 def list_plans(
     conn: Connection,
     *,
@@ -356,15 +335,12 @@ def list_plans(
     scopes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """A page of stored plans, newest first, with their totals (no geometry); with ``scopes``
-    (unit-code prefixes, "" the whole city) only plans touching a unit they reach."""
+    (unit-code prefixes, "" the whole city) only plans belonging to a unit they reach
+    (``gis.patrols.scope``)."""
     check_page(limit, offset)
     clauses = [] if include_alternatives else ["p.alternative_of IS NULL"]
     if scopes is not None:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM unnest(CAST(:scopes AS text[])) AS s, "
-            f"({_PLAN_CODES.format(plan='p.id')}) AS c(code) "
-            "WHERE s = '' OR starts_with(c.code, s))"
-        )
+        clauses.append(plan_scope_condition("p.id"))
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     params: dict[str, Any] = {"scopes": None if scopes is None else list(scopes)}
     rows = conn.execute(
