@@ -150,6 +150,38 @@ def test_a_plan_needs_every_unit_it_touches_in_scope(
         )
 
 
+def _nearest(http: httpx2.Client, layer: str, place: dict[str, float]) -> str:
+    """The code of a building or facility of a 990102 grid within ~500 m of ``place``."""
+    d = 0.005
+    box = f"{place['lon'] - d},{place['lat'] - d},{place['lon'] + d},{place['lat'] + d}"
+    features = http.get(f"/{layer}", params={"bbox": box, "limit": 1000}).json()["features"]
+    return next(
+        str(f["properties"]["code"])
+        for f in features
+        if str(f["properties"]["grid_code"]).startswith("990102")
+    )
+
+
+def test_buildings_and_facilities_of_another_district_are_out_of_scope(live: Live) -> None:
+    with live.client() as http:
+        building = _nearest(http, "buildings", EAST)
+        facility = _nearest(http, "facilities", EAST)
+        plans = {
+            "stops.buildings": _plan(
+                [_patroller("Wang", INLAND)], {"buildings": [building], "points": []}
+            ),
+            "patrollers[0].start": _plan(
+                [{"name": "Wang", "start": {"facility": facility}}], {"points": [_point(EAST)]}
+            ),
+        }
+        for named, plan in plans.items():
+            refused = http.post("/patrols/plan", json=plan, headers=live.headers["d1"])
+            assert refused.status_code == 403, refused.text
+            assert named in _detail(refused)
+            planned = http.post("/patrols/plan", json=plan, headers=live.headers["admin"])
+            assert planned.status_code == 201, planned.text
+
+
 def test_a_plan_in_scope_is_planned(live: Live) -> None:
     with live.client() as http:
         home = http.post("/patrols/plan", json=HOME, headers=live.headers["d1"])
