@@ -1,10 +1,11 @@
 """The one access policy: which role may take which permission, and where.
 
-``POLICY`` is data — a permission name → for each role granted it, its *reach*: ``EVERYWHERE``
-or ``IN_SCOPE``. A role absent from a permission's grants is refused it. The HTTP layer asks
-``authorize`` (raises) or ``allows`` (answers) and never decides on its own, so a test matrix
-can be generated from this table alone: for every permission × role × (in scope, out of
-scope), ``expected_outcome`` says what must happen.
+``POLICY`` is data — a ``Permission`` (an enum: a misspelt one fails the type check) → for
+each role granted it, its *reach*: ``EVERYWHERE`` or ``IN_SCOPE``. A role absent from a
+permission's grants is refused it. The HTTP layer asks ``authorize`` (raises) or ``allows``
+(answers) and never decides on its own, so a test matrix can be generated from this table
+alone: for every permission × role × (in scope, out of scope), ``expected_outcome`` says what
+must happen.
 
 Scope is a unit-code prefix: an account scoped to a district code reaches every sub-district,
 community, grid and report whose code starts with it; an empty scope is the whole city. A
@@ -16,7 +17,9 @@ visible to the receiving unit (``gis.access.scope``).
 
 Personal data (``personal_data=True``) is the reporter's contact and photo, and staff's names
 and phones (the directory, patrol plans, a report's assigned worker): never granted to
-anonymous callers or analysts. Every route declares one permission with ``api.auth.require``.
+anonymous callers or analysts. Every route declares one permission with ``api.auth.require``,
+which hands the handler an ``Access``: the principal, the permission, the scopes a list keeps
+to and ``check(codes)`` for an object, so a handler never names the permission twice.
 
 Row-level security: not used (yet). The policy is not only about rows — a report out of scope
 is still visible in its public view, with fields (contact, photo, worker's name, event actors)
