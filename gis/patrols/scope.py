@@ -195,6 +195,14 @@ def route_codes(conn: Connection, plan_id: int, route_seq: int | None = None) ->
     return _codes(rows)
 
 
+def check_route(conn: Connection, plan_id: int, route_seq: int | None, *, reaches: Reaches) -> None:
+    """``Forbidden`` unless ``reaches`` the patroller of route ``route_seq`` (None: the track
+    follows no route; then any of the plan's patrollers)."""
+    if not reaches(route_codes(conn, plan_id, route_seq)):
+        which = "the plan's patrollers" if route_seq is None else f"route {route_seq}'s patroller"
+        raise Forbidden(f"out of scope: the account does not reach {which}")
+
+
 def _check_plan(conn: Connection, plan_id: int) -> None:
     if not conn.execute(
         text("SELECT EXISTS (SELECT 1 FROM patrol_plans WHERE id = :plan_id)"),

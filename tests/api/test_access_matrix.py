@@ -48,6 +48,9 @@ from tests.endpoints import (
 )
 
 TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
+# A track is stored once per content (the same upload again answers 200): each role's call
+# starts from a plan without tracks, so an allowed upload stores anew (201).
+TRACK = ("POST", "/patrols/{plan_id}/track")
 # FastAPI's own pages and the static map assets: not API operations, public by nature.
 NOT_OPERATIONS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 STATUS = {"unauthorized": 401, "forbidden": 403}
@@ -121,6 +124,10 @@ class World:
             method, url, headers=self.headers[(role, in_scope)], **kwargs
         )
         return url, response
+
+    def forget_tracks(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM patrol_tracks WHERE plan_id = :p"), {"p": self.plan_id})
 
     def new_report(self) -> int:
         body = {"category": "sanitation", "description": "a new one", **INLAND}
@@ -279,6 +286,8 @@ def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> N
             if expected == "allow":
                 expected = expected_outcome(role, Permission.REPORT_ACCEPT, in_scope=in_scope)
             extra["report_id"] = world.new_report()
+        if key == TRACK:
+            world.forget_tracks()
         url, response = world.call(key, role, in_scope, **extra)
         want = SAMPLE_CALLS[key].success if expected == "allow" else STATUS[expected]
         if response.status_code != want:
