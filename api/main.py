@@ -29,6 +29,7 @@ from api.routes import (
     open311,
     patrols,
     reports,
+    service_areas,
     tiles,
     topology,
 )
@@ -52,6 +53,7 @@ ROUTE_MODULES = (
     topology,
     coverage,
     patrols,
+    service_areas,
     maps,
     tiles,
     ogc,

@@ -168,7 +168,11 @@ POLICY: dict[Permission, Rule] = {
             "submit a report (POST /reports, Open311 POST requests)",
             _EVERYONE,
         ),
-        Rule(Permission.READ_ANALYTICS, "read hotspots and KPIs", _EVERYONE),
+        Rule(
+            Permission.READ_ANALYTICS,
+            "read hotspots, KPIs and service areas (walk areas, gaps, siting)",
+            _EVERYONE,
+        ),
         Rule(Permission.SIGN_IN, "sign in for a bearer token (POST /auth/token)", _EVERYONE),
         Rule(
             Permission.READ_REPORT_CONTACT,
