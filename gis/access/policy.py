@@ -173,7 +173,12 @@ POLICY: dict[Permission, Rule] = {
             "read hotspots, KPIs and service areas (walk areas, gaps, siting)",
             _EVERYONE,
         ),
-        Rule(Permission.SIGN_IN, "sign in for a bearer token (POST /auth/token)", _EVERYONE),
+        Rule(
+            Permission.SIGN_IN,
+            "sign in for a bearer token (POST /auth/token) or a browser session (/app/login), "
+            "sign out (/app/logout)",
+            _EVERYONE,
+        ),
         Rule(
             Permission.READ_REPORT_CONTACT,
             "read a report's reporter name, phone and photo, its worker's name, its events' "
