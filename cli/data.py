@@ -8,7 +8,7 @@ import logging.config
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -246,6 +246,13 @@ def serve(
         "level": "INFO",
         "propagate": False,
     }
+    # uvicorn reads X-Forwarded-For from loopback unless told otherwise: only the configured
+    # proxies may name the client (rate limits and the access log use that address).
+    proxies = settings.proxy_addresses
+    forwarding: dict[str, Any] = {
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
     logging.config.dictConfig(log_config)
     supervisor = None
     if not settings.database_url:
@@ -261,6 +268,7 @@ def serve(
                 host=bind_host,
                 port=bind_port,
                 log_config=log_config,
+                **forwarding,
             )
             return
         # Each worker process builds its own app and engine from the environment; the
@@ -273,6 +281,7 @@ def serve(
             port=bind_port,
             workers=workers,
             log_config=log_config,
+            **forwarding,
         )
     finally:
         if supervisor is not None:

@@ -71,7 +71,7 @@ class Call:
 
 _LAYERS = ("districts", "subdistricts", "communities", "grids", "buildings", "facilities", "roads")
 # A patrol from INLAND to a point 300 m east and back: in the report's district and grid.
-PATROL_PLAN = {
+PATROL_PLAN: dict[str, Any] = {
     "name": "matrix patrol",
     "start_at": "2026-11-24T18:00:00+08:00",
     "time_limit_s": 0.2,

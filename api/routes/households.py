@@ -18,7 +18,7 @@ from api.auth import require
 from api.deps import ConnDep, EngineDep, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.households import HouseholdPage, Visit, VisitFigures, VisitIn
-from gis.access.policy import Principal, list_scopes
+from gis.access.policy import Access, Permission
 from gis.core.timewindow import in_zone
 from gis.core.vocabulary import CareFlag, Level
 from gis.households.listing import (
@@ -65,7 +65,9 @@ def household_scope(conn: ConnDep, household: str) -> tuple[str | None, ...]:
 
 @router.get("/households", response_model=HouseholdPage, responses=error_responses(403, 404))
 def households(
-    principal: Annotated[Principal, require("read_households", scope_of=_list_scope)],
+    access: Annotated[
+        Access, require(Permission.READ_HOUSEHOLDS, scope_of=_list_scope, lists=True)
+    ],
     conn: ConnDep,
     settings: SettingsDep,
     grid: GridQuery,
@@ -92,7 +94,7 @@ def households(
         ),
         now=datetime.now(UTC),
         zone=settings.zone,
-        scopes=list_scopes(principal, "read_households"),
+        scopes=access.scopes,
         limit=min(limit, settings.max_page_size),
         offset=offset,
     )
@@ -102,7 +104,7 @@ def households(
     "/households/{household}/visits",
     response_model=list[Visit],
     responses=error_responses(403, 404),
-    dependencies=[require("read_households", scope_of=household_scope)],
+    dependencies=[require(Permission.READ_HOUSEHOLDS, scope_of=household_scope)],
 )
 def visits(conn: ConnDep, household: str) -> Any:
     """The household's visits, newest first."""
@@ -116,7 +118,7 @@ def visits(conn: ConnDep, household: str) -> Any:
     responses=error_responses(403, 404, 409),
 )
 def add_visit(
-    principal: Annotated[Principal, require("record_visit", scope_of=household_scope)],
+    access: Annotated[Access, require(Permission.RECORD_VISIT, scope_of=household_scope)],
     household: str,
     body: VisitIn,
     engine: EngineDep,
@@ -132,10 +134,10 @@ def add_visit(
             VisitInput(
                 visited_at=visited_at,
                 outcome=body.outcome,
-                worker=body.worker or principal.name,
+                worker=body.worker or access.principal.name,
                 note=body.note,
             ),
-            recorded_by=principal.name,
+            recorded_by=access.principal.name,
             now=datetime.now(UTC),
         )
 
@@ -144,7 +146,7 @@ def add_visit(
     "/analytics/visits",
     tags=["analytics"],
     response_model=VisitFigures,
-    dependencies=[require("read_analytics")],
+    dependencies=[require(Permission.READ_ANALYTICS)],
 )
 def visit_counts(conn: ConnDep, settings: SettingsDep, level: Level = Level.GRID) -> Any:
     """Per unit: households with a cadence, overdue, and met on time in the last 30 days —

@@ -16,7 +16,7 @@ from api.routes.service_areas import WalkParams
 from api.schemas.common import COMMON_ERRORS, error_responses, media_response
 from api.schemas.households import CareVisitFeatures
 from api.schemas.tiles import ProblemFeatures
-from gis.access.policy import Principal, authorize
+from gis.access.policy import Access, Permission, authorize
 from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
 from gis.patrols.coverage import CoverageSource
@@ -58,7 +58,7 @@ def _page(html: str, settings: Settings) -> HTMLResponse:
 
 @router.get("/maps/grids", responses=_PAGE)
 def grids_map(
-    principal: Annotated[Principal, require("read_public")],
+    access: Annotated[Access, require(Permission.READ_PUBLIC)],
     conn: ConnDep,
     settings: SettingsDep,
     bbox: BBoxDep,
@@ -91,7 +91,7 @@ def grids_map(
     (``/maps/grids/problems``); with ``patrol_coverage``, grids coloured by patrol staleness;
     buildings with overdue care visits as counts. ``bbox`` sets the view."""
     if patrol_coverage:
-        authorize(principal, "read_patrol_coverage")
+        authorize(access.principal, Permission.READ_PATROL_COVERAGE)
     check_installed()
     fmap = grids_page(
         conn,
@@ -116,7 +116,7 @@ def grids_map(
     response_model=ProblemFeatures,
     response_class=JSONResponse,
     responses={200: media_response("application/geo+json", ProblemFeatures)},
-    dependencies=[require("read_public")],
+    dependencies=[require(Permission.READ_PUBLIC)],
 )
 def grids_map_problems(conn: ConnDep, settings: SettingsDep) -> Any:
     """The topology problems as the grids map draws them (GeoJSON, styled, with a summary)."""
@@ -128,7 +128,7 @@ def grids_map_problems(conn: ConnDep, settings: SettingsDep) -> Any:
     response_model=CareVisitFeatures,
     response_class=JSONResponse,
     responses={200: media_response("application/geo+json", CareVisitFeatures)},
-    dependencies=[require("read_public")],
+    dependencies=[require(Permission.READ_PUBLIC)],
 )
 def grids_map_care_visits(conn: ConnDep, settings: SettingsDep, bbox: BBoxDep) -> Any:
     """Buildings with overdue care visits as the grids map draws them: counts, never a name
@@ -140,14 +140,14 @@ def grids_map_care_visits(conn: ConnDep, settings: SettingsDep, bbox: BBoxDep) -
     )
 
 
-@router.get("/maps/coverage", responses=_PAGE, dependencies=[require("read_public")])
+@router.get("/maps/coverage", responses=_PAGE, dependencies=[require(Permission.READ_PUBLIC)])
 def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
     """District borders, communities and grids spanning districts by share, enclave parts."""
     check_installed()
     return _page(render(coverage_page(conn, settings, tiles=SAME_ORIGIN), mode="served"), settings)
 
 
-@router.get("/maps/hotspots", responses=_PAGE, dependencies=[require("read_analytics")])
+@router.get("/maps/hotspots", responses=_PAGE, dependencies=[require(Permission.READ_ANALYTICS)])
 def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     check_installed()
@@ -155,7 +155,9 @@ def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) ->
     return _page(render(fmap, mode="served"), settings)
 
 
-@router.get("/maps/service-areas", responses=_PAGE, dependencies=[require("read_analytics")])
+@router.get(
+    "/maps/service-areas", responses=_PAGE, dependencies=[require(Permission.READ_ANALYTICS)]
+)
 def service_areas_map(
     conn: ConnDep,
     settings: SettingsDep,
@@ -174,7 +176,7 @@ def service_areas_map(
 @router.get(
     "/maps/patrols",
     responses={**_PAGE, **error_responses(403, 404)},
-    dependencies=[require("read_patrols", scope_of=plan_query_scope)],
+    dependencies=[require(Permission.READ_PATROLS, scope_of=plan_query_scope)],
 )
 def patrols_map(
     conn: ConnDep,

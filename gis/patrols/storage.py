@@ -36,6 +36,7 @@ from gis.patrols.answer import (
 from gis.patrols.planning import Plan, PlannedStop, PlanOutcome
 from gis.patrols.reasons import UnservedCode
 from gis.patrols.request import PlanRequest
+from gis.patrols.scope import plan_scope_condition
 from gis.patrols.stops import StopKind
 from gis.territory.layers import check_page
 
@@ -395,31 +396,6 @@ def get_plan(conn: Connection, plan_id: int) -> PlanOut:
     )
 
 
-# The unit codes a plan touches: its patrollers' districts, the grids its routes pass and its
-# stops' grids and districts, and the grids of the workers its routes are published to (so a
-# worker reads the route handed to it). Access scope is matched against them (``gis.access.scope``).
-_PLAN_CODES = """
-SELECT r.district_code FROM patrol_routes r WHERE r.plan_id = {plan}
-UNION SELECT rg.grid_code FROM patrol_route_grids rg
-      JOIN patrol_routes r ON r.id = rg.route_id WHERE r.plan_id = {plan}
-UNION SELECT s.grid_code FROM patrol_stops s WHERE s.plan_id = {plan}
-UNION SELECT s.district_code FROM patrol_stops s WHERE s.plan_id = {plan}
-UNION SELECT wg.grid_code FROM patrol_routes r JOIN worker_grids wg ON wg.worker_id = r.worker_id
-      WHERE r.plan_id = {plan} AND r.published_to IS NOT NULL
-"""
-
-
-def plan_codes(conn: Connection, plan_id: int) -> tuple[str, ...]:
-    """The unit codes plan ``plan_id`` touches (see ``_PLAN_CODES``); ``NotFound`` if none."""
-    if not conn.execute(
-        text("SELECT EXISTS (SELECT 1 FROM patrol_plans WHERE id = :plan_id)"),
-        {"plan_id": plan_id},
-    ).scalar_one():
-        raise NotFound(f"no patrol plan with id {plan_id}")
-    codes = conn.execute(text(_PLAN_CODES.format(plan=":plan_id")), {"plan_id": plan_id})
-    return tuple(sorted(str(code) for code in codes.scalars() if code))
-
-
 def list_plans(
     conn: Connection,
     *,
@@ -430,7 +406,8 @@ def list_plans(
     published_to: str | None = None,
 ) -> PlanPageOut:
     """A page of stored plans, newest first, with their totals (no geometry); with ``scopes``
-    (unit-code prefixes, "" the whole city) only plans touching a unit they reach."""
+    (unit-code prefixes, "" the whole city) only plans belonging to a unit they reach
+    (``gis.patrols.scope``)."""
     check_page(limit, offset)
     clauses = [] if include_alternatives or published_to else ["p.alternative_of IS NULL"]
     if published_to is not None:
@@ -439,11 +416,7 @@ def list_plans(
             "WHERE r.plan_id = p.id AND u.name = :published_to)"
         )
     if scopes is not None:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM unnest(CAST(:scopes AS text[])) AS s, "
-            f"({_PLAN_CODES.format(plan='p.id')}) AS c(code) "
-            "WHERE s = '' OR starts_with(c.code, s))"
-        )
+        clauses.append(plan_scope_condition("p.id"))
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     params: dict[str, Any] = {
         "scopes": None if scopes is None else list(scopes),
