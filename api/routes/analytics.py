@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -12,7 +12,10 @@ from api.schemas.analytics import HotspotCollection
 from api.schemas.common import COMMON_ERRORS, error_responses
 from gis.analysis.hotspots import (
     DEFAULT_PERMUTATIONS,
-    DEFAULT_UNIT,
+    MAX_HEX_SIZE_M,
+    MAX_PERMUTATIONS,
+    MIN_HEX_SIZE_M,
+    MIN_PERMUTATIONS,
     find_hotspots,
     hotspots_geojson,
 )
@@ -23,19 +26,29 @@ router = APIRouter(tags=["analytics"], responses=error_responses(*COMMON_ERRORS)
 def hotspot_params(
     cats: CategoriesDep,
     window: WindowDep,
-    unit: Annotated[str, Query(description="hex (default) or grid (Queen contiguity)")] = (
-        DEFAULT_UNIT
-    ),
+    unit: Annotated[
+        Literal["hex", "grid"], Query(description="hex (default) or grid (Queen contiguity)")
+    ] = "hex",
     size_m: Annotated[
-        float | None, Query(description="hexagon edge length in metres (unit=hex; default 200)")
+        float | None,
+        Query(
+            ge=MIN_HEX_SIZE_M,
+            le=MAX_HEX_SIZE_M,
+            description="hexagon edge length in metres (unit=hex; default 200)",
+        ),
     ] = None,
     category: Annotated[
         list[str] | None,
         Query(description="category code; repeat or comma-separate for several; default all"),
     ] = None,
-    permutations: Annotated[int, Query(description="permutations for p-values")] = (
-        DEFAULT_PERMUTATIONS
-    ),
+    permutations: Annotated[
+        int,
+        Query(
+            ge=MIN_PERMUTATIONS,
+            le=MAX_PERMUTATIONS,
+            description="permutations for p-values (permutations × units at most 2e8)",
+        ),
+    ] = DEFAULT_PERMUTATIONS,
 ) -> dict[str, Any]:
     """The analysis options; the domain function checks them and names a bad one (422)."""
     codes = [c.strip() for value in category or [] for c in value.split(",") if c.strip()]

@@ -54,8 +54,11 @@ DEFAULT_HEX_SIZE_M = 200.0
 DEFAULT_PERMUTATIONS = 9999
 DEFAULT_SEED = 20261123
 MAX_HEX_UNITS = 200_000
+# Hexagons smaller than this (edge, metres) are finer than a report's position.
+MIN_HEX_SIZE_M = 10.0
 # Hexagons larger than this (edge, metres) would hold whole cities in a few cells.
 MAX_HEX_SIZE_M = 50_000.0
+MIN_PERMUTATIONS = 99
 MAX_PERMUTATIONS = 99_999
 # The permutation test costs about permutations × units; 2e8 is about 10 s on one core
 # (bench: 15,672 hexagons × 9,999 permutations in 6-10 s), a 10,000-grid city's default.
@@ -315,17 +318,21 @@ def find_hotspots(
     """
     if unit not in UNITS:
         raise InvalidInput(f"unit: unknown unit {unit!r}; expected one of: {', '.join(UNITS)}")
-    if size_m is not None and not (math.isfinite(size_m) and 0 < size_m <= MAX_HEX_SIZE_M):
+    if size_m is not None and not (
+        math.isfinite(size_m) and MIN_HEX_SIZE_M <= size_m <= MAX_HEX_SIZE_M
+    ):
         raise InvalidInput(
-            f"size_m: must be a positive number of metres up to {MAX_HEX_SIZE_M:,.0f}, "
-            f"got {size_m!r}"
+            f"size_m: must be a number of metres from {MIN_HEX_SIZE_M:g} up to "
+            f"{MAX_HEX_SIZE_M:,.0f}, got {size_m!r}"
         )
     if band_m is not None and not (math.isfinite(band_m) and band_m > 0):
         raise InvalidInput(f"band_m: must be a positive number of metres, got {band_m!r}")
     if unit == "grid" and (size_m is not None or band_m is not None):
         raise InvalidInput("size_m: only hexagon units (unit=hex) take a size or a band")
-    if not 99 <= permutations <= MAX_PERMUTATIONS:
-        raise InvalidInput(f"permutations: must lie in 99..{MAX_PERMUTATIONS}, got {permutations}")
+    if not MIN_PERMUTATIONS <= permutations <= MAX_PERMUTATIONS:
+        raise InvalidInput(
+            f"permutations: must lie in {MIN_PERMUTATIONS}..{MAX_PERMUTATIONS}, got {permutations}"
+        )
     chosen = validate_categories(category_codes or (), categories)
     check_window(since, until)
     where, params = _report_filter(chosen, since, until)

@@ -92,6 +92,8 @@ def parse_geojson(data: bytes) -> list[TrackPoint]:
         document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise TrackRejected(f"not readable JSON: {exc}") from exc
+    except RecursionError:
+        raise TrackRejected("not readable JSON: nested too deeply") from None
     if isinstance(document, dict) and document.get("type") == "FeatureCollection":
         features = document.get("features") or []
         if len(features) != 1:
