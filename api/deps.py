@@ -34,8 +34,18 @@ def walk_dependants(dependant: Dependant) -> Iterator[Dependant]:
 
 
 def base_url(request: Request) -> str:
-    """The server's own URL as the client reached it, without the trailing slash (links)."""
-    return str(request.base_url).rstrip("/")
+    """The server's own URL for links, without the trailing slash: the configured public URL,
+    else the address it listens on; never the Host header a client sent."""
+    settings = _settings(request)
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host, port = request.scope.get("server") or (settings.host, settings.port)
+    scheme = request.url.scheme
+    if ":" in str(host):
+        host = f"[{host}]"  # IPv6
+    default = (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return f"{scheme}://{host}{'' if default or port is None else f':{port}'}{root}"
 
 
 async def get_engine(request: Request) -> Engine:

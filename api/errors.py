@@ -10,6 +10,7 @@ GeoReport v2's list ``[{"code": status, "description": ...}]``, and a malformed 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -17,11 +18,13 @@ import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from gis.core.errors import (
+    Busy,
     Conflict,
     DatabaseUnavailable,
     Forbidden,
@@ -38,6 +41,9 @@ from gis.core.errors import (
 
 logger = logging.getLogger("gridpatrol.api")
 
+# Seconds a client is asked to wait when the database is away (a restart takes a few).
+DATABASE_RETRY_AFTER_S = 5
+
 DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     NotFound: 404,
     InvalidParameter: 400,
@@ -47,6 +53,7 @@ DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     RateLimited: 429,
+    Busy: 503,
     DatabaseUnavailable: 503,
     Unavailable: 503,
     GridpatrolError: 400,
@@ -100,8 +107,10 @@ def headers_for(exc: GridpatrolError) -> dict[str, str]:
     """Headers an error's status calls for (RFC 6750 / RFC 9110)."""
     if isinstance(exc, Unauthorized):
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | Busy):
         return {"Retry-After": str(exc.retry_after_s)}
+    if isinstance(exc, DatabaseUnavailable):
+        return {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
     return {}
 
 
@@ -143,6 +152,31 @@ class BadRequestRoute(APIRoute):
         return route_handler
 
 
+def _route_table(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """(path pattern, methods) of every route, included routers resolved (once per app)."""
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        app.state, "route_methods", None
+    )
+    if table is None:
+        table = [
+            (compile_path(context.path)[0], frozenset(context.methods or ()))
+            for context in iter_route_contexts(app.routes)
+            if context.path is not None
+        ]
+        app.state.route_methods = table
+    return table
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes on the request's path (HEAD with GET)."""
+    path = request.url.path
+    methods = {m for pattern, ms in _route_table(request.app) if pattern.match(path) for m in ms}
+    if "GET" in methods:
+        methods.add("HEAD")
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    return sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m))
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Install the domain-error and validation-error handlers on ``app``."""
 
@@ -154,6 +188,8 @@ def add_exception_handlers(app: FastAPI) -> None:
         if isinstance(exc, InvalidTransition):
             body["current_status"] = exc.current_status
             body["allowed_actions"] = exc.allowed_actions
+            if exc.current_version is not None:
+                body["current_version"] = exc.current_version
         return error_response(request, status_for(exc), body, headers_for(exc))
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -167,7 +203,7 @@ def add_exception_handlers(app: FastAPI) -> None:
         # statement parameters (gis/core/db.py), so no resident's data reaches the log.
         logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         body = {"detail": "the database is unavailable; try again shortly"}
-        return error_response(request, 503, body, {"Retry-After": "5"})
+        return error_response(request, 503, body, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 
     async def database_refused_value(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, sa_exc.DBAPIError)
@@ -186,6 +222,9 @@ def add_exception_handlers(app: FastAPI) -> None:
         # this API answers with 422 (Open311 turns it back into its 400). 404/405 keep theirs.
         status = 422 if exc.status_code == 400 else exc.status_code
         headers = dict(exc.headers) if exc.headers else None
+        if status == 405:
+            # Starlette names only the methods of the first route matching the path.
+            headers = (headers or {}) | {"Allow": ", ".join(allowed_methods(request))}
         return error_response(request, status, {"detail": str(exc.detail)}, headers)
 
     app.add_exception_handler(HTTPException, framework_error)

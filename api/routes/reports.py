@@ -38,6 +38,7 @@ from gis.access.policy import (
     transition_permission,
 )
 from gis.access.scope import load_report_codes, report_codes
+from gis.core.errors import InvalidInput
 from gis.core.vocabulary import STATUSES
 from gis.reports.categories import Category
 from gis.reports.intake import MAX_IDEMPOTENCY_KEY_CHARS, ReportInput, submit_report
@@ -45,6 +46,9 @@ from gis.reports.lifecycle import list_events, public_event, transition_report
 from gis.reports.listing import ReportFilter, get_report, list_reports, public_report
 from gis.reports.workers import list_workers
 from gis.territory.layers import DEFAULT_PAGE_SIZE
+
+# An entity tag as If-Match takes it: *, or a version, quoted or not, weak or not.
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'
 
 router = APIRouter(tags=["reports"], responses=error_responses(*COMMON_ERRORS))
 
@@ -176,13 +180,37 @@ def reports(
     )
 
 
+def etag(report: dict[str, Any]) -> str:
+    """The report's entity tag: its version (events in its audit trail), quoted."""
+    return f'"{report["version"]}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``"3"``, ``W/"3"`` or ``3``); ``*`` or no
+    header: None. Raises ``InvalidInput`` for anything else."""
+    if value is None or value.strip() == "*":
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    if not tag.isascii() or not tag.isdigit() or len(tag) > 18:
+        raise InvalidInput(
+            f'If-Match: expected one ETag of GET /reports/{{id}} (a version such as "3"), '
+            f"got {value!r}"
+        )
+    return int(tag)
+
+
 @router.get("/reports/{report_id}", response_model=_REPORT_VIEW, responses=error_responses(404))
 def report(
-    conn: ConnDep, report_id: int, principal: Annotated[Principal, require("read_public")]
+    conn: ConnDep,
+    report_id: int,
+    principal: Annotated[Principal, require("read_public")],
+    response: Response,
 ) -> Any:
     """One report; the reporter's name, phone and photo only for workers, dispatchers and
-    admins whose scope reaches it."""
-    return _view(principal, get_report(conn, report_id, include_contact=True))
+    admins whose scope reaches it. Its ``ETag`` is its version (see the transitions)."""
+    found = get_report(conn, report_id, include_contact=True)
+    response.headers["ETag"] = etag(found)
+    return _view(principal, found)
 
 
 @router.post(
@@ -195,9 +223,24 @@ def transition(
     body: TransitionIn,
     engine: EngineDep,
     principal: Annotated[Principal, require(TRANSITION_REPORT, scope_of=report_scope)],
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            min_length=1,
+            max_length=40,
+            pattern=IF_MATCH_PATTERN,
+            description='the report\'s ETag as you saw it ("3"): a report changed since '
+            "(a second click, a colleague) answers 409 and nothing is applied",
+        ),
+    ] = None,
 ) -> Any:
     """Apply an action as the signed-in account (a role allowed that action, on a report in
-    its scope); 409 names the current status and the allowed actions."""
+    its scope); 409 names the current status, version and the allowed actions. With
+    ``If-Match`` (the version) or ``expected_status``, an action taken on a stale view of the
+    report is refused (409) instead of applied twice."""
+    expected_version = parse_if_match(if_match)
     permission = transition_permission(body.action)
     with engine.begin() as conn:
         # Locked and checked in the transaction that changes it: a concurrent escalation
@@ -213,7 +256,10 @@ def transition(
             note=body.note,
             worker_id=body.worker_id,
             duplicate_of=body.duplicate_of,
+            expected_status=body.expected_status,
+            expected_version=expected_version,
         )
+    response.headers["ETag"] = etag(changed)
     return _view(principal, changed)
 
 

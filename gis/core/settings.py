@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Sign-in attempts (POST /auth/token) per client address: a burst, then per minute.
     login_rate_per_minute: float = Field(default=10.0, ge=0)
     login_burst: int = Field(default=10, ge=1)
+    # The server's public base URL (https://gis.example.org) for the links of OGC documents
+    # and TileJSON; empty: the address the server listens on. Never the request's Host header
+    # (a client could point the links anywhere).
+    public_url: str = Field(default="", pattern=r"^(https?://[^/?#\s]+(/[^?#\s]*)?)?$")
 
     @field_validator("timezone")
     @classmethod
