@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from api.auth import get_principal
 from api.errors import add_exception_handlers
 from api.hardening import CatchAll, HeadAsGet, RequestGuard, check_parameters
+from api.heavy import HeavyPool
 from api.ratelimit import TokenBucketLimiter
 from api.routes import (
     analytics,
@@ -120,6 +121,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.login_limiter = TokenBucketLimiter(
             rate_per_minute=settings.login_rate_per_minute, burst=settings.login_burst
         )
+        app.state.heavy_limiter = TokenBucketLimiter(
+            rate_per_minute=settings.heavy_rate_per_minute, burst=settings.heavy_burst
+        )
+        app.state.heavy_pool = HeavyPool.from_settings(settings)
         # Vector tiles read on the event loop (gis/core/db.py: no thread, no ping per tile).
         app.state.read_pool = async_pool(app.state.engine)
         await app.state.read_pool.open(wait=False)

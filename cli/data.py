@@ -121,6 +121,14 @@ def load(
     radius_m: Annotated[
         float, typer.Option(help="tracks: a stop is passed within this many metres")
     ] = DEFAULT_RADIUS_M,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="take a file whose coordinates look wrong for its CRS or lie outside the "
+            "city's other layers (checked to catch a wrong CRS)",
+        ),
+    ] = False,
     as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326); OpenStreetMap
@@ -147,7 +155,7 @@ def load(
         with progress_bar(not as_json and sys.stderr.isatty()) as progress, engine.begin() as conn:
             if layer == REPORTS_LAYER:  # report history: located in bulk, upserted by id
                 return import_report_file(conn, path, categories=categories, progress=progress)
-            return import_file(conn, path, layer=layer, progress=progress)
+            return import_file(conn, path, layer=layer, progress=progress, force=force)
 
     try:
         print_results([run(action)], as_json)

@@ -5,12 +5,14 @@ hands it to a pure builder. The API serves them (``/maps/…``) and the CLI writ
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import folium
 from sqlalchemy import Connection, text
 
-from gis.analysis.hotspots import find_hotspots, report_heat_points
+from gis.analysis.hotspots import cached_hotspots, report_heat_points
 from gis.core.settings import Settings
 from gis.core.timewindow import TimeWindow
 from gis.patrols.coverage import coverage_by_grid
@@ -160,19 +162,22 @@ def hotspots_page(
     *,
     categories: dict[str, Category],
     tiles: TileSource | None = None,
+    slot: Callable[[], AbstractContextManager[object]] = nullcontext,
     **options: Any,
 ) -> folium.Map:
     """Hot and cold spots by Gi* bin with a heatmap of the same reports (and district and
     community borders as tiles from ``tiles``); ``categories`` and ``options`` are
-    :func:`gis.analysis.hotspots.find_hotspots`'s."""
-    result = find_hotspots(conn, categories=categories, **options)
-    heat = report_heat_points(
-        conn,
-        categories=categories,
-        category_codes=result.categories,
-        since=result.since,
-        until=result.until,
-    )
+    :func:`gis.analysis.hotspots.find_hotspots`'s. The computations hold ``slot()`` (the
+    server's bounded pool); the analysis comes from the cache when the data has not changed."""
+    result = cached_hotspots(conn, categories=categories, slot=slot, **options)
+    with slot():
+        heat = report_heat_points(
+            conn,
+            categories=categories,
+            category_codes=result.categories,
+            since=result.since,
+            until=result.until,
+        )
     return hotspot_map(
         result,
         heat_points=heat,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.auth import require
 from api.deps import CategoriesDep, ConnDep, WindowDep
+from api.heavy import HeavyPoolDep, limit_anonymous_heavy
 from api.schemas.analytics import HotspotCollection
 from api.schemas.common import COMMON_ERRORS, error_responses
 from gis.analysis.hotspots import (
@@ -16,7 +17,7 @@ from gis.analysis.hotspots import (
     MAX_PERMUTATIONS,
     MIN_HEX_SIZE_M,
     MIN_PERMUTATIONS,
-    find_hotspots,
+    cached_hotspots,
     hotspots_geojson,
 )
 
@@ -69,8 +70,14 @@ HotspotParams = Annotated[dict[str, Any], Depends(hotspot_params)]
 @router.get(
     "/analytics/hotspots",
     response_model=HotspotCollection,
-    dependencies=[require("read_analytics")],
+    # Refused roles first, then the anonymous rate: both before a connection is taken.
+    dependencies=[require("read_analytics"), Depends(limit_anonymous_heavy)],
+    responses=error_responses(429),
 )
-def hotspots(conn: ConnDep, params: HotspotParams) -> Any:
-    """Units with report count, Gi* z, permutation p, FDR-adjusted p and bin (+-3..0)."""
-    return hotspots_geojson(find_hotspots(conn, **params))
+def hotspots(conn: ConnDep, params: HotspotParams, pool: HeavyPoolDep) -> Any:
+    """Units with report count, Gi* z, permutation p, FDR-adjusted p and bin (+-3..0).
+
+    A heavy request: cached by its parameters and the data version; computing takes a slot of
+    the server's bounded pool (503 with Retry-After when none is free), and anonymous clients
+    are rate-limited (429)."""
+    return hotspots_geojson(cached_hotspots(conn, slot=lambda: pool.slot("hotspots"), **params))

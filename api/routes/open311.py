@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
-from api.deps import CategoriesDep, ConnDep, EngineDep, Open311WindowDep
+from api.deps import CategoriesDep, ConnDep, EngineDep, Open311WindowDep, SettingsDep
 from api.errors import OPEN311_PREFIX
 from api.ratelimit import IntakeLimit
 from api.schemas.common import COMMON_ERRORS, error_responses
@@ -136,6 +136,7 @@ async def create_request(
     request: Request,
     engine: EngineDep,
     cats: CategoriesDep,
+    settings: SettingsDep,
     _limit: IntakeLimit,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
@@ -144,7 +145,13 @@ async def create_request(
 
     def store() -> list[dict[str, Any]]:
         with engine.begin() as conn:
-            return post_service_request(conn, cats, fields, idempotency_key=idempotency_key)[0]
+            return post_service_request(
+                conn,
+                cats,
+                fields,
+                idempotency_key=idempotency_key,
+                max_distance_m=settings.max_report_distance_m,
+            )[0]
 
     # The database work is blocking: keep it off the event loop.
     return await run_in_threadpool(store)

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
+from api.heavy import HeavyPoolDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
 from gis.access.policy import Principal, authorize, list_scopes
@@ -52,6 +53,7 @@ def plan(
     engine: EngineDep,
     settings: SettingsDep,
     categories: CategoriesDep,
+    pool: HeavyPoolDep,
 ) -> dict[str, Any]:
     """Plan patrols along the streets (PyVRP on a pgRouting matrix) and store the plan.
 
@@ -59,12 +61,20 @@ def plan(
     difference reported (metres saved and stops gained by joint patrolling). Stops that cannot
     be served are listed in ``unserved`` with the reason. Every patroller's district must be
     in the account's scope (a joint plan across districts needs an account reaching them all).
+
+    A heavy request: the solver budget ``time_limit_s`` is capped to the server's
+    ``GRIDPATROL_PLAN_MAX_TIME_LIMIT_S``, and planning takes a slot of the server's bounded
+    pool (503 with Retry-After when none is free).
     """
     with engine.connect() as conn:
         patrollers = resolve_patrollers(conn, body.patrollers)
     for patroller in patrollers:
         authorize(principal, "plan_patrols", (patroller.district_code,))
-    return create_patrol_plan(engine, body.in_zone(settings.zone), categories=categories)
+    capped = body.model_copy(
+        update={"time_limit_s": min(body.time_limit_s, settings.plan_max_time_limit_s)}
+    )
+    with pool.slot("a patrol plan"):
+        return create_patrol_plan(engine, capped.in_zone(settings.zone), categories=categories)
 
 
 @router.get("/patrols", response_model=PlanPageOut)

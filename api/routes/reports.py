@@ -111,6 +111,7 @@ def create_report(
     body: ReportCreate,
     engine: EngineDep,
     cats: CategoriesDep,
+    settings: SettingsDep,
     response: Response,
     principal: Annotated[Principal, require("submit_report")],
     _limit: IntakeLimit,
@@ -137,6 +138,7 @@ def create_report(
             # audit trail is shown more widely than the contact.
             actor=principal.name or "resident",
             categories=cats,
+            max_distance_m=settings.max_report_distance_m,
         )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -81,6 +81,8 @@ _STAFF_IN_SCOPE: dict[Role, Reach] = dict.fromkeys(
 )
 # Report actions a grid worker takes on site; dispatchers take every other one.
 WORKER_ACTIONS: frozenset[str] = frozenset({"arrive", "resolve"})
+# Report actions only admins take: marking a report spam/invalid removes it from analyses.
+ADMIN_ACTIONS: frozenset[str] = frozenset({"mark_invalid"})
 TRANSITION_REPORT = "transition_report"
 
 
@@ -93,7 +95,8 @@ def _transition_permissions() -> list[Permission]:
     permissions = []
     for action in ACTIONS:
         grants: dict[Role, Reach] = {Role.ADMIN: _SCOPE}
-        grants[Role.WORKER if action in WORKER_ACTIONS else Role.DISPATCHER] = _SCOPE
+        if action not in ADMIN_ACTIONS:
+            grants[Role.WORKER if action in WORKER_ACTIONS else Role.DISPATCHER] = _SCOPE
         permissions.append(
             Permission(
                 transition_permission(action),

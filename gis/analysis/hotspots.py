@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,10 +41,12 @@ from pyproj import Transformer
 from scipy.stats import false_discovery_control
 from sqlalchemy import Connection, text
 
-from gis.core.crs import utm_epsg
+from gis.core.crs import Bounds, city_window, utm_epsg
 from gis.core.errors import InvalidInput, NotEnoughData
 from gis.core.timewindow import check_window
+from gis.core.vocabulary import EXCLUDED_FROM_ANALYSES, sql_list
 from gis.reports.categories import Category, validate_categories
+from gis.tiles.versions import VersionedCache
 
 UNITS: tuple[str, ...] = ("grid", "hex")
 # Hexagons by default: a city has far fewer grids than 200 m cells, and with a few dozen
@@ -193,10 +196,20 @@ def default_band_m(size_m: float) -> float:
 
 # ----------------------------------------------------------------------------- parameters
 def _report_filter(
-    categories: tuple[str, ...], since: datetime | None, until: datetime | None, alias: str = "r"
+    categories: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    alias: str = "r",
+    *,
+    window: Bounds | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = []
+    """The SQL condition on reports of an analysis: never an invalid (spam) report; only
+    those inside ``window`` (lon/lat) when given, so none is projected outside its domain."""
+    clauses: list[str] = [f"{alias}.status NOT IN ({sql_list(EXCLUDED_FROM_ANALYSES)})"]
     params: dict[str, Any] = {}
+    if window is not None:
+        clauses.append(f"{alias}.geom && ST_MakeEnvelope(:wx0, :wy0, :wx1, :wy1, 4326)")
+        params |= dict(zip(("wx0", "wy0", "wx1", "wy1"), window, strict=True))
     if categories:
         clauses.append(f"{alias}.category = ANY(:categories)")
         params["categories"] = list(categories)
@@ -393,6 +406,41 @@ def find_hotspots(
     )
 
 
+# The tables a result is computed from: their versions (``layer_versions``, bumped by
+# triggers on every write) key the cache together with the parameters.
+HOTSPOT_SOURCES: tuple[str, ...] = ("reports", "grids")
+MAX_CACHED_RESULTS = 64
+_results: VersionedCache[HotspotResult] = VersionedCache(max_entries=MAX_CACHED_RESULTS)
+
+
+def cached_hotspots(
+    conn: Connection,
+    *,
+    categories: dict[str, Category],
+    slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+    **options: Any,
+) -> HotspotResult:
+    """:func:`find_hotspots`'s result, from a cache keyed by the options and the versions of
+    the reports and grids: computed again only when one of them changed. Computing holds
+    ``slot()`` (a bounded pool); a cached answer takes none."""
+    key = tuple(
+        sorted(
+            (name, tuple(value) if isinstance(value, list) else value)
+            for name, value in options.items()
+        )
+    )
+    found = _results.peek(conn, sources=HOTSPOT_SOURCES, key=key)
+    if found is not None:
+        return found
+    with slot():
+        return _results.get(
+            conn,
+            sources=HOTSPOT_SOURCES,
+            key=key,
+            compute=lambda: find_hotspots(conn, categories=categories, **options),
+        )
+
+
 def describe_window(result: HotspotResult) -> str:
     """Human-readable window and categories, e.g. for a map title."""
     since = result.since.date().isoformat() if result.since else "start"
@@ -459,7 +507,10 @@ def report_heat_points(
     """
     chosen = validate_categories(category_codes or (), categories)
     check_window(since, until)
-    where, params = _report_filter(chosen, since, until)
+    srid, bounds = metric_crs(conn)
+    # Reports far from the city (a stray point, a legacy one) are left out: never drawn, and
+    # never projected to the UTM zone, where they would lie outside its domain.
+    where, params = _report_filter(chosen, since, until, window=city_window(bounds))
     total = conn.execute(text(f"SELECT count(*) FROM reports r WHERE {where}"), params).scalar_one()
     if total <= max_points:
         rows = conn.execute(
@@ -467,7 +518,6 @@ def report_heat_points(
             params,
         ).all()
         return [(round(lat, 6), round(lon, 6), 1.0) for lat, lon in rows]
-    srid, bounds = metric_crs(conn)
     to_m = Transformer.from_crs(4326, srid, always_xy=True)
     xs, ys = to_m.transform([bounds[0], bounds[2]], [bounds[1], bounds[3]])
     cell_m = max(10.0, math.sqrt(abs(xs[1] - xs[0]) * abs(ys[1] - ys[0]) / max_points))

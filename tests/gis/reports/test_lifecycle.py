@@ -43,6 +43,8 @@ EXPECTED_TARGET = {
     "verify": "verified",
     "reopen": "in_progress",
     "close": "closed",
+    # An admin's verdict on spam: from any status, out of every analysis.
+    "mark_invalid": "invalid",
 }
 
 
