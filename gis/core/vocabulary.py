@@ -38,7 +38,7 @@ OPEN_STATUSES: tuple[str, ...] = (
     ReportStatus.DISPATCHED,
     ReportStatus.IN_PROGRESS,
 )
-# No action leads out of these.
+# No workflow action leads out of these (an admin may still mark one invalid: spam).
 TERMINAL_STATUSES: tuple[str, ...] = (
     ReportStatus.REJECTED,
     ReportStatus.DUPLICATE,
