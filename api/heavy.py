@@ -15,8 +15,10 @@ With ``serve --workers N`` each process has its own slots and buckets.
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -39,6 +41,24 @@ class HeavyPool:
         self._free = threading.BoundedSemaphore(slots)
         self._lock = threading.Lock()
         self._running = 0
+        self._processes: ProcessPoolExecutor | None = None
+
+    def processes(self) -> ProcessPoolExecutor:
+        """Worker processes for computations that would hold the GIL (one per slot, started
+        on first use): the server's own threads keep answering meanwhile."""
+        with self._lock:
+            if self._processes is None:
+                self._processes = ProcessPoolExecutor(
+                    max_workers=self.slots, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._processes
+
+    def close(self) -> None:
+        """Stop the worker processes (at shutdown)."""
+        with self._lock:
+            processes, self._processes = self._processes, None
+        if processes is not None:
+            processes.shutdown(wait=False, cancel_futures=True)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HeavyPool:

@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         try:
             yield
         finally:
+            app.state.heavy_pool.close()
             await app.state.read_pool.close()
             if owned:
                 app.state.engine.dispose()

@@ -3,12 +3,15 @@ anonymous clients ask for hotspot analyses at once?
 
 Starts ``gridpatrol serve`` (``python -m cli serve``) on ``DATABASE_URL`` twice: once with the
 heavy-request limits as configured by default (bounded pool, anonymous rate, cache), once with
-them off (six slots, no rate: what the server did before). Each time, six threads request six
-different hotspot analyses (200-290 m hexagons, 9,999 permutations: no cache hit) while one
-client reads ``GET /reports/{id}`` every 20 ms; prints and appends to ``--out`` the latency
-percentiles of the reads and the heavy requests' statuses. Not part of the test suite.
+them off (six slots, no rate: what the server did before). Each time, six anonymous clients
+keep asking for hotspot analyses for ``--duration`` seconds, each request a new hexagon size
+(9,999 permutations: never a cache hit; a refused client waits its Retry-After, then asks
+again), while one client reads ``GET /reports/{id}`` every 20 ms; prints and appends to
+``--out`` the latency percentiles of the reads and the heavy requests' statuses. Not part of
+the test suite.
 
-    DATABASE_URL=postgresql://… python -m bench.heavy_requests --out bench/results.jsonl
+    DATABASE_URL=postgresql://… python -m bench.heavy_requests --duration 20 \
+        --out bench/results.jsonl
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ def _wait_healthy(base: str, timeout_s: float = 300) -> None:
     raise SystemExit("the server did not come up")
 
 
-def run(database_url: str, *, label: str, env: dict[str, str], report_id: int) -> dict[str, Any]:
+def run(
+    database_url: str, *, label: str, env: dict[str, str], report_id: int, duration_s: float
+) -> dict[str, Any]:
     """One server, six heavy anonymous requests at once, reads measured meanwhile."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -69,15 +74,25 @@ def run(database_url: str, *, label: str, env: dict[str, str], report_id: int) -
         statuses: list[int] = []
         heavy_s: list[float] = []
 
+        started = time.monotonic()
+
         def heavy(k: int) -> None:
-            params: dict[str, str | int] = {"unit": "hex", "size_m": 200 + 15 * k}
-            started = time.monotonic()
-            response = httpx2.get(base + "/analytics/hotspots", params=params, timeout=600)
-            heavy_s.append(time.monotonic() - started)
-            statuses.append(response.status_code)
+            n = 0
+            with httpx2.Client(base_url=base, timeout=600) as client:
+                while time.monotonic() - started < duration_s:
+                    size_m = 200 + HEAVY_CLIENTS * n + k  # never asked before: no cache hit
+                    n += 1
+                    t0 = time.monotonic()
+                    response = client.get(
+                        "/analytics/hotspots", params={"unit": "hex", "size_m": size_m}
+                    )
+                    heavy_s.append(time.monotonic() - t0)
+                    statuses.append(response.status_code)
+                    if response.status_code in (429, 503):  # as asked: wait, then again
+                        wait_s = float(response.headers.get("retry-after", "1"))
+                        time.sleep(min(wait_s, max(0.0, duration_s - (time.monotonic() - started))))
 
         threads = [threading.Thread(target=heavy, args=(k,)) for k in range(HEAVY_CLIENTS)]
-        started = time.monotonic()
         for thread in threads:
             thread.start()
         reads: list[float] = []
@@ -110,18 +125,26 @@ def run(database_url: str, *, label: str, env: dict[str, str], report_id: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report-id", type=int, default=1)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of heavy load")
     parser.add_argument("--out", type=Path, help="append the results (JSON lines)")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
         raise SystemExit("set DATABASE_URL to a database with the demo city")
     runs = [
-        run(database_url, label="limits on (defaults)", env={}, report_id=args.report_id),
+        run(
+            database_url,
+            label="limits on (defaults)",
+            env={},
+            report_id=args.report_id,
+            duration_s=args.duration,
+        ),
         run(
             database_url,
             label="limits off (6 slots, no anonymous rate)",
             env={"GRIDPATROL_HEAVY_SLOTS": "6", "GRIDPATROL_HEAVY_RATE_PER_MINUTE": "0"},
             report_id=args.report_id,
+            duration_s=args.duration,
         ),
     ]
     if args.out:

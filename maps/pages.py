@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -163,13 +164,14 @@ def hotspots_page(
     categories: dict[str, Category],
     tiles: TileSource | None = None,
     slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+    executor: Executor | None = None,
     **options: Any,
 ) -> folium.Map:
     """Hot and cold spots by Gi* bin with a heatmap of the same reports (and district and
     community borders as tiles from ``tiles``); ``categories`` and ``options`` are
     :func:`gis.analysis.hotspots.find_hotspots`'s. The computations hold ``slot()`` (the
     server's bounded pool); the analysis comes from the cache when the data has not changed."""
-    result = cached_hotspots(conn, categories=categories, slot=slot, **options)
+    result = cached_hotspots(conn, categories=categories, slot=slot, executor=executor, **options)
     with slot():
         heat = report_heat_points(
             conn,

@@ -80,4 +80,7 @@ def hotspots(conn: ConnDep, params: HotspotParams, pool: HeavyPoolDep) -> Any:
     A heavy request: cached by its parameters and the data version; computing takes a slot of
     the server's bounded pool (503 with Retry-After when none is free), and anonymous clients
     are rate-limited (429)."""
-    return hotspots_geojson(cached_hotspots(conn, slot=lambda: pool.slot("hotspots"), **params))
+    result = cached_hotspots(
+        conn, slot=lambda: pool.slot("hotspots"), executor=pool.processes(), **params
+    )
+    return hotspots_geojson(result)

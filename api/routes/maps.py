@@ -138,7 +138,12 @@ def hotspots_map(
     the analysis is cached by its parameters and the data version."""
     check_installed()
     fmap = hotspots_page(
-        conn, settings, tiles=SAME_ORIGIN, slot=lambda: pool.slot("the hotspot map"), **params
+        conn,
+        settings,
+        tiles=SAME_ORIGIN,
+        slot=lambda: pool.slot("the hotspot map"),
+        executor=pool.processes(),
+        **params,
     )
     return _page(render(fmap, mode="served"), settings)
 

@@ -29,7 +29,7 @@ from api.schemas.open311 import (
     ServiceRequestForm,
 )
 from gis.core.errors import InvalidInput
-from gis.reports.intake import MAX_DESCRIPTION_CHARS
+from gis.reports.intake import MAX_DESCRIPTION_CHARS, MAX_IDEMPOTENCY_KEY_CHARS
 from gis.reports.open311 import (
     describe_service,
     find_service_requests,
@@ -138,7 +138,10 @@ async def create_request(
     cats: CategoriesDep,
     settings: SettingsDep,
     _limit: IntakeLimit,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY_CHARS),
+    ] = None,
 ) -> Any:
     """Create a service request from form fields (service_code, lat, long, description, …)."""
     fields = await _form_fields(request)

@@ -119,6 +119,7 @@ def create_report(
         str | None,
         Header(
             alias="Idempotency-Key",
+            min_length=1,
             max_length=MAX_IDEMPOTENCY_KEY_CHARS,
             description="a retry with the same key returns the first report",
         ),

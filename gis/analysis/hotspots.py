@@ -27,6 +27,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,9 +40,10 @@ import shapely
 from esda.getisord import G_Local
 from pyproj import Transformer
 from scipy.stats import false_discovery_control
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from gis.core.crs import Bounds, city_window, utm_epsg
+from gis.core.db import make_engine
 from gis.core.errors import InvalidInput, NotEnoughData
 from gis.core.timewindow import check_window
 from gis.core.vocabulary import EXCLUDED_FROM_ANALYSES, sql_list
@@ -413,16 +415,37 @@ MAX_CACHED_RESULTS = 64
 _results: VersionedCache[HotspotResult] = VersionedCache(max_entries=MAX_CACHED_RESULTS)
 
 
+# Engines of a worker process (``hotspots_in_process``), one per database.
+_process_engines: dict[str, Engine] = {}
+
+
+def hotspots_in_process(
+    database_url: str, categories: dict[str, Category], options: dict[str, Any]
+) -> HotspotResult:
+    """:func:`find_hotspots` in a worker process of its own (an ``Executor``'s): the
+    permutation test is Python and numpy, and in the server's process it would hold the GIL
+    that every other request needs."""
+    engine = _process_engines.get(database_url)
+    if engine is None:
+        engine = _process_engines[database_url] = make_engine(
+            database_url, pool_size=1, max_overflow=1
+        )
+    with engine.connect() as conn:
+        return find_hotspots(conn, categories=categories, **options)
+
+
 def cached_hotspots(
     conn: Connection,
     *,
     categories: dict[str, Category],
     slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+    executor: Executor | None = None,
     **options: Any,
 ) -> HotspotResult:
     """:func:`find_hotspots`'s result, from a cache keyed by the options and the versions of
     the reports and grids: computed again only when one of them changed. Computing holds
-    ``slot()`` (a bounded pool); a cached answer takes none."""
+    ``slot()`` (a bounded pool) and runs in ``executor`` when given (worker processes); a
+    cached answer takes neither."""
     key = tuple(
         sorted(
             (name, tuple(value) if isinstance(value, list) else value)
@@ -432,13 +455,15 @@ def cached_hotspots(
     found = _results.peek(conn, sources=HOTSPOT_SOURCES, key=key)
     if found is not None:
         return found
+
+    def compute() -> HotspotResult:
+        if executor is None:
+            return find_hotspots(conn, categories=categories, **options)
+        url = conn.engine.url.render_as_string(hide_password=False)
+        return executor.submit(hotspots_in_process, url, categories, options).result()
+
     with slot():
-        return _results.get(
-            conn,
-            sources=HOTSPOT_SOURCES,
-            key=key,
-            compute=lambda: find_hotspots(conn, categories=categories, **options),
-        )
+        return _results.get(conn, sources=HOTSPOT_SOURCES, key=key, compute=compute)
 
 
 def describe_window(result: HotspotResult) -> str:

@@ -125,3 +125,24 @@ def test_openapi_bounds_every_float_parameter(base: str) -> None:
                     if not (low and high):
                         unbounded.append(f"{method.upper()} {path} {parameter['name']}")
     assert unbounded == []
+
+
+def test_openapi_says_an_idempotency_key_is_not_empty(base: str) -> None:
+    """An empty key is refused (422), so the document says so: schemathesis found requests
+    valid by the schema and refused by the server."""
+    document = httpx2.get(base + "/openapi.json", timeout=30).json()
+    for path in ("/reports", "/open311/v2/requests.json"):
+        (header,) = [
+            p
+            for p in document["paths"][path]["post"]["parameters"]
+            if p["name"] == "Idempotency-Key"
+        ]
+        options = header["schema"].get("anyOf", [header["schema"]])
+        assert any(o.get("minLength") == 1 for o in options), path
+    empty = httpx2.post(
+        base + "/reports",
+        json={"lat": 30.66, "lon": 104.06, "category": "sanitation", "description": "x"},
+        headers={"Idempotency-Key": ""},
+        timeout=30,
+    )
+    assert empty.status_code == 422 and "Idempotency-Key" in empty.json()["detail"]
