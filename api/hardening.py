@@ -30,13 +30,12 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import walk_dependants
+from api.deps import BIGINT_MAX, walk_dependants
 from api.errors import error_content
 from gis.core.errors import InvalidInput
 
 logger = logging.getLogger("gridpatrol.api")
 
-BIGINT_MAX = 2**63 - 1
 _NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
 _SEQUENCES = (list, tuple, set, frozenset, Sequence)
 

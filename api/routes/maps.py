@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.auth import require
-from api.deps import NAIVE_TIME, BBoxDep, ConnDep, SettingsDep
+from api.deps import BIGINT_MAX, NAIVE_TIME, BBoxDep, ConnDep, SettingsDep
 from api.heavy import HeavyPoolDep, limit_anonymous_heavy
 from api.routes.analytics import HotspotParams
 from api.routes.patrols import plan_query_scope
@@ -156,7 +156,9 @@ def hotspots_map(
 def patrols_map(
     conn: ConnDep,
     settings: SettingsDep,
-    plan_id: Annotated[int, Query(alias="id", description="the plan's id")],
+    plan_id: Annotated[
+        int, Query(alias="id", ge=-BIGINT_MAX, le=BIGINT_MAX, description="the plan's id")
+    ],
 ) -> HTMLResponse:
     """A patrol plan: routes coloured per patroller with direction arrows, numbered stops with
     arrival times, unserved stops, district borders; a compared plan's other mode toggled."""

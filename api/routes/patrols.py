@@ -9,7 +9,17 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
-from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
+from api.deps import (
+    BIGINT_MAX,
+    NAIVE_TIME,
+    BBoxDep,
+    CategoriesDep,
+    ConnDep,
+    EngineDep,
+    PageOffset,
+    PlanId,
+    SettingsDep,
+)
 from api.heavy import HeavyPoolDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
@@ -33,13 +43,16 @@ _TRACK_EXAMPLE = {
 }
 
 
-def plan_scope(conn: ConnDep, plan_id: int) -> tuple[str, ...]:
+def plan_scope(conn: ConnDep, plan_id: PlanId) -> tuple[str, ...]:
     """The unit codes of the plan in the path (404 when there is none)."""
     return plan_codes(conn, plan_id)
 
 
 def plan_query_scope(
-    conn: ConnDep, plan_id: Annotated[int, Query(alias="id", description="the plan's id")]
+    conn: ConnDep,
+    plan_id: Annotated[
+        int, Query(alias="id", ge=-BIGINT_MAX, le=BIGINT_MAX, description="the plan's id")
+    ],
 ) -> tuple[str, ...]:
     """The unit codes of the plan named by ``?id=`` (the patrol map)."""
     return plan_codes(conn, plan_id)
@@ -82,8 +95,8 @@ def plans(
     principal: Annotated[Principal, require("read_patrols")],
     conn: ConnDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=BIGINT_MAX)] = 100,
+    offset: PageOffset = 0,
     alternatives: Annotated[
         bool, Query(description="also list the compared other-mode plans")
     ] = False,
@@ -116,8 +129,8 @@ def coverage(
     stale: Annotated[bool | None, Query(description="only stale (or only patrolled) grids")] = (
         None
     ),
-    limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=BIGINT_MAX)] = 100,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     """Per grid: last patrolled (GPS tracks), metres and minutes walked in the window, and
     ``stale`` when no track passed it in the window."""
@@ -138,7 +151,7 @@ def coverage(
     response_model=PlanOut,
     dependencies=[require("read_patrols", scope_of=plan_scope)],
 )
-def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
+def plan_by_id(conn: ConnDep, plan_id: PlanId) -> dict[str, Any]:
     """One stored plan: routes with their street geometry, stops in order, unserved stops."""
     return get_plan(conn, plan_id)
 
@@ -159,11 +172,12 @@ def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
     },
 )
 async def track(
-    plan_id: int,
+    plan_id: PlanId,
     request: Request,
     engine: EngineDep,
     route: Annotated[
-        int | None, Query(ge=1, description="route seq (default: the route it follows best)")
+        int | None,
+        Query(ge=1, le=BIGINT_MAX, description="route seq (default: the route it follows best)"),
     ] = None,
     radius_m: Annotated[
         float, Query(gt=0, le=1000, description="a stop is passed within this distance")

@@ -16,7 +16,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from api.auth import require
-from api.deps import BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep, WindowDep
+from api.deps import (
+    BIGINT_MAX,
+    BBoxDep,
+    CategoriesDep,
+    ConnDep,
+    EngineDep,
+    PageOffset,
+    ReportId,
+    SettingsDep,
+    WindowDep,
+)
 from api.ratelimit import IntakeLimit
 from api.schemas.common import COMMON_ERRORS, TransitionConflictBody, error_responses
 from api.schemas.reports import (
@@ -92,7 +102,7 @@ def _view(principal: Principal, report: dict[str, Any]) -> ReportPrivate | Repor
     return ReportPublic.model_validate(public_report(report))
 
 
-def report_scope(conn: ConnDep, report_id: int) -> tuple[str | None, ...]:
+def report_scope(conn: ConnDep, report_id: ReportId) -> tuple[str | None, ...]:
     """The unit codes of the report in the path (404 when there is none)."""
     return load_report_codes(conn, report_id)
 
@@ -161,8 +171,8 @@ def reports(
     district: Annotated[str | None, Query(description="district code")] = None,
     located: Annotated[bool | None, Query(description="false: the unlocated queue")] = None,
     overdue: Annotated[bool | None, Query(description="arrival or resolution overdue")] = None,
-    limit: Annotated[int, Query(ge=1)] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=BIGINT_MAX)] = DEFAULT_PAGE_SIZE,
+    offset: PageOffset = 0,
 ) -> Any:
     """Every report's public view as a FeatureCollection, newest first, filtered and paged:
     never the reporter's contact or photo, nor the worker's name, whoever asks."""
@@ -205,7 +215,7 @@ def parse_if_match(value: str | None) -> int | None:
 @router.get("/reports/{report_id}", response_model=_REPORT_VIEW, responses=error_responses(404))
 def report(
     conn: ConnDep,
-    report_id: int,
+    report_id: ReportId,
     principal: Annotated[Principal, require("read_public")],
     response: Response,
 ) -> Any:
@@ -222,7 +232,7 @@ def report(
     responses=error_responses(403, 404, 409, s409=TransitionConflictBody),
 )
 def transition(
-    report_id: int,
+    report_id: ReportId,
     body: TransitionIn,
     engine: EngineDep,
     principal: Annotated[Principal, require(TRANSITION_REPORT, scope_of=report_scope)],
@@ -272,7 +282,7 @@ def transition(
     responses=error_responses(404),
 )
 def events(
-    conn: ConnDep, report_id: int, principal: Annotated[Principal, require("read_public")]
+    conn: ConnDep, report_id: ReportId, principal: Annotated[Principal, require("read_public")]
 ) -> Any:
     """The report's append-only audit trail, oldest first: action, statuses and time; who
     acted and the notes only for accounts allowed the report's contact."""
