@@ -18,6 +18,7 @@ from api.schemas.tiles import ProblemFeatures
 from gis.access.policy import Principal, authorize
 from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
+from gis.patrols.coverage import CoverageSource
 from maps.assets import check_installed, content_security_policy, render
 from maps.pages import coverage_page, grid_problems, grids_page, hotspots_page, patrols_page
 from maps.vector import TileSource
@@ -72,6 +73,10 @@ def grids_map(
     patrol_until: Annotated[
         datetime | None, Query(description=f"patrol window end (default: now); {NAIVE_TIME}")
     ] = None,
+    patrol_source: Annotated[
+        CoverageSource,
+        Query(description="patrol coverage of the GPS tracks walked, or of the plans' routes"),
+    ] = "walked",
 ) -> HTMLResponse:
     """Districts, communities, grids (code, buildings, residents), buildings coloured by grid
     and open reports as vector tiles; topology problems load after the map is drawn
@@ -94,6 +99,7 @@ def grids_map(
             problems_url=SAME_ORIGIN.url("/maps/grids/problems"),
             patrol_coverage=patrol_coverage,
             patrol_window=window,
+            patrol_source=patrol_source,
         )
         html = render(fmap, mode="served")
     return _page(html, settings)
