@@ -3,7 +3,7 @@
 The report stays, with its audit trail; analyses leave it out. Only the status check changes.
 
 Revision ID: 0010_invalid_reports
-Revises: 0006_layer_versions (the lead re-chains it after the other branches' migrations)
+Revises: 0008_track_content (the lead re-chains it after the other branches' migrations)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010_invalid_reports"
-down_revision = "0006_layer_versions"
+down_revision = "0008_track_content"
 branch_labels = None
 depends_on = None
 
