@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from sqlalchemy import Connection, Engine
 
@@ -36,8 +36,26 @@ def walk_dependants(dependant: Dependant) -> Iterator[Dependant]:
 
 
 def base_url(request: Request) -> str:
-    """The server's own URL as the client reached it, without the trailing slash (links)."""
-    return str(request.base_url).rstrip("/")
+    """The server's own URL for links, without the trailing slash: the configured public URL,
+    else the address it listens on; never the Host header a client sent."""
+    settings = _settings(request)
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host, port = request.scope.get("server") or (settings.host, settings.port)
+    scheme = request.url.scheme
+    if ":" in str(host):
+        host = f"[{host}]"  # IPv6
+    default = (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return f"{scheme}://{host}{'' if default or port is None else f':{port}'}{root}"
+
+
+# PostgreSQL's bigint: the documented bound of every integer parameter (ids, pages), so
+# the OpenAPI document says what the server takes.
+BIGINT_MAX = 2**63 - 1
+ReportId = Annotated[int, Path(ge=-BIGINT_MAX, le=BIGINT_MAX, description="the report's id")]
+PlanId = Annotated[int, Path(ge=-BIGINT_MAX, le=BIGINT_MAX, description="the plan's id")]
+PageOffset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="items to skip")]
 
 
 async def get_engine(request: Request) -> Engine:

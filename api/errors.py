@@ -10,6 +10,7 @@ GeoReport v2's list ``[{"code": status, "description": ...}]``, and a malformed 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlencode
@@ -19,12 +20,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from api.session import LOGIN_PATH
 from gis.core.errors import (
+    Busy,
     Conflict,
     DatabaseUnavailable,
     Forbidden,
@@ -41,6 +44,9 @@ from gis.core.errors import (
 
 logger = logging.getLogger("gridpatrol.api")
 
+# Seconds a client is asked to wait when the database is away (a restart takes a few).
+DATABASE_RETRY_AFTER_S = 5
+
 DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     NotFound: 404,
     InvalidParameter: 400,
@@ -50,6 +56,7 @@ DEFAULT_STATUS_CODES: dict[type[GridpatrolError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     RateLimited: 429,
+    Busy: 503,
     DatabaseUnavailable: 503,
     Unavailable: 503,
     GridpatrolError: 400,
@@ -103,8 +110,10 @@ def headers_for(exc: GridpatrolError) -> dict[str, str]:
     """Headers an error's status calls for (RFC 6750 / RFC 9110)."""
     if isinstance(exc, Unauthorized):
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | Busy):
         return {"Retry-After": str(exc.retry_after_s)}
+    if isinstance(exc, DatabaseUnavailable):
+        return {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
     return {}
 
 
@@ -146,6 +155,31 @@ class BadRequestRoute(APIRoute):
         return route_handler
 
 
+def _route_table(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """(path pattern, methods) of every route, included routers resolved (once per app)."""
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        app.state, "route_methods", None
+    )
+    if table is None:
+        table = [
+            (compile_path(context.path)[0], frozenset(context.methods or ()))
+            for context in iter_route_contexts(app.routes)
+            if context.path is not None
+        ]
+        app.state.route_methods = table
+    return table
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes on the request's path (HEAD with GET)."""
+    path = request.url.path
+    methods = {m for pattern, ms in _route_table(request.app) if pattern.match(path) for m in ms}
+    if "GET" in methods:
+        methods.add("HEAD")
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    return sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m))
+
+
 def is_page_navigation(request: Request) -> bool:
     """A browser opening a page (an HTML route, asked for HTML): not a script calling JSON."""
     if request.method not in ("GET", "HEAD") or "text/html" not in request.headers.get(
@@ -178,6 +212,8 @@ def add_exception_handlers(app: FastAPI) -> None:
         if isinstance(exc, InvalidTransition):
             body["current_status"] = exc.current_status
             body["allowed_actions"] = exc.allowed_actions
+            if exc.current_version is not None:
+                body["current_version"] = exc.current_version
         return error_response(request, status_for(exc), body, headers_for(exc))
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -191,7 +227,7 @@ def add_exception_handlers(app: FastAPI) -> None:
         # statement parameters (gis/core/db.py), so no resident's data reaches the log.
         logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         body = {"detail": "the database is unavailable; try again shortly"}
-        return error_response(request, 503, body, {"Retry-After": "5"})
+        return error_response(request, 503, body, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 
     async def database_refused_value(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, sa_exc.DBAPIError)
@@ -210,6 +246,9 @@ def add_exception_handlers(app: FastAPI) -> None:
         # this API answers with 422 (Open311 turns it back into its 400). 404/405 keep theirs.
         status = 422 if exc.status_code == 400 else exc.status_code
         headers = dict(exc.headers) if exc.headers else None
+        if status == 405:
+            # Starlette names only the methods of the first route matching the path.
+            headers = (headers or {}) | {"Allow": ", ".join(allowed_methods(request))}
         return error_response(request, status, {"detail": str(exc.detail)}, headers)
 
     app.add_exception_handler(HTTPException, framework_error)

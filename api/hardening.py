@@ -29,14 +29,13 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import walk_dependants
+from api.deps import BIGINT_MAX, walk_dependants
 from api.errors import error_content
 from api.kinds import Kind, parameter_kind
 from gis.core.errors import InvalidInput
 
 logger = logging.getLogger("gridpatrol.api")
 
-BIGINT_MAX = 2**63 - 1
 _NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
 
 
@@ -74,29 +73,61 @@ def _bad_percent_encoded(raw: bytes) -> str | None:
         return "is not valid UTF-8"
 
 
+# Deeper than any document this API takes (a GeoJSON polygon is 5 levels, a feature
+# collection 8): deeper nesting is refused before a recursive parser or validator meets it.
+MAX_JSON_DEPTH = 64
+
+
 def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+    """Every key and text value of a parsed JSON document (iterative: no recursion limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            yield from item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON document (a scalar: 0)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _bad_body(body: bytes, content_type: str) -> str | None:
     """Why the body cannot be taken (None: it can), as the end of "body: …"."""
-    if content_type.startswith("application/json") or content_type.endswith("+json"):
+    media_type = content_type.split(";")[0].strip()
+    # No content type: FastAPI parses the body as JSON all the same.
+    if not media_type or media_type.endswith(("/json", "+json")):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return "is not valid UTF-8 (JSON must be)"
         try:
             document = json.loads(text)
+        except RecursionError:
+            return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
         except ValueError:
             return None  # malformed JSON: the handler's parser names the problem
+        if json_depth(document) > MAX_JSON_DEPTH:
+            return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
         why = next((why for s in _strings(document) if (why := _bad_text(s))), None)
         return f"a text value {why}" if why else None
     if content_type.startswith("application/x-www-form-urlencoded"):
@@ -179,6 +210,28 @@ class RequestGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class HeadAsGet:
+    """Answer ``HEAD`` as ``GET`` without the body (RFC 9110: every GET resource takes HEAD);
+    FastAPI's routes list GET only, so a HEAD on a page or a layer was a 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class CatchAll:

@@ -15,7 +15,8 @@ from starlette.types import Scope
 
 from api.auth import get_principal
 from api.errors import add_exception_handlers
-from api.hardening import BodyLimit, CatchAll, RequestGuard, check_parameters
+from api.hardening import BodyLimit, CatchAll, HeadAsGet, RequestGuard, check_parameters
+from api.heavy import HeavyPool
 from api.pages import routes as pages
 from api.pages.docs import add_documentation
 from api.pages.render import STATIC_DIR as PAGES_STATIC
@@ -156,12 +157,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.login_limiter = TokenBucketLimiter(
             rate_per_minute=settings.login_rate_per_minute, burst=settings.login_burst
         )
+        app.state.heavy_limiter = TokenBucketLimiter(
+            rate_per_minute=settings.heavy_rate_per_minute, burst=settings.heavy_burst
+        )
+        app.state.heavy_pool = HeavyPool.from_settings(settings)
         # Vector tiles read on the event loop (gis/core/db.py: no thread, no ping per tile).
         app.state.read_pool = async_pool(app.state.engine)
         await app.state.read_pool.open(wait=False)
         try:
             yield
         finally:
+            app.state.heavy_pool.close()
             await app.state.read_pool.close()
             if owned:
                 app.state.engine.dispose()
@@ -197,6 +203,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         max_body_bytes=settings.max_body_bytes,
         limits=[BodyLimit("POST", patrols.TRACK_PATH, settings.max_track_bytes)],
     )
+    app.add_middleware(HeadAsGet)
     app.add_middleware(CatchAll)
     # Tiles are matched first: a map asks for dozens per view, and every router before them
     # costs each tile a pass over its routes. The documentation keeps ROUTE_MODULES' order.

@@ -135,6 +135,14 @@ def load(
             "without junction vertices; bridge/tunnel/layer columns keep grades apart)",
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="take a file whose coordinates look wrong for its CRS or lie outside the "
+            "city's other layers (checked to catch a wrong CRS)",
+        ),
+    ] = False,
     as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326); OpenStreetMap
@@ -176,7 +184,12 @@ def load(
             if layer == REPORTS_LAYER:  # report history: located in bulk, upserted by id
                 return import_report_file(conn, path, categories=categories, progress=progress)
             return import_file(
-                conn, path, layer=layer, progress=progress, node_crossings=node_crossings
+                conn,
+                path,
+                layer=layer,
+                progress=progress,
+                node_crossings=node_crossings,
+                force=force,
             )
 
     try:

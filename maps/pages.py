@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
 import folium
 from sqlalchemy import Connection, text
 
-from gis.analysis.hotspots import find_hotspots, report_heat_points
+from gis.analysis.hotspots import cached_hotspots, report_heat_points
 from gis.core.settings import Settings
 from gis.core.timewindow import TimeWindow
 from gis.households.listing import overdue_buildings_geojson
@@ -198,19 +201,23 @@ def hotspots_page(
     *,
     categories: dict[str, Category],
     tiles: TileSource | None = None,
+    slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+    executor: Executor | None = None,
     **options: Any,
 ) -> folium.Map:
     """Hot and cold spots by Gi* bin with a heatmap of the same reports (and district and
     community borders as tiles from ``tiles``); ``categories`` and ``options`` are
-    :func:`gis.analysis.hotspots.find_hotspots`'s."""
-    result = find_hotspots(conn, categories=categories, **options)
-    heat = report_heat_points(
-        conn,
-        categories=categories,
-        category_codes=result.categories,
-        since=result.since,
-        until=result.until,
-    )
+    :func:`gis.analysis.hotspots.find_hotspots`'s. The computations hold ``slot()`` (the
+    server's bounded pool); the analysis comes from the cache when the data has not changed."""
+    result = cached_hotspots(conn, categories=categories, slot=slot, executor=executor, **options)
+    with slot():
+        heat = report_heat_points(
+            conn,
+            categories=categories,
+            category_codes=result.categories,
+            since=result.since,
+            until=result.until,
+        )
     fmap = hotspot_map(
         result,
         heat_points=heat,

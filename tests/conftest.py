@@ -170,6 +170,7 @@ def settings_for(engine: Engine, **overrides: object) -> Settings:
         "tile_url": "",
         "secret_key": TEST_SECRET_KEY,
         "intake_rate_per_minute": 0,
+        "heavy_rate_per_minute": 0,
         "login_rate_per_minute": 0,
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]

@@ -36,6 +36,7 @@ def server_env(engine: Engine, **settings: str) -> dict[str, str]:
             "GRIDPATROL_TILE_URL": "",
             "GRIDPATROL_SECRET_KEY": TEST_SECRET_KEY,
             "GRIDPATROL_INTAKE_RATE_PER_MINUTE": "0",
+            "GRIDPATROL_HEAVY_RATE_PER_MINUTE": "0",
             "GRIDPATROL_LOGIN_RATE_PER_MINUTE": "0",
         }
         | settings

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.auth import require
-from api.deps import BBoxDep, ConnDep, SettingsDep
+from api.deps import BIGINT_MAX, BBoxDep, ConnDep, PageOffset, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.layers import LAYER_PAGES, GridFeature
 from gis.access.policy import Permission
@@ -22,9 +22,10 @@ def _register(layer: str) -> None:
         settings: SettingsDep,
         bbox: BBoxDep,
         limit: Annotated[
-            int, Query(ge=1, description="page size (at most GRIDPATROL_MAX_PAGE_SIZE)")
+            int,
+            Query(ge=1, le=BIGINT_MAX, description="page size (at most GRIDPATROL_MAX_PAGE_SIZE)"),
         ] = DEFAULT_PAGE_SIZE,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: PageOffset = 0,
     ) -> Any:
         return list_features(
             conn, layer=layer, bbox=bbox, limit=min(limit, settings.max_page_size), offset=offset

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.auth import require
-from api.deps import NAIVE_TIME, PUBLIC_CORS, BBoxDep, ConnDep, SettingsDep
+from api.deps import BIGINT_MAX, NAIVE_TIME, PUBLIC_CORS, BBoxDep, ConnDep, SettingsDep
+from api.heavy import HeavyPoolDep, limit_anonymous_heavy
 from api.routes.analytics import HotspotParams
 from api.routes.patrols import plan_query_scope
 from api.routes.service_areas import WalkParams
@@ -49,6 +50,11 @@ router = APIRouter(
     responses=error_responses(*COMMON_ERRORS),
 )
 
+# Pages that compute (drawn from the whole city): heavy requests, rate-limited for anonymous
+# clients (429) and built in a slot of the server's bounded pool (503 when none is free).
+_HEAVY = Depends(limit_anonymous_heavy)
+_HEAVY_ERRORS = error_responses(429)
+
 
 def _page(html: str, settings: Settings) -> HTMLResponse:
     """The page with its strict Content-Security-Policy (own scripts, tiles, nothing else)."""
@@ -56,11 +62,12 @@ def _page(html: str, settings: Settings) -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
-@router.get("/maps/grids", responses=_PAGE)
+@router.get("/maps/grids", responses={**_PAGE, **_HEAVY_ERRORS}, dependencies=[_HEAVY])
 def grids_map(
     access: Annotated[Access, require(Permission.READ_PUBLIC)],
     conn: ConnDep,
     settings: SettingsDep,
+    pool: HeavyPoolDep,
     bbox: BBoxDep,
     problems: Annotated[bool, Query(description="highlight topology problems")] = True,
     reports: Annotated[bool, Query(description="show open reports")] = True,
@@ -93,34 +100,39 @@ def grids_map(
     if patrol_coverage:
         authorize(access.principal, Permission.READ_PATROL_COVERAGE)
     check_installed()
-    fmap = grids_page(
-        conn,
-        settings,
-        bbox=bbox,
-        problems=problems,
-        reports=reports,
-        tiles=SAME_ORIGIN,
-        problems_url=SAME_ORIGIN.url("/maps/grids/problems"),
-        patrol_coverage=patrol_coverage,
-        patrol_window=resolve_window(
-            patrol_since, patrol_until, zone=settings.zone, names=("patrol_since", "patrol_until")
-        ),
-        patrol_source=patrol_source,
-        care_visits=care_visits,
+    window = resolve_window(
+        patrol_since, patrol_until, zone=settings.zone, names=("patrol_since", "patrol_until")
     )
-    return _page(render(fmap, mode="served"), settings)
+    with pool.slot("the grids map"):
+        fmap = grids_page(
+            conn,
+            settings,
+            bbox=bbox,
+            problems=problems,
+            reports=reports,
+            tiles=SAME_ORIGIN,
+            problems_url=SAME_ORIGIN.url("/maps/grids/problems"),
+            patrol_coverage=patrol_coverage,
+            patrol_window=window,
+            patrol_source=patrol_source,
+            care_visits=care_visits,
+        )
+        html = render(fmap, mode="served")
+    return _page(html, settings)
 
 
 @router.get(
     "/maps/grids/problems",
     response_model=ProblemFeatures,
     response_class=JSONResponse,
-    responses={200: media_response("application/geo+json", ProblemFeatures)},
-    dependencies=[require(Permission.READ_PUBLIC)],
+    responses={200: media_response("application/geo+json", ProblemFeatures), **_HEAVY_ERRORS},
+    dependencies=[require(Permission.READ_PUBLIC), _HEAVY],
 )
-def grids_map_problems(conn: ConnDep, settings: SettingsDep) -> Any:
+def grids_map_problems(conn: ConnDep, settings: SettingsDep, pool: HeavyPoolDep) -> Any:
     """The topology problems as the grids map draws them (GeoJSON, styled, with a summary)."""
-    return JSONResponse(grid_problems(conn, settings), media_type="application/geo+json")
+    with pool.slot("the topology problems"):
+        problems = grid_problems(conn, settings)
+    return JSONResponse(problems, media_type="application/geo+json")
 
 
 @router.get(
@@ -140,18 +152,38 @@ def grids_map_care_visits(conn: ConnDep, settings: SettingsDep, bbox: BBoxDep) -
     )
 
 
-@router.get("/maps/coverage", responses=_PAGE, dependencies=[require(Permission.READ_PUBLIC)])
-def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
+@router.get(
+    "/maps/coverage",
+    responses={**_PAGE, **_HEAVY_ERRORS},
+    dependencies=[require(Permission.READ_PUBLIC), _HEAVY],
+)
+def coverage_map(conn: ConnDep, settings: SettingsDep, pool: HeavyPoolDep) -> HTMLResponse:
     """District borders, communities and grids spanning districts by share, enclave parts."""
     check_installed()
-    return _page(render(coverage_page(conn, settings, tiles=SAME_ORIGIN), mode="served"), settings)
+    with pool.slot("the coverage map"):
+        html = render(coverage_page(conn, settings, tiles=SAME_ORIGIN), mode="served")
+    return _page(html, settings)
 
 
-@router.get("/maps/hotspots", responses=_PAGE, dependencies=[require(Permission.READ_ANALYTICS)])
-def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
-    """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
+@router.get(
+    "/maps/hotspots",
+    responses={**_PAGE, **_HEAVY_ERRORS},
+    dependencies=[require(Permission.READ_ANALYTICS), _HEAVY],
+)
+def hotspots_map(
+    conn: ConnDep, settings: SettingsDep, params: HotspotParams, pool: HeavyPoolDep
+) -> HTMLResponse:
+    """Hot and cold spots coloured by bin, with a heatmap of the reports (same options);
+    the analysis is cached by its parameters and the data version."""
     check_installed()
-    fmap = hotspots_page(conn, settings, tiles=SAME_ORIGIN, **params)
+    fmap = hotspots_page(
+        conn,
+        settings,
+        tiles=SAME_ORIGIN,
+        slot=lambda: pool.slot("the hotspot map"),
+        executor=pool.processes(),
+        **params,
+    )
     return _page(render(fmap, mode="served"), settings)
 
 
@@ -181,7 +213,9 @@ def service_areas_map(
 def patrols_map(
     conn: ConnDep,
     settings: SettingsDep,
-    plan_id: Annotated[int, Query(alias="id", description="the plan's id")],
+    plan_id: Annotated[
+        int, Query(alias="id", ge=-BIGINT_MAX, le=BIGINT_MAX, description="the plan's id")
+    ],
 ) -> HTMLResponse:
     """A patrol plan: routes coloured per patroller with direction arrows, numbered stops with
     arrival times, unserved stops, district borders; a compared plan's other mode toggled."""

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.auth import PrincipalDep, access_to, require
-from api.deps import PUBLIC_CORS, ConnDep, base_url
+from api.deps import BIGINT_MAX, PUBLIC_CORS, ConnDep, PageOffset, base_url
 from api.errors import BadRequestRoute
 from api.schemas.common import error_responses, media_response
 from api.schemas.ogc import Collection, Collections, Conformance, Items, ItemWithLinks, LandingPage
@@ -156,9 +156,14 @@ def ogc_items(
         ),
     ] = None,
     limit: Annotated[
-        int, Query(description=f"page size; above {MAX_LIMIT:,} the maximum is used")
+        int,
+        Query(
+            ge=1,
+            le=BIGINT_MAX,
+            description=f"page size; above {MAX_LIMIT:,} the maximum is used",
+        ),
     ] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(description="features to skip")] = 0,
+    offset: PageOffset = 0,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """A page of features as GeoJSON, with ``numberMatched``, ``numberReturned`` and

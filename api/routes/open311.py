@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
-from api.deps import CategoriesDep, ConnDep, EngineDep, Open311WindowDep
+from api.deps import CategoriesDep, ConnDep, EngineDep, Open311WindowDep, SettingsDep
 from api.errors import OPEN311_PREFIX
 from api.ratelimit import IntakeLimit
 from api.schemas.common import COMMON_ERRORS, error_responses
@@ -30,7 +30,7 @@ from api.schemas.open311 import (
 )
 from gis.access.policy import Permission
 from gis.core.errors import InvalidInput
-from gis.reports.intake import MAX_DESCRIPTION_CHARS
+from gis.reports.intake import MAX_DESCRIPTION_CHARS, MAX_IDEMPOTENCY_KEY_CHARS
 from gis.reports.open311 import (
     describe_service,
     find_service_requests,
@@ -137,15 +137,25 @@ async def create_request(
     request: Request,
     engine: EngineDep,
     cats: CategoriesDep,
+    settings: SettingsDep,
     _limit: IntakeLimit,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY_CHARS),
+    ] = None,
 ) -> Any:
     """Create a service request from form fields (service_code, lat, long, description, …)."""
     fields = await _form_fields(request)
 
     def store() -> list[dict[str, Any]]:
         with engine.begin() as conn:
-            return post_service_request(conn, cats, fields, idempotency_key=idempotency_key)[0]
+            return post_service_request(
+                conn,
+                cats,
+                fields,
+                idempotency_key=idempotency_key,
+                max_distance_m=settings.max_report_distance_m,
+            )[0]
 
     # The database work is blocking: keep it off the event loop.
     return await run_in_threadpool(store)

@@ -10,7 +10,18 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
-from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
+from api.deps import (
+    BIGINT_MAX,
+    NAIVE_TIME,
+    BBoxDep,
+    CategoriesDep,
+    ConnDep,
+    EngineDep,
+    PageOffset,
+    PlanId,
+    SettingsDep,
+)
+from api.heavy import HeavyPoolDep
 from api.schemas.common import COMMON_ERRORS, ErrorBody, error_responses
 from api.schemas.patrols import CoverageOut, TrackOut
 from gis.access.policy import Access, Permission
@@ -36,19 +47,22 @@ _TRACK_EXAMPLE = {
 }
 
 
-def plan_scope(conn: ConnDep, plan_id: int) -> tuple[str, ...]:
+def plan_scope(conn: ConnDep, plan_id: PlanId) -> tuple[str, ...]:
     """The units the plan in the path belongs to: its patrollers' and stops' (404 when there
     is none)."""
     return plan_codes(conn, plan_id)
 
 
-def patrollers_scope(conn: ConnDep, plan_id: int) -> tuple[str, ...]:
+def patrollers_scope(conn: ConnDep, plan_id: PlanId) -> tuple[str, ...]:
     """The units of the patrollers of the plan in the path (404 when there is none)."""
     return route_codes(conn, plan_id)
 
 
 def plan_query_scope(
-    conn: ConnDep, plan_id: Annotated[int, Query(alias="id", description="the plan's id")]
+    conn: ConnDep,
+    plan_id: Annotated[
+        int, Query(alias="id", ge=-BIGINT_MAX, le=BIGINT_MAX, description="the plan's id")
+    ],
 ) -> tuple[str, ...]:
     """The unit codes of the plan named by ``?id=`` (the patrol map)."""
     return plan_codes(conn, plan_id)
@@ -62,6 +76,7 @@ def plan(
     engine: EngineDep,
     settings: SettingsDep,
     categories: CategoriesDep,
+    pool: HeavyPoolDep,
 ) -> PlanOut:
     """Plan patrols along the streets (PyVRP on a pgRouting matrix) and store the plan.
 
@@ -72,10 +87,18 @@ def plan(
     and communities of its stops, each building and point (a joint plan across districts
     needs an account reaching them all); a worker code out of scope is refused as one that
     does not exist.
+
+    A heavy request: the solver budget ``time_limit_s`` is capped to the server's
+    ``GRIDPATROL_PLAN_MAX_TIME_LIMIT_S``, and planning takes a slot of the server's bounded
+    pool (503 with Retry-After when none is free).
     """
     with engine.connect() as conn:
         check_plan_request(conn, body, reaches=access.allows)
-    return create_patrol_plan(engine, body.in_zone(settings.zone), categories=categories)
+    capped = body.model_copy(
+        update={"time_limit_s": min(body.time_limit_s, settings.plan_max_time_limit_s)}
+    )
+    with pool.slot("a patrol plan"):
+        return create_patrol_plan(engine, capped.in_zone(settings.zone), categories=categories)
 
 
 @router.get("/patrols", response_model=PlanPageOut)
@@ -83,8 +106,8 @@ def plans(
     access: Annotated[Access, require(Permission.READ_PATROLS, lists=True)],
     conn: ConnDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=BIGINT_MAX)] = 100,
+    offset: PageOffset = 0,
     alternatives: Annotated[
         bool, Query(description="also list the compared other-mode plans")
     ] = False,
@@ -130,8 +153,8 @@ def coverage(
             "(metres along them, minutes at the plan's walking speed)"
         ),
     ] = "walked",
-    limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=BIGINT_MAX)] = 100,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     """Per grid: last patrolled, metres and minutes in the window, and ``stale`` when nothing
     passed it in the window — from the GPS tracks walked (default) or the plans' routes
@@ -154,7 +177,7 @@ def coverage(
     response_model=PlanOut,
     dependencies=[require(Permission.READ_PATROLS, scope_of=plan_scope)],
 )
-def plan_by_id(conn: ConnDep, plan_id: int) -> PlanOut:
+def plan_by_id(conn: ConnDep, plan_id: PlanId) -> PlanOut:
     """One stored plan: routes with their street geometry, stops in order, unserved stops."""
     return get_plan(conn, plan_id)
 
@@ -164,7 +187,7 @@ def plan_by_id(conn: ConnDep, plan_id: int) -> PlanOut:
     response_model=PlanOut,
     dependencies=[require(Permission.PUBLISH_PATROLS, scope_of=plan_scope)],
 )
-def publish(engine: EngineDep, plan_id: int) -> PlanOut:
+def publish(engine: EngineDep, plan_id: PlanId) -> PlanOut:
     """Hand each route to its patroller's worker account: the worker then finds the plan with
     ``GET /patrols?published_to=me`` and reads it with ``GET /patrols/{id}``. A route whose
     patroller has no worker account stays unpublished (``published_to`` null). Publishing
@@ -200,7 +223,7 @@ def publish(engine: EngineDep, plan_id: int) -> PlanOut:
     },
 )
 async def track(
-    plan_id: int,
+    plan_id: PlanId,
     request: Request,
     response: Response,
     engine: EngineDep,
@@ -208,7 +231,8 @@ async def track(
     # must then be one of a patroller the account reaches (checked before it is kept).
     access: Annotated[Access, require(Permission.RECORD_PATROL_TRACK, scope_of=patrollers_scope)],
     route: Annotated[
-        int | None, Query(ge=1, description="route seq (default: the route it follows best)")
+        int | None,
+        Query(ge=1, le=BIGINT_MAX, description="route seq (default: the route it follows best)"),
     ] = None,
     radius_m: Annotated[
         float, Query(gt=0, le=1000, description="a stop is passed within this distance")

@@ -16,7 +16,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from api.auth import require
-from api.deps import BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep, WindowDep
+from api.deps import (
+    BIGINT_MAX,
+    BBoxDep,
+    CategoriesDep,
+    ConnDep,
+    EngineDep,
+    PageOffset,
+    ReportId,
+    SettingsDep,
+    WindowDep,
+)
 from api.ratelimit import IntakeLimit
 from api.schemas.common import COMMON_ERRORS, TransitionConflictBody, error_responses
 from api.schemas.reports import (
@@ -39,6 +49,7 @@ from gis.access.policy import (
     transition_permission,
 )
 from gis.access.scope import load_report_codes, report_codes
+from gis.core.errors import InvalidInput
 from gis.core.vocabulary import STATUSES
 from gis.reports.categories import Category
 from gis.reports.intake import MAX_IDEMPOTENCY_KEY_CHARS, ReportInput, submit_report
@@ -46,6 +57,9 @@ from gis.reports.lifecycle import list_events, public_event, transition_report
 from gis.reports.listing import ReportFilter, get_report, list_reports, public_report
 from gis.reports.workers import list_workers
 from gis.territory.layers import DEFAULT_PAGE_SIZE
+
+# An entity tag as If-Match takes it: *, or a version, quoted or not, weak or not.
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'
 
 router = APIRouter(tags=["reports"], responses=error_responses(*COMMON_ERRORS))
 
@@ -91,7 +105,7 @@ def _view(principal: Principal, report: dict[str, Any]) -> ReportPrivate | Repor
     return ReportPublic.model_validate(public_report(report))
 
 
-def report_scope(conn: ConnDep, report_id: int) -> tuple[str | None, ...]:
+def report_scope(conn: ConnDep, report_id: ReportId) -> tuple[str | None, ...]:
     """The unit codes of the report in the path (404 when there is none)."""
     return load_report_codes(conn, report_id)
 
@@ -110,6 +124,7 @@ def create_report(
     body: ReportCreate,
     engine: EngineDep,
     cats: CategoriesDep,
+    settings: SettingsDep,
     response: Response,
     access: Annotated[Access, require(Permission.SUBMIT_REPORT)],
     _limit: IntakeLimit,
@@ -117,6 +132,7 @@ def create_report(
         str | None,
         Header(
             alias="Idempotency-Key",
+            min_length=1,
             max_length=MAX_IDEMPOTENCY_KEY_CHARS,
             description="a retry with the same key returns the first report",
         ),
@@ -137,6 +153,7 @@ def create_report(
             # audit trail is shown more widely than the contact.
             actor=principal.name or "resident",
             categories=cats,
+            max_distance_m=settings.max_report_distance_m,
         )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -158,8 +175,8 @@ def reports(
     district: Annotated[str | None, Query(description="district code")] = None,
     located: Annotated[bool | None, Query(description="false: the unlocated queue")] = None,
     overdue: Annotated[bool | None, Query(description="arrival or resolution overdue")] = None,
-    limit: Annotated[int, Query(ge=1)] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=BIGINT_MAX)] = DEFAULT_PAGE_SIZE,
+    offset: PageOffset = 0,
 ) -> Any:
     """Every report's public view as a FeatureCollection, newest first, filtered and paged:
     never the reporter's contact or photo, nor the worker's name, whoever asks."""
@@ -180,13 +197,37 @@ def reports(
     )
 
 
+def etag(report: dict[str, Any]) -> str:
+    """The report's entity tag: its version (events in its audit trail), quoted."""
+    return f'"{report["version"]}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``"3"``, ``W/"3"`` or ``3``); ``*`` or no
+    header: None. Raises ``InvalidInput`` for anything else."""
+    if value is None or value.strip() == "*":
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    if not tag.isascii() or not tag.isdigit() or len(tag) > 18:
+        raise InvalidInput(
+            f'If-Match: expected one ETag of GET /reports/{{id}} (a version such as "3"), '
+            f"got {value!r}"
+        )
+    return int(tag)
+
+
 @router.get("/reports/{report_id}", response_model=_REPORT_VIEW, responses=error_responses(404))
 def report(
-    conn: ConnDep, report_id: int, access: Annotated[Access, require(Permission.READ_PUBLIC)]
+    conn: ConnDep,
+    report_id: ReportId,
+    access: Annotated[Access, require(Permission.READ_PUBLIC)],
+    response: Response,
 ) -> Any:
     """One report; the reporter's name, phone and photo only for workers, dispatchers and
-    admins whose scope reaches it."""
-    return _view(access.principal, get_report(conn, report_id, include_contact=True))
+    admins whose scope reaches it. Its ``ETag`` is its version (see the transitions)."""
+    found = get_report(conn, report_id, include_contact=True)
+    response.headers["ETag"] = etag(found)
+    return _view(access.principal, found)
 
 
 @router.post(
@@ -195,14 +236,29 @@ def report(
     responses=error_responses(403, 404, 409, s409=TransitionConflictBody),
 )
 def transition(
-    report_id: int,
+    report_id: ReportId,
     body: TransitionIn,
     engine: EngineDep,
     access: Annotated[Access, require(TRANSITION_REPORT, scope_of=report_scope)],
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            min_length=1,
+            max_length=40,
+            pattern=IF_MATCH_PATTERN,
+            description='the report\'s ETag as you saw it ("3"): a report changed since '
+            "(a second click, a colleague) answers 409 and nothing is applied",
+        ),
+    ] = None,
 ) -> Any:
     """Apply an action as the signed-in account (a role allowed that action, on a report in
-    its scope); 409 names the current status and the allowed actions."""
+    its scope); 409 names the current status, version and the allowed actions. With
+    ``If-Match`` (the version) or ``expected_status``, an action taken on a stale view of the
+    report is refused (409) instead of applied twice."""
     principal = access.principal
+    expected_version = parse_if_match(if_match)
     permission = transition_permission(body.action)
     with engine.begin() as conn:
         # Locked and checked in the transaction that changes it: a concurrent escalation
@@ -218,7 +274,10 @@ def transition(
             note=body.note,
             worker_id=body.worker_id,
             duplicate_of=body.duplicate_of,
+            expected_status=body.expected_status,
+            expected_version=expected_version,
         )
+    response.headers["ETag"] = etag(changed)
     return _view(principal, changed)
 
 
@@ -228,7 +287,7 @@ def transition(
     responses=error_responses(404),
 )
 def events(
-    conn: ConnDep, report_id: int, access: Annotated[Access, require(Permission.READ_PUBLIC)]
+    conn: ConnDep, report_id: ReportId, access: Annotated[Access, require(Permission.READ_PUBLIC)]
 ) -> Any:
     """The report's append-only audit trail, oldest first: action, statuses and time; who
     acted and the notes only for accounts allowed the report's contact."""

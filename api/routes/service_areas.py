@@ -8,24 +8,34 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import require
-from api.deps import ConnDep, SettingsDep
+from api.deps import BIGINT_MAX, ConnDep, PageOffset, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.service_areas import GapsOut, SitingOut, SitingRequest, WalkAreaCollection
 from gis.access.policy import Permission
 from gis.service_areas.areas import walk_areas
 from gis.service_areas.gaps import find_gaps
 from gis.service_areas.siting import site_stations
-from gis.service_areas.walk import DEFAULT_KIND, DEFAULT_MINUTES, DEFAULT_WALK_SPEED_KMH
+from gis.service_areas.walk import (
+    DEFAULT_KIND,
+    DEFAULT_MINUTES,
+    DEFAULT_WALK_SPEED_KMH,
+    MAX_MINUTES,
+    MAX_WALK_SPEED_KMH,
+    MIN_WALK_SPEED_KMH,
+)
 
 router = APIRouter(tags=["service areas"], responses=error_responses(*COMMON_ERRORS))
 
 
 def walk_params(
     kind: Annotated[str, Query(description="facility kind")] = DEFAULT_KIND,
-    minutes: Annotated[float, Query(description="the walk limit, minutes")] = DEFAULT_MINUTES,
-    walk_speed_kmh: Annotated[float, Query(description="walking speed, km/h")] = (
-        DEFAULT_WALK_SPEED_KMH
-    ),
+    minutes: Annotated[
+        float, Query(gt=0, le=MAX_MINUTES, description="the walk limit, minutes")
+    ] = DEFAULT_MINUTES,
+    walk_speed_kmh: Annotated[
+        float,
+        Query(ge=MIN_WALK_SPEED_KMH, le=MAX_WALK_SPEED_KMH, description="walking speed, km/h"),
+    ] = DEFAULT_WALK_SPEED_KMH,
 ) -> dict[str, Any]:
     """The walk limit; the domain function checks it and names a bad value (422)."""
     return {"kind": kind, "minutes": minutes, "walk_speed_kmh": walk_speed_kmh}
@@ -76,9 +86,12 @@ def service_area_gaps(
     settings: SettingsDep,
     params: WalkParams,
     limit: Annotated[
-        int, Query(ge=1, description="rows of each list (at most GRIDPATROL_MAX_PAGE_SIZE)")
+        int,
+        Query(
+            ge=1, le=BIGINT_MAX, description="rows of each list (at most GRIDPATROL_MAX_PAGE_SIZE)"
+        ),
     ] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     """Every building beyond the walk limit from all facilities of ``kind`` (walk minutes to
     the nearest; null: not connected), totals per community and district, and the buildings

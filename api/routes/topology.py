@@ -13,6 +13,9 @@ from api.schemas.territory import TopologyReport
 from gis.access.policy import Permission
 from gis.territory.topology import validate_topology
 
+# A gap larger than a square kilometre is never a digitising sliver.
+MAX_SLIVER_AREA_M2 = 1_000_000.0
+
 router = APIRouter(tags=["topology"], responses=error_responses(*COMMON_ERRORS))
 
 
@@ -24,7 +27,11 @@ def get_topology(
     settings: SettingsDep,
     sliver_area_m2: Annotated[
         float | None,
-        Query(ge=0, description="gaps below this area (m²) are slivers (default: the setting)"),
+        Query(
+            ge=0,
+            le=MAX_SLIVER_AREA_M2,
+            description="gaps below this area (m²) are slivers (default: the setting)",
+        ),
     ] = None,
     split_share: Annotated[
         float | None,

@@ -45,6 +45,9 @@ class TransitionConflictBody(ErrorBody):
 
     current_status: str
     allowed_actions: list[str]
+    current_version: int | None = Field(
+        default=None, description="the report's version now (its ETag), when it changed"
+    )
 
 
 _DESCRIPTIONS = {

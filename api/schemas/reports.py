@@ -66,6 +66,11 @@ class TransitionIn(BaseModel):
     duplicate_of: int | None = Field(
         default=None, description="confirm_duplicate: the original (default: the flagged one)"
     )
+    expected_status: ReportStatus | None = Field(
+        default=None,
+        description="the status you saw; if the report is no longer in it, 409 and nothing "
+        "is applied (If-Match does the same with the version, and catches a repeated escalate)",
+    )
 
 
 class ReportLocation(BaseModel):
@@ -122,6 +127,10 @@ class ReportProperties(BaseModel):
     likely_duplicate_of: int | None
     worker: AssignedWorkerPublic | None
     allowed_actions: list[str]
+    version: int = Field(
+        description="events in the audit trail so far; the ETag of GET /reports/{id}, to send "
+        "back as If-Match with a transition"
+    )
 
 
 class ReportPublic(ReportProperties):

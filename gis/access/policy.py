@@ -94,6 +94,7 @@ class Permission(StrEnum):
     REPORT_REOPEN = "report.reopen"
     REPORT_CLOSE = "report.close"
     REPORT_ESCALATE = "report.escalate"
+    REPORT_MARK_INVALID = "report.mark_invalid"
 
 
 _ACTION_PREFIX = "report."
@@ -125,6 +126,8 @@ _STAFF_IN_SCOPE: dict[Role, Reach] = dict.fromkeys(
 )
 # Report actions a grid worker takes on site; dispatchers take every other one.
 WORKER_ACTIONS: frozenset[str] = frozenset({"arrive", "resolve"})
+# Report actions only admins take: marking a report spam/invalid removes it from analyses.
+ADMIN_ACTIONS: frozenset[str] = frozenset({"mark_invalid"})
 TRANSITION_REPORT = Permission.TRANSITION_REPORT
 
 
@@ -137,7 +140,8 @@ def _transition_permissions() -> list[Rule]:
     permissions = []
     for action in ACTIONS:
         grants: dict[Role, Reach] = {Role.ADMIN: _SCOPE}
-        grants[Role.WORKER if action in WORKER_ACTIONS else Role.DISPATCHER] = _SCOPE
+        if action not in ADMIN_ACTIONS:
+            grants[Role.WORKER if action in WORKER_ACTIONS else Role.DISPATCHER] = _SCOPE
         permissions.append(
             Rule(
                 transition_permission(action),

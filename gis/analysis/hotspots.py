@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,12 +40,15 @@ import shapely
 from esda.getisord import G_Local
 from pyproj import Transformer
 from scipy.stats import false_discovery_control
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
-from gis.core.crs import utm_epsg
+from gis.core.crs import Bounds, city_window, utm_epsg
+from gis.core.db import make_engine
 from gis.core.errors import InvalidInput, NotEnoughData
 from gis.core.timewindow import check_window
+from gis.core.vocabulary import EXCLUDED_FROM_ANALYSES, sql_list
 from gis.reports.categories import Category, validate_categories
+from gis.tiles.versions import VersionedCache
 
 UNITS: tuple[str, ...] = ("grid", "hex")
 # Hexagons by default: a city has far fewer grids than 200 m cells, and with a few dozen
@@ -54,8 +59,11 @@ DEFAULT_HEX_SIZE_M = 200.0
 DEFAULT_PERMUTATIONS = 9999
 DEFAULT_SEED = 20261123
 MAX_HEX_UNITS = 200_000
+# Hexagons smaller than this (edge, metres) are finer than a report's position.
+MIN_HEX_SIZE_M = 10.0
 # Hexagons larger than this (edge, metres) would hold whole cities in a few cells.
 MAX_HEX_SIZE_M = 50_000.0
+MIN_PERMUTATIONS = 99
 MAX_PERMUTATIONS = 99_999
 # The permutation test costs about permutations × units; 2e8 is about 10 s on one core
 # (bench: 15,672 hexagons × 9,999 permutations in 6-10 s), a 10,000-grid city's default.
@@ -190,10 +198,20 @@ def default_band_m(size_m: float) -> float:
 
 # ----------------------------------------------------------------------------- parameters
 def _report_filter(
-    categories: tuple[str, ...], since: datetime | None, until: datetime | None, alias: str = "r"
+    categories: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    alias: str = "r",
+    *,
+    window: Bounds | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = []
+    """The SQL condition on reports of an analysis: never an invalid (spam) report; only
+    those inside ``window`` (lon/lat) when given, so none is projected outside its domain."""
+    clauses: list[str] = [f"{alias}.status NOT IN ({sql_list(EXCLUDED_FROM_ANALYSES)})"]
     params: dict[str, Any] = {}
+    if window is not None:
+        clauses.append(f"{alias}.geom && ST_MakeEnvelope(:wx0, :wy0, :wx1, :wy1, 4326)")
+        params |= dict(zip(("wx0", "wy0", "wx1", "wy1"), window, strict=True))
     if categories:
         clauses.append(f"{alias}.category = ANY(:categories)")
         params["categories"] = list(categories)
@@ -315,17 +333,21 @@ def find_hotspots(
     """
     if unit not in UNITS:
         raise InvalidInput(f"unit: unknown unit {unit!r}; expected one of: {', '.join(UNITS)}")
-    if size_m is not None and not (math.isfinite(size_m) and 0 < size_m <= MAX_HEX_SIZE_M):
+    if size_m is not None and not (
+        math.isfinite(size_m) and MIN_HEX_SIZE_M <= size_m <= MAX_HEX_SIZE_M
+    ):
         raise InvalidInput(
-            f"size_m: must be a positive number of metres up to {MAX_HEX_SIZE_M:,.0f}, "
-            f"got {size_m!r}"
+            f"size_m: must be a number of metres from {MIN_HEX_SIZE_M:g} up to "
+            f"{MAX_HEX_SIZE_M:,.0f}, got {size_m!r}"
         )
     if band_m is not None and not (math.isfinite(band_m) and band_m > 0):
         raise InvalidInput(f"band_m: must be a positive number of metres, got {band_m!r}")
     if unit == "grid" and (size_m is not None or band_m is not None):
         raise InvalidInput("size_m: only hexagon units (unit=hex) take a size or a band")
-    if not 99 <= permutations <= MAX_PERMUTATIONS:
-        raise InvalidInput(f"permutations: must lie in 99..{MAX_PERMUTATIONS}, got {permutations}")
+    if not MIN_PERMUTATIONS <= permutations <= MAX_PERMUTATIONS:
+        raise InvalidInput(
+            f"permutations: must lie in {MIN_PERMUTATIONS}..{MAX_PERMUTATIONS}, got {permutations}"
+        )
     chosen = validate_categories(category_codes or (), categories)
     check_window(since, until)
     where, params = _report_filter(chosen, since, until)
@@ -384,6 +406,64 @@ def find_hotspots(
         bounds=bounds,
         units=units,
     )
+
+
+# The tables a result is computed from: their versions (``layer_versions``, bumped by
+# triggers on every write) key the cache together with the parameters.
+HOTSPOT_SOURCES: tuple[str, ...] = ("reports", "grids")
+MAX_CACHED_RESULTS = 64
+_results: VersionedCache[HotspotResult] = VersionedCache(max_entries=MAX_CACHED_RESULTS)
+
+
+# Engines of a worker process (``hotspots_in_process``), one per database.
+_process_engines: dict[str, Engine] = {}
+
+
+def hotspots_in_process(
+    database_url: str, categories: dict[str, Category], options: dict[str, Any]
+) -> HotspotResult:
+    """:func:`find_hotspots` in a worker process of its own (an ``Executor``'s): the
+    permutation test is Python and numpy, and in the server's process it would hold the GIL
+    that every other request needs."""
+    engine = _process_engines.get(database_url)
+    if engine is None:
+        engine = _process_engines[database_url] = make_engine(
+            database_url, pool_size=1, max_overflow=1
+        )
+    with engine.connect() as conn:
+        return find_hotspots(conn, categories=categories, **options)
+
+
+def cached_hotspots(
+    conn: Connection,
+    *,
+    categories: dict[str, Category],
+    slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+    executor: Executor | None = None,
+    **options: Any,
+) -> HotspotResult:
+    """:func:`find_hotspots`'s result, from a cache keyed by the options and the versions of
+    the reports and grids: computed again only when one of them changed. Computing holds
+    ``slot()`` (a bounded pool) and runs in ``executor`` when given (worker processes); a
+    cached answer takes neither."""
+    key = tuple(
+        sorted(
+            (name, tuple(value) if isinstance(value, list) else value)
+            for name, value in options.items()
+        )
+    )
+    found = _results.peek(conn, sources=HOTSPOT_SOURCES, key=key)
+    if found is not None:
+        return found
+
+    def compute() -> HotspotResult:
+        if executor is None:
+            return find_hotspots(conn, categories=categories, **options)
+        url = conn.engine.url.render_as_string(hide_password=False)
+        return executor.submit(hotspots_in_process, url, categories, options).result()
+
+    with slot():
+        return _results.get(conn, sources=HOTSPOT_SOURCES, key=key, compute=compute)
 
 
 def describe_window(result: HotspotResult) -> str:
@@ -452,7 +532,10 @@ def report_heat_points(
     """
     chosen = validate_categories(category_codes or (), categories)
     check_window(since, until)
-    where, params = _report_filter(chosen, since, until)
+    srid, bounds = metric_crs(conn)
+    # Reports far from the city (a stray point, a legacy one) are left out: never drawn, and
+    # never projected to the UTM zone, where they would lie outside its domain.
+    where, params = _report_filter(chosen, since, until, window=city_window(bounds))
     total = conn.execute(text(f"SELECT count(*) FROM reports r WHERE {where}"), params).scalar_one()
     if total <= max_points:
         rows = conn.execute(
@@ -460,7 +543,6 @@ def report_heat_points(
             params,
         ).all()
         return [(round(lat, 6), round(lon, 6), 1.0) for lat, lon in rows]
-    srid, bounds = metric_crs(conn)
     to_m = Transformer.from_crs(4326, srid, always_xy=True)
     xs, ys = to_m.transform([bounds[0], bounds[2]], [bounds[1], bounds[3]])
     cell_m = max(10.0, math.sqrt(abs(xs[1] - xs[0]) * abs(ys[1] - ys[0]) / max_points))

@@ -68,10 +68,18 @@ class Conflict(GridpatrolError):
 class InvalidTransition(Conflict):
     """An action not allowed in a report's current state; names the state and allowed actions."""
 
-    def __init__(self, detail: str, *, current_status: str, allowed_actions: list[str]) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        current_status: str,
+        allowed_actions: list[str],
+        current_version: int | None = None,
+    ) -> None:
         super().__init__(detail)
         self.current_status = current_status
         self.allowed_actions = allowed_actions
+        self.current_version = current_version
 
 
 class Unavailable(GridpatrolError):
@@ -92,6 +100,14 @@ class Forbidden(GridpatrolError):
 
 class RateLimited(GridpatrolError):
     """Too many requests from one client; retry after ``retry_after_s`` seconds."""
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class Busy(GridpatrolError):
+    """The server is at its limit of heavy computations; retry after ``retry_after_s``."""
 
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)

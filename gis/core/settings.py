@@ -90,6 +90,25 @@ class Settings(BaseSettings):
     # Sign-in attempts (POST /auth/token) per client address: a burst, then per minute.
     login_rate_per_minute: float = Field(default=10.0, ge=0)
     login_burst: int = Field(default=10, ge=1)
+    # Heavy requests (hotspots, maps that compute, patrol plans): at most this many compute at
+    # once per process (default: half the cores); another waits up to heavy_wait_s, then gets
+    # 503 with Retry-After heavy_retry_after_s.
+    heavy_slots: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
+    heavy_wait_s: float = Field(default=1.0, ge=0, le=60)
+    heavy_retry_after_s: int = Field(default=5, ge=1, le=3600)
+    # Anonymous heavy GETs per client address: a burst, then this many per minute (0: off).
+    heavy_rate_per_minute: float = Field(default=6.0, ge=0)
+    heavy_burst: int = Field(default=3, ge=1)
+    # A patrol plan's solver budget per mode (time_limit_s) is capped to this many seconds.
+    plan_max_time_limit_s: float = Field(default=60.0, gt=0, le=600)
+    # A report farther than this (metres) from every district is refused at intake (422
+    # naming the distance); nearer but outside every grid, it is kept unlocated.
+    max_report_distance_m: float = Field(default=20_000.0, gt=0, le=1_000_000)
+    # The server's public base URL (https://gis.example.org) for the links of OGC documents
+    # and TileJSON; empty: the address the server listens on. Never the request's Host header
+    # (a client could point the links anywhere).
+    public_url: str = Field(default="", pattern=r"^(https?://[^/?#\s]+(/[^?#\s]*)?)?$")
+
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto name the client: addresses or
     # networks, comma-separated. Default none: the peer of the TCP connection is the client,
     # so a header cannot pick a new rate-limit bucket or write the access log's address.

@@ -22,6 +22,8 @@ class ReportStatus(StrEnum):
     RESOLVED = "resolved"
     VERIFIED = "verified"
     CLOSED = "closed"
+    # Marked spam or invalid by an admin: kept (and its trail), but out of every analysis.
+    INVALID = "invalid"
 
 
 # Every status, in lifecycle order (the order of the enum).
@@ -36,12 +38,15 @@ OPEN_STATUSES: tuple[str, ...] = (
     ReportStatus.DISPATCHED,
     ReportStatus.IN_PROGRESS,
 )
-# No action leads out of these.
+# No workflow action leads out of these (an admin may still mark one invalid: spam).
 TERMINAL_STATUSES: tuple[str, ...] = (
     ReportStatus.REJECTED,
     ReportStatus.DUPLICATE,
     ReportStatus.CLOSED,
+    ReportStatus.INVALID,
 )
+# Reports no analysis counts (hotspots, heat layers, KPIs): spam is not a place's problem.
+EXCLUDED_FROM_ANALYSES: tuple[str, ...] = (ReportStatus.INVALID,)
 # Someone is on it: counted as a worker's load when dispatching.
 ASSIGNED_STATUSES: tuple[str, ...] = (ReportStatus.DISPATCHED, ReportStatus.IN_PROGRESS)
 

@@ -43,6 +43,15 @@ ACTIONS: dict[str, Action] = {
         Action("close", (S.VERIFIED,), S.CLOSED, stamps="closed_at"),
         # Only an open report can be escalated: one that still needs someone on site.
         Action("escalate", OPEN_STATUSES, None),
+        # Spam or a report of nothing real, from whatever status: out of every analysis, kept
+        # with its audit trail (never deleted). Admins only (see gis/access/policy.py).
+        Action(
+            "mark_invalid",
+            tuple(s for s in S if s != S.INVALID),
+            S.INVALID,
+            needs_note=True,
+            stamps="closed_at",
+        ),
     )
 }
 

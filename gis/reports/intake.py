@@ -33,6 +33,10 @@ MAX_NAME_CHARS = 100
 MAX_PHONE_CHARS = 32
 MAX_URL_CHARS = 2000
 MAX_IDEMPOTENCY_KEY_CHARS = 200
+# A point farther than this from every district is not a report of this city (swapped lat and
+# lon, a test, spam): refused at intake. Between the districts' edge and this distance a report
+# is kept unlocated for a dispatcher (a resident just outside the boundary).
+MAX_REPORT_DISTANCE_M = 20_000.0
 
 _OPEN_SQL = sql_list(OPEN_STATUSES)
 # A community's own district: its code's district prefix.
@@ -85,6 +89,28 @@ def _validate_input(report: ReportInput, categories: dict[str, Category]) -> Cat
     if report.photo_url and not report.photo_url.startswith(("http://", "https://")):
         raise InvalidInput("photo_url: must be an http(s) URL")
     return categories[report.category]
+
+
+def check_distance(conn: Connection, *, lat: float, lon: float, max_distance_m: float) -> None:
+    """``InvalidInput`` naming the distance when the point is farther than ``max_distance_m``
+    from every district (a city with no districts yet takes any point)."""
+    distance_m = conn.execute(
+        text(
+            """
+            WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g)
+            SELECT CASE WHEN bool_or(ST_DWithin(d.geom::geography, pt.g, :max_m)) THEN 0
+                        ELSE min(ST_Distance(d.geom::geography, pt.g)) END
+            FROM districts d, pt
+            """
+        ),
+        {"lat": lat, "lon": lon, "max_m": max_distance_m},
+    ).scalar_one_or_none()
+    if distance_m is not None and distance_m > max_distance_m:
+        raise InvalidInput(
+            f"lat/lon: ({lat}, {lon}) is {distance_m / 1000:,.1f} km from the nearest district; "
+            f"reports are taken up to {max_distance_m / 1000:,.1f} km outside the city "
+            "(check the coordinates: latitude and longitude swapped?)"
+        )
 
 
 def _request_hash(report: ReportInput) -> str:
@@ -204,13 +230,16 @@ def submit_report(
     idempotency_key: str | None = None,
     actor: str = "resident",
     reported_at: datetime | None = None,
+    max_distance_m: float = MAX_REPORT_DISTANCE_M,
 ) -> Submission:
     """Store a report located by PostGIS; a repeated ``idempotency_key`` returns the first one.
 
     Run inside a transaction (``engine.begin()``): the report and its first event are written
-    together. ``reported_at`` (default: now) is for imports and tests.
+    together. ``reported_at`` (default: now) is for imports and tests. A point farther than
+    ``max_distance_m`` metres from every district is refused (``InvalidInput``).
     """
     category = _validate_input(report, categories)
+    check_distance(conn, lat=report.lat, lon=report.lon, max_distance_m=max_distance_m)
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_CHARS:
         raise InvalidInput(f"Idempotency-Key: must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} characters")
     request_hash = _request_hash(report)

@@ -9,7 +9,14 @@ from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput
 from gis.core.timewindow import check_window
-from gis.core.vocabulary import STATUSES, Level, ReportStatus, code_column, sql_list
+from gis.core.vocabulary import (
+    EXCLUDED_FROM_ANALYSES,
+    STATUSES,
+    Level,
+    ReportStatus,
+    code_column,
+    sql_list,
+)
 
 # Reports that turned out to be no work: neither on time nor late.
 _NO_WORK_SQL = sql_list((ReportStatus.REJECTED, ReportStatus.DUPLICATE))
@@ -20,7 +27,8 @@ _KPIS = f"""
 WITH w AS (
     SELECT r.{{column}} AS unit, r.*, COALESCE(CAST(:as_of AS timestamptz), now()) AS at
     FROM reports r
-    WHERE (CAST(:since AS timestamptz) IS NULL OR r.reported_at >= :since)
+    WHERE r.status NOT IN ({sql_list(EXCLUDED_FROM_ANALYSES)})
+      AND (CAST(:since AS timestamptz) IS NULL OR r.reported_at >= :since)
       AND (CAST(:until AS timestamptz) IS NULL OR r.reported_at < :until)
 ),
 counts AS (

@@ -18,6 +18,7 @@ from gis.core.errors import InvalidInput, InvalidTransition, NotFound
 from gis.core.vocabulary import (
     ASSIGNED_STATUSES,
     ESCALATION_ORDER,
+    STATUSES,
     Level,
     WorkerRole,
     code_prefix,
@@ -87,6 +88,49 @@ def _escalation(report: Any) -> dict[str, Any]:
     return {"level": str(level), "responsible_code": code, "across_border": across}
 
 
+def report_version(conn: Connection, report_id: int) -> int:
+    """The report's version: how many events its audit trail holds (each action adds one)."""
+    return int(
+        conn.execute(
+            text("SELECT count(*) FROM report_events WHERE report_id = :id"), {"id": report_id}
+        ).scalar_one()
+    )
+
+
+def _check_expected(
+    conn: Connection,
+    report: Any,
+    *,
+    allowed: list[str],
+    expected_status: str | None,
+    expected_version: int | None,
+) -> None:
+    """``InvalidTransition`` when the locked report is not what the caller saw."""
+    if expected_status is not None and expected_status not in STATUSES:
+        raise InvalidInput(
+            f"expected_status: unknown status {expected_status!r}; "
+            f"expected one of: {', '.join(STATUSES)}"
+        )
+    if expected_status is None and expected_version is None:
+        return
+    # Its own statement: taken after the row lock, it sees a concurrent action's event
+    # (the locking statement's snapshot predates the wait).
+    version = report_version(conn, report.id)
+    stale = []
+    if expected_status is not None and expected_status != report.status:
+        stale.append(f"it is {report.status!r}, not {str(expected_status)!r}")
+    if expected_version is not None and expected_version != version:
+        stale.append(f"it is at version {version}, not {expected_version}")
+    if stale:
+        raise InvalidTransition(
+            f"report {report.id} changed since you saw it: {' and '.join(stale)} "
+            f"(level {report.escalation_level}); nothing was applied, reload it and decide again",
+            current_status=report.status,
+            allowed_actions=allowed,
+            current_version=version,
+        )
+
+
 def transition_report(
     conn: Connection,
     report_id: int,
@@ -96,9 +140,14 @@ def transition_report(
     note: str | None = None,
     worker_id: int | None = None,
     duplicate_of: int | None = None,
+    expected_status: str | None = None,
+    expected_version: int | None = None,
 ) -> dict[str, Any]:
     """Apply ``action`` to a report and log it; run in a transaction (``engine.begin()``).
 
+    ``expected_status`` and ``expected_version`` (the report's ``version``: the number of
+    events in its audit trail) are what the caller saw when deciding; when the report has
+    moved on since (a double click, a colleague's action), nothing is applied.
     Raises ``InvalidTransition`` naming the current status and the allowed actions.
     """
     check_action(action)
@@ -109,7 +158,8 @@ def transition_report(
     report = conn.execute(
         text(
             "SELECT id, status, escalation_level, responsible_code, community_code, "
-            "coordinating_community_code, duplicate_of, worker_id FROM reports "
+            "coordinating_community_code, duplicate_of, worker_id, category, district_code "
+            "FROM reports "
             "WHERE id = :id FOR UPDATE"
         ),
         {"id": report_id},
@@ -117,6 +167,13 @@ def transition_report(
     if report is None:
         raise NotFound(f"no report with id {report_id}")
     allowed = allowed_actions(report.status, report.escalation_level)
+    _check_expected(
+        conn,
+        report,
+        allowed=allowed,
+        expected_status=expected_status,
+        expected_version=expected_version,
+    )
     if action not in allowed:
         raise InvalidTransition(
             f"report {report_id} is {report.status!r} (level {report.escalation_level}); "
@@ -143,13 +200,23 @@ def transition_report(
         original = duplicate_of if duplicate_of is not None else report.duplicate_of
         if original is None:
             raise InvalidInput("duplicate_of: name the report this one duplicates")
-        if (
-            original == report_id
-            or not conn.execute(
-                text("SELECT EXISTS (SELECT 1 FROM reports WHERE id = :id)"), {"id": original}
-            ).scalar_one()
-        ):
+        first = (
+            None
+            if original == report_id
+            else conn.execute(
+                text("SELECT category, district_code FROM reports WHERE id = :id"),
+                {"id": original},
+            ).one_or_none()
+        )
+        if first is None:
             raise InvalidInput(f"duplicate_of: no other report with id {original}")
+        if first.category != report.category or first.district_code != report.district_code:
+            raise InvalidInput(
+                f"duplicate_of: report {original} is {first.category!r} in district "
+                f"{first.district_code or 'none (unlocated)'}, this one {report.category!r} in "
+                f"{report.district_code or 'none (unlocated)'}; a duplicate is the same problem: "
+                "same category, same district"
+            )
         params["duplicate_of"] = original
         sets.append("duplicate_of = :duplicate_of")
         details["duplicate_of"] = original
@@ -217,6 +284,15 @@ def list_events(conn: Connection, report_id: int) -> list[dict[str, Any]]:
 PERSONAL_EVENT_FIELDS: tuple[str, ...] = ("actor", "note")
 
 
+# Event details that name a person: the worker a report was dispatched to.
+PERSONAL_DETAILS: tuple[str, ...] = ("worker_id",)
+
+
 def public_event(event: dict[str, Any]) -> dict[str, Any]:
-    """An event without who acted and the note: what happened and when."""
-    return {key: value for key, value in event.items() if key not in PERSONAL_EVENT_FIELDS}
+    """An event without who acted, the note and the worker dispatched: what happened and
+    when."""
+    shown = {key: value for key, value in event.items() if key not in PERSONAL_EVENT_FIELDS}
+    details = shown.get("details")
+    if isinstance(details, dict):
+        shown["details"] = {k: v for k, v in details.items() if k not in PERSONAL_DETAILS}
+    return shown

@@ -41,7 +41,8 @@ SELECT r.id, r.category, r.description, r.status, r.located,
     {_overdue_sql("resolution")} AS resolution_overdue,
     r.escalation_level, r.responsible_code, r.coordinating_community_code,
     r.duplicate_of, r.photo_url, r.reporter_name, r.reporter_phone,
-    r.worker_id, w.name AS worker_name, w.role AS worker_role
+    r.worker_id, w.name AS worker_name, w.role AS worker_role,
+    (SELECT count(*) FROM report_events e WHERE e.report_id = r.id) AS version
 FROM reports r
 LEFT JOIN buildings b ON b.id = r.building_id
 LEFT JOIN workers w ON w.id = r.worker_id
@@ -93,6 +94,7 @@ def _report_dict(row: Any, *, include_contact: bool) -> dict[str, Any]:
             else None
         ),
         "allowed_actions": allowed_actions(row.status, row.escalation_level),
+        "version": int(row.version),
     }
     if include_contact:
         report["reporter"] = {"name": row.reporter_name, "phone": row.reporter_phone}

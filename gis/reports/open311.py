@@ -14,7 +14,7 @@ from gis.core.errors import InvalidInput, NotFound
 from gis.core.timewindow import check_window
 from gis.core.vocabulary import OPEN_STATUSES, STATUSES
 from gis.reports.categories import Category
-from gis.reports.intake import ReportInput, Submission, submit_report
+from gis.reports.intake import MAX_REPORT_DISTANCE_M, ReportInput, Submission, submit_report
 from gis.reports.listing import ReportFilter, list_reports
 
 # GeoReport v2: without dates, requests of the last 90 days; at most 1000 per response.
@@ -156,6 +156,7 @@ def post_service_request(
     fields: dict[str, str],
     *,
     idempotency_key: str | None = None,
+    max_distance_m: float = MAX_REPORT_DISTANCE_M,
 ) -> tuple[list[dict[str, Any]], Submission]:
     """``POST requests.json`` from form fields; returns the standard's response and the report."""
     for name in ("service_code", "description"):
@@ -178,6 +179,7 @@ def post_service_request(
             photo_url=fields.get("media_url") or None,
         ),
         idempotency_key=idempotency_key,
+        max_distance_m=max_distance_m,
         actor="open311",
         categories=categories,
     )

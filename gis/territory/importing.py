@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Geod
 from pyproj.exceptions import CRSError
 from sqlalchemy import Connection, text
 
+from gis.core.crs import city_window
 from gis.core.errors import ImportRejected, InvalidInput
 from gis.core.vocabulary import CODE_DIGITS, LEVEL_TABLE, code_column, code_prefix, sql_list
 from gis.routing.network import build_network
@@ -125,6 +126,86 @@ def to_wgs84(frame: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
         return frame.set_crs(4326, allow_override=True)
     with np.errstate(all="ignore"):
         return frame.to_crs(4326)
+
+
+_FORCE_HINT = "if the data really lies there, import it with --force"
+
+
+def check_declared_range(frame: gpd.GeoDataFrame, source: str) -> None:
+    """Refuse coordinates implausible for the declared CRS: a projected (metric) CRS whose
+    coordinates all lie within ±180/±90 holds degrees mislabelled (they would land at null
+    island)."""
+    crs = CRS.from_user_input(frame.crs)
+    if crs.name.lower().startswith("undefined"):
+        # A GeoPackage's srs_id 0 or -1: "undefined geographic/Cartesian SRS".
+        raise ImportRejected(
+            f"{source}: the file declares an undefined CRS ({crs.name}: a GeoPackage srs_id of "
+            "0 or -1), so its coordinates cannot be placed; save it with its real CRS "
+            f"(e.g. EPSG:4326); {_FORCE_HINT} (read as longitude/latitude)"
+        )
+    if not crs.is_projected or frame.geometry.is_empty.all():
+        return
+    xmin, ymin, xmax, ymax = (float(v) for v in frame.total_bounds)
+    if xmin >= -180 and xmax <= 180 and ymin >= -90 and ymax <= 90:
+        unit = crs.axis_info[0].unit_name if crs.axis_info else "metre"
+        raise ImportRejected(
+            f"{source}: every coordinate lies within ±180/±90 ({xmin:g}, {ymin:g} … {xmax:g}, "
+            f"{ymax:g}) but the file declares {crs.to_string()} ({crs.name}, in {unit}s): "
+            "these look like longitude/latitude degrees with the wrong CRS; save the file as "
+            f"EPSG:4326 (or with the CRS its numbers are really in); {_FORCE_HINT}"
+        )
+
+
+# The city's other layers: where a new layer is expected to lie.
+_EXTENT_TABLES = ("districts", "subdistricts", "communities", "grids", "buildings", "roads")
+
+
+def city_extent(conn: Connection, *, besides: str) -> tuple[float, float, float, float] | None:
+    """The lon/lat extent of the layers stored so far except ``besides`` (None: nothing yet)."""
+    parts = " UNION ALL ".join(
+        f"SELECT ST_Extent(geom)::geometry AS e FROM {table}"
+        for table in _EXTENT_TABLES
+        if table != besides
+    )
+    row = conn.execute(
+        text(
+            "SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM "
+            f"(SELECT ST_Extent(e)::geometry AS x FROM ({parts}) s) t"
+        )
+    ).one()
+    return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+def check_within_city(
+    conn: Connection, frame: gpd.GeoDataFrame, *, layer: str, source: str, declared: str
+) -> None:
+    """Refuse reprojected features outside the city's existing extent (widened by
+    ``CITY_MARGIN_DEG``): a wrong CRS puts a whole file elsewhere on Earth."""
+    extent = city_extent(conn, besides=get_layer(layer).table)
+    if extent is None:
+        return
+    wx0, wy0, wx1, wy1 = city_window(extent)
+    bounds = frame.geometry.bounds
+    outside = (
+        (bounds["minx"] > wx1)
+        | (bounds["maxx"] < wx0)
+        | (bounds["miny"] > wy1)
+        | (bounds["maxy"] < wy0)
+    )
+    if not outside.any():
+        return
+    first = int(np.flatnonzero(outside.to_numpy())[0])
+    centre = frame.geometry.iloc[first].centroid
+    east, north = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
+    distance_km = Geod(ellps="WGS84").inv(east, north, centre.x, centre.y)[2] / 1000
+    raise ImportRejected(
+        f"{source}: {int(outside.sum())} of {len(frame)} features lie outside the city "
+        f"({extent[0]:.4f}, {extent[1]:.4f} … {extent[2]:.4f}, {extent[3]:.4f}), e.g. "
+        f"{_feature_label(frame, first, 'code')} at ({centre.x:.4f}, {centre.y:.4f}), "
+        f"{distance_km:,.0f} km away: the file's CRS ({declared}) is probably wrong "
+        f"(degrees labelled as metres, or the reverse); save it with the CRS its coordinates "
+        f"are really in; {_FORCE_HINT}"
+    )
 
 
 def _feature_label(frame: gpd.GeoDataFrame, idx: int, key: str) -> str:
@@ -300,14 +381,27 @@ def rejection(
 
 
 def validate_frame(
-    conn: Connection, frame: gpd.GeoDataFrame, *, layer: str, source: str
+    conn: Connection,
+    frame: gpd.GeoDataFrame,
+    *,
+    layer: str,
+    source: str,
+    force: bool = False,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Reproject and check ``frame`` for ``layer``; raise ``ImportRejected`` on any problem."""
+    """Reproject and check ``frame`` for ``layer``; raise ``ImportRejected`` on any problem.
+
+    Unless ``force``: coordinates implausible for the declared CRS, or features outside the
+    extent of the city's other layers, are refused as a likely wrong CRS."""
     spec = get_layer(layer)
     if len(frame) == 0:
         raise ImportRejected(f"{source}: the file holds no features")
+    declared = _crs_name(frame)
+    if not force and frame.crs is not None:
+        check_declared_range(frame, source)
     frame = to_wgs84(frame.reset_index(drop=True), source)
     problems = geometry_problems(frame, spec)
+    if not force and not problems:
+        check_within_city(conn, frame, layer=layer, source=source, declared=declared)
     attribute_problems, clean = _attribute_problems(frame, spec, source)
     for idx, reasons in attribute_problems.items():
         problems.setdefault(idx, []).extend(reasons)
@@ -341,6 +435,13 @@ def _check_road_columns(clean: pd.DataFrame, problems: dict[int, list[str]]) -> 
             problems.setdefault(idx, []).append(
                 f"layer {value!r} is not a whole number from -5 to 5 (the road's grade)"
             )
+
+
+def _crs_name(frame: gpd.GeoDataFrame) -> str:
+    try:
+        return "none" if frame.crs is None else str(CRS.from_user_input(frame.crs).to_string())
+    except CRSError:
+        return str(frame.crs)
 
 
 def _stage_columns(spec: Layer) -> list[str]:
@@ -508,10 +609,12 @@ def import_frame(
     source: str = "data",
     progress: Progress | None = None,
     node_crossings: bool = False,
+    force: bool = False,
 ) -> ImportResult:
-    """Validate and upsert a GeoDataFrame as ``layer`` within the caller's transaction."""
+    """Validate and upsert a GeoDataFrame as ``layer`` within the caller's transaction
+    (``force``: take features the CRS checks would refuse)."""
     _check_node_crossings(layer, node_crossings)
-    checked, clean = validate_frame(conn, frame, layer=layer, source=source)
+    checked, clean = validate_frame(conn, frame, layer=layer, source=source, force=force)
     return write_frame(
         conn, checked, clean, layer=layer, progress=progress, node_crossings=node_crossings
     )
@@ -532,11 +635,14 @@ def import_file(
     layer: str,
     progress: Progress | None = None,
     node_crossings: bool = False,
+    force: bool = False,
 ) -> ImportResult:
     """Import one file as ``layer`` (GeoJSON, GeoPackage or Shapefile, any CRS; roads and
     buildings also from an OpenStreetMap ``.osm.pbf`` extract). ``node_crossings`` (roads):
     make every crossing of the file's roads a junction, for drawn data without junction
-    vertices (OSM data marks each junction with a shared node and needs no flag)."""
+    vertices (OSM data marks each junction with a shared node and needs no flag). A file
+    whose coordinates do not fit its declared CRS, or that lands outside the city's other
+    layers, is refused unless ``force``."""
     get_layer(layer)
     _check_node_crossings(layer, node_crossings)
     if progress:
@@ -545,7 +651,13 @@ def import_file(
     if progress:
         progress("read", 1, 1)
     return import_frame(
-        conn, frame, layer=layer, source=str(path), progress=progress, node_crossings=node_crossings
+        conn,
+        frame,
+        layer=layer,
+        source=str(path),
+        progress=progress,
+        node_crossings=node_crossings,
+        force=force,
     )
 
 

@@ -62,6 +62,13 @@ class VersionedCache(Generic[T]):
         self._lock = Lock()
         self._max_entries = max_entries
 
+    def peek(self, conn: Connection, *, sources: tuple[str, ...], key: Hashable) -> T | None:
+        """The value for ``key`` if cached and none of its sources changed since; else None."""
+        token = sources_token(conn, sources)
+        with self._lock:
+            cached = self._entries.get((conn.engine.url.render_as_string(hide_password=True), key))
+        return cached[1] if cached is not None and cached[0] == token else None
+
     def get(
         self,
         conn: Connection,

@@ -144,7 +144,13 @@ def test_dispatcher_flow_transitions_and_events(client: TestClient, city_engine:
     assert illegal.status_code == 409
     body = illegal.json()
     assert body["current_status"] == "reported"
-    assert body["allowed_actions"] == ["accept", "reject", "confirm_duplicate", "escalate"]
+    assert body["allowed_actions"] == [
+        "accept",
+        "reject",
+        "confirm_duplicate",
+        "escalate",
+        "mark_invalid",
+    ]
     assert "'reported'" in body["detail"] and "accept" in body["detail"]
     steps = [
         ({"action": "accept"}, dispatcher),

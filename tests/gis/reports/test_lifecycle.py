@@ -43,6 +43,8 @@ EXPECTED_TARGET = {
     "verify": "verified",
     "reopen": "in_progress",
     "close": "closed",
+    # An admin's verdict on spam: from any status, out of every analysis.
+    "mark_invalid": "invalid",
 }
 
 
@@ -103,7 +105,10 @@ def test_every_action_from_every_status(demo_engine: Engine, status: str) -> Non
 
 
 def test_terminal_statuses_are_exactly_those_allowing_nothing() -> None:
-    assert {s for s in STATUSES if not allowed_actions(s)} == set(TERMINAL_STATUSES)
+    # An admin's "mark_invalid" (spam) stays possible after the workflow ended.
+    ended = {s for s in STATUSES if set(allowed_actions(s)) <= {"mark_invalid"}}
+    assert ended == set(TERMINAL_STATUSES)
+    assert allowed_actions(ReportStatus.INVALID) == []
     # An open report is one someone still has to act on: it can always be escalated.
     assert all("escalate" in allowed_actions(s) for s in OPEN_STATUSES)
     assert not any("escalate" in allowed_actions(s) for s in STATUSES if s not in OPEN_STATUSES)
