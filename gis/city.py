@@ -4,6 +4,7 @@ loading it layer by layer, and telling whether a database is empty."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +48,38 @@ def demo_manifest(directory: Path = DEMO_DIR) -> dict[str, Any]:
     return manifest
 
 
+def history_shift(directory: Path = DEMO_DIR, *, now: datetime | None = None) -> timedelta:
+    """How far a generated city's report history moves when it is loaded at ``now``.
+
+    The generator writes a year of history ending at ``report_history.as_of`` (manifest), with
+    the open reports of that moment; moved by ``now - as_of`` (whole minutes), the newest
+    report is minutes old and the open queue, its deadlines and what is overdue are current
+    on any day. A directory without that manifest entry keeps its times.
+    """
+    manifest_file = directory / "manifest.json"
+    if not manifest_file.exists():
+        return timedelta(0)
+    as_of = demo_manifest(directory).get("report_history", {}).get("as_of")
+    if as_of is None:
+        return timedelta(0)
+    elapsed = (now or datetime.now(UTC)) - datetime.fromisoformat(as_of)
+    return timedelta(minutes=elapsed // timedelta(minutes=1))
+
+
 def load_city(
     engine: Engine,
     directory: Path = DEMO_DIR,
     *,
     categories: dict[str, Category],
+    now: datetime | None = None,
     progress: Progress | None = None,
 ) -> list[ImportResult]:
     """Import every layer file of a generated city, parents first, then its report history.
 
     All in one transaction; the history (``reports.csv``, if any) comes last because it is
     located against the grids, buildings and districts just loaded, and its categories must
-    be among ``categories``.
+    be among ``categories``. Its times are moved to end at ``now`` (default: the present),
+    see ``history_shift``.
     """
     paths = layer_paths(directory)
     if not paths:
@@ -84,6 +105,12 @@ def load_city(
                     progress(f"{REPORTS_LAYER}: {step}", done, total)
 
             results.append(
-                import_report_file(conn, history, categories=categories, progress=report_progress)
+                import_report_file(
+                    conn,
+                    history,
+                    categories=categories,
+                    shift=history_shift(directory, now=now),
+                    progress=report_progress,
+                )
             )
     return results

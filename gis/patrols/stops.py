@@ -1,8 +1,8 @@
 """The stops a plan may visit, gathered from the database as the request chooses.
 
 - open reports (``OPEN_STATUSES``): required, due by their arrival deadline until someone is on
-  site, then by their resolution deadline (the stored due time, or the category's minutes after
-  the report for imported history that has none);
+  site, then by their resolution deadline (``gis.reports.deadlines``, the rule of the report
+  queue and the KPIs);
 - Gi* hot grids (``find_hotspots(unit="grid")``) at the chosen confidence (after FDR, or on the
   raw permutation p when asked): optional, valued by their z-score, visited at a point on a
   street inside the grid for ``dwell_minutes``;
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import Connection, text
@@ -27,6 +27,7 @@ from gis.core.errors import InvalidInput
 from gis.core.vocabulary import OPEN_STATUSES
 from gis.patrols.request import HotGridsIn, PlanRequest
 from gis.reports.categories import Category
+from gis.reports.deadlines import due_sql
 from gis.territory.importing import FACILITY_KINDS
 
 # What a served optional stop is worth, relative to one another (hot grids: their Gi* z).
@@ -77,36 +78,17 @@ def _scope_params(scope: Scope) -> dict[str, list[str] | None]:
     return {"districts": scope.districts, "communities": scope.communities}
 
 
-def _deadline(
-    *,
-    category: Category | None,
-    reported_at: datetime,
-    arrived_at: datetime | None,
-    due_arrival_at: datetime | None,
-    due_resolution_at: datetime | None,
-) -> datetime | None:
-    if arrived_at is None:
-        if due_arrival_at is not None:
-            return due_arrival_at
-        return reported_at + timedelta(minutes=category.arrival_minutes) if category else None
-    if due_resolution_at is not None:
-        return due_resolution_at
-    return reported_at + timedelta(minutes=category.resolution_minutes) if category else None
-
-
 def open_report_stops(
     conn: Connection,
     *,
     scope: Scope,
-    categories: dict[str, Category],
     service_minutes: float,
 ) -> list[Stop]:
-    """Open reports in scope: required stops with their deadline."""
+    """Open reports in scope: required stops due by the deadline running now (``due_sql``)."""
     rows = conn.execute(
         text(
             f"""
-            SELECT r.id, r.category, r.reported_at, r.arrived_at, r.due_arrival_at,
-                   r.due_resolution_at, ST_X(r.geom), ST_Y(r.geom), r.status
+            SELECT r.id, r.category, {due_sql("r")}, ST_X(r.geom), ST_Y(r.geom), r.status
             FROM reports r
             WHERE r.status = ANY(CAST(:open AS text[])) AND {_IN_SCOPE.format(point="r.geom")}
             ORDER BY r.id
@@ -118,19 +100,13 @@ def open_report_stops(
         Stop(
             kind="report",
             ref=str(r[0]),
-            label=f"{r[1]} ({r[8]})",
-            lon=float(r[6]),
-            lat=float(r[7]),
+            label=f"{r[1]} ({r[5]})",
+            lon=float(r[3]),
+            lat=float(r[4]),
             required=True,
             value=1.0,
             service_minutes=service_minutes,
-            due_at=_deadline(
-                category=categories.get(r[1]),
-                reported_at=r[2],
-                arrived_at=r[3],
-                due_arrival_at=r[4],
-                due_resolution_at=r[5],
-            ),
+            due_at=r[2],
             report_id=int(r[0]),
         )
         for r in rows
@@ -360,9 +336,7 @@ def gather_stops(
     chosen = request.stops
     stops: list[Stop] = []
     if chosen.open_reports:
-        stops += open_report_stops(
-            conn, scope=scope, categories=categories, service_minutes=request.service_minutes
-        )
+        stops += open_report_stops(conn, scope=scope, service_minutes=request.service_minutes)
     if chosen.hot_grids is not None:
         stops += hot_grid_stops(
             conn, chosen.hot_grids, scope=scope, categories=categories, components=components
