@@ -33,7 +33,7 @@ from api.routes import (
 from api.schemas.common import ValidationErrorBody
 from api.schemas.open311 import ServiceRequestForm
 from gis.access.tokens import signing_key
-from gis.core.db import async_pool, open_database
+from gis.core.db import async_pool, open_database, resolve_database_url
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
 from maps.assets import ROOTS
@@ -100,7 +100,8 @@ def _document_errors(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    """Build the app; with no ``engine`` the lifespan opens (and migrates) the database."""
+    """Build the app; with no ``engine`` the lifespan opens (and migrates) ``DATABASE_URL``'s
+    database. It never starts PostgreSQL: the embedded cluster is `gridpatrol serve`'s."""
     settings = settings or get_settings()
     # Read and validated now: a bad categories file stops the app before it serves anything.
     categories = get_categories(settings.categories_file)
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
-        app.state.engine = engine or open_database(settings)
+        app.state.engine = engine or open_database(resolve_database_url(settings))
         app.state.settings = settings
         app.state.categories = categories
         app.state.signing_key = key

@@ -27,13 +27,14 @@ import pyogrio
 import shapely
 from sqlalchemy import Engine, text
 
-from gis.city import database_is_empty, load_city
-from gis.core.cluster import EmbeddedCluster
+from cli.cluster import EmbeddedCluster
+from gis.city import load_city
 from gis.core.db import make_engine, migrate
 from gis.core.settings import Settings
 from gis.reports.categories import get_categories
 from gis.territory.assignment import _BEST, assign_buildings
 from gis.territory.codes import code_problem
+from gis.territory.layers import database_is_empty
 from gis.territory.topology import NOISE_AREA_M2, validate_topology
 
 T = TypeVar("T")

@@ -29,9 +29,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from sqlalchemy import Engine, text
 
+from cli.cluster import EmbeddedCluster
 from data.generate import CitySpec, generate_city
 from gis.city import load_city
-from gis.core.cluster import EmbeddedCluster
 from gis.core.db import make_engine, migrate
 from gis.core.settings import Settings
 from gis.patrols.planning import PatrolProblem, prepare_problem, solver_input

@@ -18,10 +18,10 @@ import pandas as pd
 import pyogrio
 from sqlalchemy import text
 
+from cli.cluster import EmbeddedCluster
 from data.generate import generate_reports
 from gis.analysis.hotspots import find_hotspots
 from gis.city import load_city
-from gis.core.cluster import EmbeddedCluster
 from gis.core.db import make_engine, migrate
 from gis.core.settings import Settings
 from gis.reports.categories import get_categories

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -12,7 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from cli.cluster import EmbeddedCluster
 from gis.core.db import open_database
 from gis.core.errors import (
     Conflict,
@@ -24,9 +28,10 @@ from gis.core.errors import (
     NotFound,
     Unauthorized,
 )
-from gis.core.settings import Settings, get_settings
+from gis.core.settings import Settings, default_home, get_settings
 from gis.reports.categories import Category, get_categories
 from gis.territory.importing import ImportResult, describe
+from gis.territory.layers import database_is_empty
 
 app = typer.Typer(
     help="gridpatrol: grid-based community governance on PostGIS.",
@@ -34,7 +39,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-db_app = typer.Typer(help="The embedded PostGIS cluster in .gridpatrol/.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The embedded PostGIS cluster in the home (GRIDPATROL_HOME; see `db status`).",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 
 console = Console()
@@ -120,11 +128,82 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | No
 _open_engines: list[Engine] = []
 
 
+def _same_place(a: Path, b: Path) -> bool:
+    return a.expanduser().absolute().resolve() == b.expanduser().absolute().resolve()
+
+
+def describe_database(settings: Settings) -> str | None:
+    """One line naming the database a command uses, when it is not the usual one (the
+    embedded cluster in the default home); None when it is."""
+    if settings.database_url:
+        try:
+            masked = make_url(settings.database_url).render_as_string(hide_password=True)
+        except ArgumentError:
+            masked = "(not a URL SQLAlchemy can read)"
+        return f"database: {masked} (from DATABASE_URL)"
+    if not _same_place(settings.home, default_home()):
+        return f"database: the embedded cluster in {settings.home.absolute()} (GRIDPATROL_HOME)"
+    return None
+
+
+def _stray_home(settings: Settings) -> Path | None:
+    """A ``.gridpatrol`` cluster in the working directory that is not the home: what older
+    versions made when run from elsewhere; it is never used, so say where the data is."""
+    here = Path.cwd() / ".gridpatrol"
+    if settings.database_url or not (here / "pgdata" / "PG_VERSION").exists():
+        return None
+    return None if _same_place(here, settings.home) else here
+
+
+def database_url(settings: Settings) -> str:
+    """The URL commands connect to: ``DATABASE_URL``, else the embedded cluster in the home,
+    started (and made, the first time, said on stderr) when needed."""
+    note = describe_database(settings)
+    if note:
+        err_console.print(note, highlight=False, soft_wrap=True)
+    stray = _stray_home(settings)
+    if stray is not None:
+        err_console.print(
+            f"note: {stray} is another embedded database, not used: the home is "
+            f"{settings.home.absolute()} (set GRIDPATROL_HOME={stray} to use that one)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if settings.database_url:
+        return settings.database_url
+    cluster = EmbeddedCluster(settings.home)
+    if not cluster.initialised:
+        err_console.print(
+            f"creating a new, empty embedded database in {cluster.home} (first use of this "
+            "home; GRIDPATROL_HOME or DATABASE_URL choose another)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return run(cluster.start)
+
+
 def open_engine(settings: Settings) -> Engine:
     """The migrated database engine, disposed of when the command ends."""
-    engine = run(lambda: open_database(settings))
+    url = database_url(settings)
+    engine = run(lambda: open_database(url))
     _open_engines.append(engine)
     return engine
+
+
+def warn_if_empty(engine: Engine, settings: Settings, *, consequence: str) -> bool:
+    """Say on stderr that the database holds no territory, where a command expects one
+    (``consequence``: what that means for its output); True when it is empty."""
+    with engine.connect() as conn:
+        empty = database_is_empty(conn)
+    if empty:
+        where = describe_database(settings) or f"database: the embedded cluster in {settings.home}"
+        err_console.print(
+            f"[bold yellow]warning:[/] the database holds no territory (no district loaded; "
+            f"{where}): {consequence}. Load one with `gridpatrol demo` or `gridpatrol load`.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return empty
 
 
 def configured_categories(settings: Settings) -> dict[str, Category]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import logging.config
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -23,10 +25,11 @@ from cli.app import (
     progress_bar,
     run,
 )
+from cli.cluster import EmbeddedCluster
 from cli.patrols import load_track
+from cli.supervisor import ClusterSupervisor
 from data import DEMO_DIR
-from gis.city import database_is_empty, load_city
-from gis.core.cluster import EmbeddedCluster
+from gis.city import load_city
 from gis.core.db import make_engine, migrate
 from gis.core.errors import InvalidInput
 from gis.core.settings import get_settings
@@ -34,7 +37,7 @@ from gis.patrols.tracks import DEFAULT_RADIUS_M
 from gis.reports.history import REPORTS_LAYER, import_report_file
 from gis.reports.workers import import_workers_csv
 from gis.territory.importing import ImportResult, import_file
-from gis.territory.layers import LAYERS
+from gis.territory.layers import LAYERS, database_is_empty
 
 
 # ----------------------------------------------------------------------------- db
@@ -53,7 +56,8 @@ def db_up() -> None:
 
 @db_app.command("down")
 def db_down() -> None:
-    """Stop the embedded cluster (its data stays in .gridpatrol/)."""
+    """Stop the embedded cluster (its data stays in the home); stop `serve` first, which
+    would restart it."""
     cluster = EmbeddedCluster(get_settings().home)
     run(cluster.stop)
     console.print("stopped")
@@ -177,7 +181,8 @@ def serve(
         int, typer.Option(min=1, help="server processes; about one per CPU core under load")
     ] = 1,
 ) -> None:
-    """Start the API and maps; sets up the database and demo city on first run."""
+    """Start the API and maps; sets up the database and demo city on first run. With no
+    DATABASE_URL it starts the embedded cluster and restarts it whenever it dies."""
     import uvicorn
 
     from api.main import create_app
@@ -202,29 +207,42 @@ def serve(
     err_console.print(
         f"gridpatrol serving on http://{bind_host}:{bind_port}  (API docs: /docs)", highlight=False
     )
-    # uvicorn's own logging, plus gridpatrol's loggers (errors, refused values) beside it.
+    # uvicorn's own logging, plus gridpatrol's loggers (errors, refused values, the database
+    # supervisor) beside it; configured now so the supervisor logs before uvicorn starts.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["gridpatrol"] = {
         "handlers": ["default"],
         "level": "INFO",
         "propagate": False,
     }
-    if workers == 1:
+    logging.config.dictConfig(log_config)
+    supervisor = None
+    if not settings.database_url:
+        supervisor = ClusterSupervisor(EmbeddedCluster(settings.home))
+        supervisor.start()
+        # Worker processes build their app from the environment: hand them the embedded
+        # cluster's URL, which the supervisor keeps valid (same port) across restarts.
+        os.environ["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+    try:
+        if workers == 1:
+            uvicorn.run(
+                create_app(settings, engine=engine),
+                host=bind_host,
+                port=bind_port,
+                log_config=log_config,
+            )
+            return
+        # Each worker process builds its own app and engine from the environment; the
+        # database is already up and migrated, so their start-up only connects.
+        engine.dispose()
         uvicorn.run(
-            create_app(settings, engine=engine),
+            "api.main:create_app",
+            factory=True,
             host=bind_host,
             port=bind_port,
+            workers=workers,
             log_config=log_config,
         )
-        return
-    # Each worker process builds its own app and engine from the environment; the database
-    # is already up and migrated, so their start-up only connects.
-    engine.dispose()
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
-        host=bind_host,
-        port=bind_port,
-        workers=workers,
-        log_config=log_config,
-    )
+    finally:
+        if supervisor is not None:
+            supervisor.stop()

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.app import app, configured_categories, console, json_option, open_engine, run
+from cli.app import (
+    app,
+    configured_categories,
+    console,
+    json_option,
+    open_engine,
+    run,
+    warn_if_empty,
+)
 from gis.analysis.hotspots import (
     BIN_LABELS,
     DEFAULT_PERMUTATIONS,
@@ -62,6 +70,7 @@ def run_hotspots(
     categories = configured_categories(settings)
     window = cli_window(settings, since, until)
     engine = open_engine(settings)
+    warn_if_empty(engine, settings, consequence="there are no units to analyse")
 
     def action() -> HotspotResult:
         with engine.connect() as conn:

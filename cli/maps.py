@@ -13,7 +13,7 @@ import folium
 import typer
 from sqlalchemy import Connection
 
-from cli.app import app, configured_categories, console, open_engine, run
+from cli.app import app, configured_categories, console, open_engine, run, warn_if_empty
 from cli.hotspots import (
     CategoryOpt,
     PermutationsOpt,
@@ -63,6 +63,7 @@ def _write_page(output: Path, build: Callable[[Connection, Settings], folium.Map
     run(check_installed)  # before any database work: the page could not be written
     settings = get_settings()
     engine = open_engine(settings)
+    warn_if_empty(engine, settings, consequence="the map will show nothing")
     with engine.connect() as conn:
         fmap = run(lambda: build(conn, settings))
     # Missing map assets are a message naming the fix, not a traceback.

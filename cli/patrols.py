@@ -12,7 +12,16 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from cli.app import app, configured_categories, console, fail, json_option, open_engine, run
+from cli.app import (
+    app,
+    configured_categories,
+    console,
+    fail,
+    json_option,
+    open_engine,
+    run,
+    warn_if_empty,
+)
 from cli.maps import Output, _write_page, map_app
 from gis.core.errors import InvalidInput, validation_problems
 from gis.core.settings import get_settings
@@ -185,6 +194,7 @@ def plan_patrols_command(
     request = run(lambda: build_request(request_file, flags, stop_flags)).in_zone(settings.zone)
     categories = configured_categories(settings)
     engine = open_engine(settings)
+    warn_if_empty(engine, settings, consequence="no street, report or grid to plan with")
     plan = run(lambda: create_patrol_plan(engine, request, categories=categories))
     if as_json:
         print(json.dumps(plan, ensure_ascii=False))

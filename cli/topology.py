@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.app import app, console, json_option, open_engine, run
+from cli.app import app, console, json_option, open_engine, run, warn_if_empty
 from gis.core.settings import get_settings
 from gis.territory.repair import repair_geometries
 from gis.territory.topology import TopologyReport, validate_topology
@@ -84,6 +84,9 @@ def print_report(report: TopologyReport) -> None:
         for row in rows:
             table.add_row(*row)
         console.print(table)
+    if report.empty:
+        console.print("[bold red]nothing checked[/]: the database holds no territory")
+        return
     verdict = (
         "[bold green]clean[/]" if report.ok else f"[bold red]{report.problem_count} problem(s)[/]"
     )
@@ -117,9 +120,11 @@ def validate(
     ] = None,
 ) -> None:
     """Check grids: gaps, overlaps, outside their community, invalid geometries, codes,
-    split and unassigned buildings. Exits 1 when problems are found."""
+    split and unassigned buildings. Exits 1 when problems are found, or nothing was checked
+    (the database holds no territory)."""
     settings = get_settings()
     engine = open_engine(settings)
+    warn_if_empty(engine, settings, consequence="there is nothing to validate (not clean)")
     try:
         with engine.connect() as conn:
             report = run(

@@ -1,5 +1,5 @@
 """A whole city directory (the demo city in ``data/demo/``, or a generated one): its layout,
-loading it layer by layer, and telling whether a database is empty."""
+and loading it layer by layer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 
 from data import DEMO_DIR
 from gis.core.errors import ImportRejected
@@ -35,11 +35,6 @@ def layer_paths(directory: Path) -> dict[str, Path]:
                 paths[layer] = candidate
                 break
     return paths
-
-
-def database_is_empty(conn: Connection) -> bool:
-    """True when no district has been loaded yet."""
-    return conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM districts)")).scalar_one() is True
 
 
 def demo_manifest(directory: Path = DEMO_DIR) -> dict[str, Any]:

@@ -81,13 +81,16 @@ def load_page(
     actions: Callable[[Page], Any] | None = None,
     cookies: Sequence[SetCookieParam] = (),
     viewport: tuple[int, int] = (1280, 860),
+    wait_for: str | None = None,
 ) -> PageReport:
     """Open ``url`` (http://127.0.0.1… or file://…) offline; report errors and layer counts.
 
     ``count`` adds named CSS selectors whose matches are counted too; ``networkidle`` waits
     until no request (tiles) has been in flight for half a second; ``cookies`` are set first (a
-    signed-in browser, see ``sign_in_cookie``); ``actions`` then drive the
-    page (zoom, hover) before the counting.
+    signed-in browser, see ``sign_in_cookie``); ``wait_for`` is a JavaScript expression the
+    page must make true first (up to 30 s: on a loaded machine tiles draw late, and a fixed
+    pause then counts too early); ``actions`` then drive the page (zoom, hover) before the
+    counting.
     """
     report = PageReport()
     with sync_playwright() as p:
@@ -116,6 +119,8 @@ def load_page(
             page.on("response", lambda r: report.responses.append((r.status, r.url)))
             page.goto(url, wait_until=wait_until)
             page.wait_for_timeout(wait_ms)
+            if wait_for is not None:
+                page.wait_for_function(wait_for, timeout=30_000)
             if actions is not None:
                 actions(page)
             report.counts = page.evaluate(_COUNT_LAYERS)

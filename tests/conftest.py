@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
+from cli.cluster import EmbeddedCluster
 from gis.city import history_shift, load_city
-from gis.core.cluster import EmbeddedCluster
 from gis.core.db import make_engine, migrate
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories

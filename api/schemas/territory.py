@@ -94,7 +94,7 @@ class NetworkReach(BaseModel):
 class TopologyReport(BaseModel):
     """Everything validation finds; slivers are warnings, everything else a problem."""
 
-    ok: bool
+    ok: bool = Field(description="no problem found, in a database holding a territory")
     problem_count: int
     counts: TopologyCounts
     sliver_area_m2: float
@@ -109,6 +109,10 @@ class TopologyReport(BaseModel):
     unassigned_buildings: list[UnassignedBuilding]
     network: NetworkReach | None = Field(
         description="the street network (null when scoped to a unit or without roads)"
+    )
+    empty: bool = Field(
+        description="the database holds no territory (no district loaded): nothing was "
+        "checked, so `ok` is false"
     )
 
 

@@ -16,18 +16,25 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.exc import OperationalError
 
-from gis.core.cluster import EmbeddedCluster
 from gis.core.errors import DatabaseUnavailable
 from gis.core.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
+NO_DATABASE_URL = (
+    "DATABASE_URL is not set. The API never starts a database itself: run `gridpatrol serve` "
+    "(it starts and watches the embedded development database), or set DATABASE_URL to a "
+    "PostGIS database (for the embedded one: DATABASE_URL=$(gridpatrol db url))."
+)
+
+
 def resolve_database_url(settings: Settings) -> str:
-    """``DATABASE_URL`` when set, otherwise the embedded cluster's URL (started if needed)."""
+    """``DATABASE_URL``; the domain and the API never start PostgreSQL (the embedded
+    development cluster is the command line's business, ``cli/cluster.py``)."""
     if settings.database_url:
         return settings.database_url
-    return EmbeddedCluster(settings.home).start()
+    raise DatabaseUnavailable(NO_DATABASE_URL)
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
@@ -148,9 +155,9 @@ def migrate(engine: Engine) -> None:
         raise
 
 
-def open_database(settings: Settings) -> Engine:
-    """Resolve the URL, connect and migrate: what every entry point does first."""
-    engine = make_engine(resolve_database_url(settings))
+def open_database(url: str) -> Engine:
+    """Connect to ``url`` and migrate: what every entry point does first."""
+    engine = make_engine(url)
     migrate(engine)
     return engine
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +14,38 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gis.core.timewindow import time_zone
 
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+# The directory holding the ``gis`` package: a checkout's root for a development install.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def checkout_root(package_root: Path = PACKAGE_ROOT) -> Path | None:
+    """The gridpatrol checkout the code runs from (an editable/development install), or None
+    when it is installed as a package (``site-packages`` holds no ``pyproject.toml``)."""
+    try:
+        project = (package_root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return package_root if 'name = "gridpatrol"' in project else None
+
+
+def default_home(
+    *, package_root: Path = PACKAGE_ROOT, environ: Mapping[str, str] = os.environ
+) -> Path:
+    """Where gridpatrol keeps its state when ``GRIDPATROL_HOME`` is not set.
+
+    The checkout's ``.gridpatrol/`` for a development install, else the user's data directory
+    (``$XDG_DATA_HOME/gridpatrol``, by default ``~/.local/share/gridpatrol``). Never the
+    working directory: a command run from elsewhere must find the same database, not make a
+    new empty one where it stands.
+    """
+    checkout = checkout_root(package_root)
+    if checkout is not None:
+        return checkout / ".gridpatrol"
+    # The XDG spec: a relative value is invalid and ignored.
+    xdg = environ.get("XDG_DATA_HOME", "")
+    user_home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+    base = Path(xdg) if os.path.isabs(xdg) else user_home / ".local" / "share"
+    return base / "gridpatrol"
 
 
 class Settings(BaseSettings):
@@ -22,8 +56,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "GRIDPATROL_DATABASE_URL")
     )
-    # Where the embedded PostGIS cluster and other local state live.
-    home: Path = Path(".gridpatrol")
+    # Where the embedded PostGIS cluster and other local state live (see ``default_home``).
+    home: Path = Field(default_factory=default_home)
     host: str = "127.0.0.1"
     port: int = 8000
     # Basemap tiles for the maps; empty means no basemap (offline intranet).

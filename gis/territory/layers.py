@@ -137,6 +137,12 @@ LAYERS: dict[str, Layer] = {
 DEFAULT_PAGE_SIZE = 100
 
 
+def database_is_empty(conn: Connection) -> bool:
+    """True when no district has been loaded yet: there is no territory to check, map or
+    patrol (``serve`` then loads the demo city; ``validate`` and the maps say so)."""
+    return conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM districts)")).scalar_one() is True
+
+
 def get_layer(name: str) -> Layer:
     """The layer called ``name``; ``InvalidInput`` listing the known ones otherwise."""
     try:

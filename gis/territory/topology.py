@@ -28,6 +28,7 @@ from gis.territory.assignment import (
     find_unassigned_buildings,
 )
 from gis.territory.codes import code_problem
+from gis.territory.layers import database_is_empty
 
 # Pieces below this are floating-point residue of overlay, not something a person drew:
 # 0.01 m² is a 10 cm square, two orders below the smallest sliver worth reporting.
@@ -144,6 +145,8 @@ class TopologyReport:
     unassigned_buildings: list[UnassignedBuilding] = field(default_factory=list)
     # The street network: components, and what its main component does not reach.
     network: NetworkReport | None = None
+    # No territory loaded: nothing was checked, which is not "clean".
+    empty: bool = False
 
     @property
     def problem_count(self) -> int:
@@ -161,7 +164,8 @@ class TopologyReport:
 
     @property
     def ok(self) -> bool:
-        return self.problem_count == 0
+        """No problem found in a database that holds a territory to check."""
+        return self.problem_count == 0 and not self.empty
 
     def counts(self) -> dict[str, int]:
         """Number of findings per kind."""
@@ -437,6 +441,7 @@ def validate_topology(
         split_buildings=find_split_buildings(conn, min_share=split_share, scope=scope),
         unassigned_buildings=find_unassigned_buildings(conn, scope=scope),
         network=network_report(conn) if scope is None else None,
+        empty=database_is_empty(conn),
     )
 
 

@@ -21,8 +21,8 @@ from sqlalchemy import Engine, text
 from api.auth import route_permissions
 from api.main import create_app
 from api.ratelimit import TokenBucketLimiter
+from cli.cluster import EmbeddedCluster
 from gis.access.policy import POLICY, Role
-from gis.core.cluster import EmbeddedCluster
 from gis.core.db import make_engine, migrate
 from tests.accounts import account_headers
 from tests.conftest import settings_for

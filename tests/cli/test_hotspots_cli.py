@@ -35,7 +35,7 @@ def test_hotspots_json_and_table(
     _use(shared_demo_engine, monkeypatch)
     result = runner.invoke(app, ["hotspots", "--unit", "grid", "--json", "-c", "parking"])
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     assert len(body["features"]) == 68 and body["analysis"]["categories"] == ["parking"]
     window = [demo_iso("2025-01-01T00:00:00+08:00"), demo_iso("2025-07-01T00:00:00+08:00")]
     table = runner.invoke(app, ["hotspots", "--since", window[0], "--until", window[1]])
@@ -73,7 +73,7 @@ def test_load_reports_layer(
     )
     result = runner.invoke(app, ["load", str(path), "--layer", "reports", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)[0]["inserted"] == 1
+    assert json.loads(result.stdout)[0]["inserted"] == 1
     with demo_engine.connect() as conn:
         assert conn.execute(
             text(

@@ -48,7 +48,7 @@ def test_plan_from_file_and_flags_then_map_and_track(
         ],
     )
     assert result.exit_code == 0, result.output
-    plan = json.loads(result.output)
+    plan = json.loads(result.stdout)
     assert plan["name"] == "cli patrol" and plan["comparison"] is not None
     refs = {s["ref"] for r in plan["routes"] for s in r["stops"]} | {
         u["ref"] for u in plan["unserved"]
@@ -112,7 +112,7 @@ def test_plan_from_file_and_flags_then_map_and_track(
         app, ["load", str(gpx), "--layer", "tracks", "--patrol", str(plan["id"]), "--json"]
     )
     assert loaded.exit_code == 0, loaded.output
-    body = json.loads(loaded.output)
+    body = json.loads(loaded.stdout)
     assert body["plan_id"] == plan["id"] and body["route_seq"] == route["seq"]
     assert body["grids"]
 

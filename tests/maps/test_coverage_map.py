@@ -17,13 +17,17 @@ pytestmark = pytest.mark.browser
 
 
 def test_served_coverage_map_draws_offline_from_tiles(demo_server: str, tmp_path: Path) -> None:
+    communities = demo_manifest()["counts"]["communities"]
     report = load_page(
         f"{demo_server}/maps/coverage",
         screenshot=tmp_path / "coverage.png",
         wait_until="networkidle",
+        wait_for=(
+            "() => ((window.gridpatrolVector?.stats.communities || {}).features || 0)"
+            f" >= {communities}"
+        ),
     )
     assert report.errors == [] and report.blocked == []
-    communities = demo_manifest()["counts"]["communities"]
     # District and community borders come as tiles, every one drawn at least once.
     tiles = {url.split("/tiles/")[1].split("/")[0] for _, url in report.responses if ".mvt" in url}
     assert tiles == {"districts", "communities"}

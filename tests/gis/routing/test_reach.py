@@ -70,7 +70,7 @@ def test_unreachable_grids_stations_and_buildings_are_reported(
     use_database(empty_engine)
     result = runner.invoke(app, ["validate", "--json"])
     assert result.exit_code == 1
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     assert body["network"]["unreachable_service_stations"] == ["S-FAR"]
     table = runner.invoke(app, ["validate"])
     assert "unreachable grid" in table.output and "3 component(s)" in table.output

@@ -1,19 +1,28 @@
-"""The embedded PostgreSQL + PostGIS + pgRouting cluster under ``.gridpatrol/``.
+"""The embedded PostgreSQL + PostGIS + pgRouting cluster for development, in the home.
 
-With no ``DATABASE_URL`` gridpatrol runs its own cluster from the Debian packages
+With no ``DATABASE_URL`` the command line runs its own cluster from the Debian packages
 (``postgresql-15-postgis-3``, ``postgresql-15-pgrouting``): ``initdb`` on first use, ``pg_ctl``
 to start and stop it, TCP on a free loopback port remembered in ``cluster.json``. PostgreSQL
-refuses to run as root, so as root every server command runs as the ``postgres`` user.
+refuses to run as root, so as root every server command runs as the ``postgres`` user. It
+lives here, in the command-line layer, not in the domain: the API and the domain only ever
+connect to ``DATABASE_URL`` and never start a server (``gridpatrol serve`` starts this one,
+hands its URL on and watches it, ``cli/supervisor.py``).
+
+The home is ``GRIDPATROL_HOME``, else the checkout's ``.gridpatrol/`` or the user's data
+directory (``gis.core.settings.default_home``): never the working directory.
 
 Nobody gets in without the password. ``initdb`` runs with ``scram-sha-256`` and a generated
 password that is kept in ``password`` (0600) in the cluster's home, and ``pg_hba.conf`` allows
 only password logins over loopback TCP. We keep TCP rather than a Unix socket in a private
 directory because every client (SQLAlchemy, psql, the tests) already speaks TCP, socket paths
 under a deep ``GRIDPATROL_HOME`` exceed the 107-byte limit, and a password protects the port
-even from local users who can reach it. The home is private (0700; as root 0710 root:postgres
-so the server user can pass through to its data directory but not list it), ``cluster.json``
-and the password are 0600. A cluster made by an older gridpatrol with ``trust`` authentication
-is moved to a password on ``start`` (``gridpatrol db up``), not broken.
+even from local users who can reach it. The home is private: 0700 when we run as an ordinary
+user (the server runs as us). As root the server runs as ``postgres``, which must pass through
+the home to reach its data directory, so the home is 0710 root:postgres: the group may
+traverse it but not list it or read ``password``/``cluster.json`` (0600, root's), and nobody
+else gets in. ``cluster.json`` and the password are 0600. A cluster made by an older
+gridpatrol with ``trust`` authentication is moved to a password on ``start``
+(``gridpatrol db up``), not broken.
 """
 
 from __future__ import annotations
@@ -44,6 +53,9 @@ INSTALL_HINT = (
     "install it with: sudo apt-get install postgresql-15 postgresql-15-postgis-3 "
     "postgresql-15-pgrouting   (or run ./scripts/setup.sh, which does this)"
 )
+# The home's mode: private; as root the server user's group may pass through (see above).
+HOME_MODE = PRIVATE_DIR_MODE
+ROOT_HOME_MODE = 0o710
 # Password logins over loopback only; no Unix socket, no replication, no trust.
 PG_HBA = """\
 # Written by gridpatrol: password (SCRAM) logins over loopback TCP only.
@@ -150,6 +162,19 @@ def _port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _process_state(pid: int) -> tuple[str | None, str | None]:
+    """A process's state letter (``R``, ``S``, ``Z``…) and command name from ``/proc``;
+    (None, None) when there is no such process."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None, None
+    # "pid (comm) state …": the command may hold spaces and parentheses.
+    head, _, tail = stat_line.rpartition(")")
+    fields = tail.split()
+    return (fields[0] if fields else None), head.partition("(")[2]
+
+
 def _auth_methods(pg_hba: str) -> set[str]:
     """The authentication methods a ``pg_hba.conf`` uses (last word of each rule)."""
     methods = set()
@@ -234,6 +259,29 @@ class EmbeddedCluster:
         except (OSError, UnicodeDecodeError):
             return ""
 
+    def postmaster_pid(self) -> int | None:
+        """The process id ``postmaster.pid`` names (None: no such file)."""
+        try:
+            return int(read_nofollow(self.pgdata / "postmaster.pid").split()[0])
+        except (OSError, ValueError, IndexError, UnicodeDecodeError):
+            return None
+
+    def postmaster_alive(self) -> bool:
+        """Whether the postmaster ``postmaster.pid`` names runs: a check cheap enough to repeat
+        every second (no subprocess; ``running`` asks ``pg_ctl``). A killed postmaster not yet
+        reaped by its parent (a zombie) is dead, and so is a pid reused by another program."""
+        pid = self.postmaster_pid()
+        if pid is None:
+            return False
+        state, command = _process_state(pid)
+        return state not in (None, "Z", "X") and command == "postgres"
+
+    def postmaster_exited(self) -> bool:
+        """Whether no process holds the pid of ``postmaster.pid`` any more (a killed postmaster
+        is reaped): until then PostgreSQL refuses to start on the data directory."""
+        pid = self.postmaster_pid()
+        return pid is None or _process_state(pid)[0] is None
+
     @property
     def running(self) -> bool:
         if not self.initialised:
@@ -257,10 +305,10 @@ class EmbeddedCluster:
         self.home.mkdir(parents=True, exist_ok=True)
         ids = _server_user_ids()
         if ids is None:
-            os.chmod(self.home, PRIVATE_DIR_MODE)
+            os.chmod(self.home, HOME_MODE)
         else:
             os.chown(self.home, 0, ids[1], follow_symlinks=False)
-            os.chmod(self.home, 0o710)
+            os.chmod(self.home, ROOT_HOME_MODE)
         for private in (self.state_file, self.password_file):
             if private.exists() and not private.is_symlink():
                 os.chmod(private, 0o600)
@@ -347,11 +395,22 @@ class EmbeddedCluster:
         self._write_server_file("pg_hba.conf", PG_HBA)
         self._write_config(_free_port())
 
-    def start(self) -> str:
-        """Initialise if needed, start if stopped, create the database; return its URL."""
+    def start(self, *, keep_port: bool = False) -> str:
+        """Initialise if needed, start if stopped, create the database; return its URL.
+
+        A stopped cluster starts on its remembered port, or on a free one when another
+        process took it; with ``keep_port`` (a restart under clients that hold the URL) a
+        taken port is an error instead.
+        """
         self.init()
-        if not self.running:
+        # Not ``running`` (pg_ctl): it takes a killed, not yet reaped postmaster for alive.
+        if not self.postmaster_alive():
             port = self.port
+            if port is not None and keep_port and _port_in_use(port):
+                raise DatabaseUnavailable(
+                    f"Cannot restart the embedded cluster: its port {port} is taken by another "
+                    "process"
+                )
             if port is None or _port_in_use(port):
                 port = _free_port()
             self._write_config(port)
