@@ -217,3 +217,24 @@ def test_every_readme_shell_example_runs_as_written(
         f"{len(failures)} README example block(s) failed (later ones may follow from the first):"
         "\n\n" + "\n\n".join(failures)
     )
+
+
+def test_the_session_carries_state_and_a_broken_block_fails(tmp_path: Path) -> None:
+    """No server needed: variables and functions carry on; an unset variable, a failing
+    command in the middle of a block and a curl to an error status each fail their block."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "state.sh").write_text(_PRELUDE)
+    env = dict(os.environ)
+
+    def run(text: str) -> dict[str, Any]:
+        return _run(Block(line=1, text=text), base="http://127.0.0.1:9", env=env, work=work)
+
+    assert run('X=42\nshout() { echo "<$1>"; }\nexport Y=7\n')["rc"] == 0
+    carried = run('shout "$X $Y"\n')
+    assert carried["rc"] == 0 and carried["stdout"] == "<42 7>\n"
+    assert run('echo "$PASSWORD_NEVER_SET"\n')["rc"] != 0
+    assert run("false\necho after\n")["rc"] != 0
+    assert run("curl -s localhost:8000/health\n")["rc"] != 0  # port 9: nothing listens
+    # A failed block keeps what it set before failing, as a pasted session would.
+    assert run("Z=1\nfalse\n")["rc"] != 0 and run('echo "$Z"\n')["stdout"] == "1\n"
