@@ -1,8 +1,9 @@
 """Input limits that hold for every endpoint, whatever its handler does.
 
-- ``RequestGuard`` (ASGI middleware): a body larger than ``GRIDPATROL_MAX_BODY_BYTES`` is
-  refused with 413 before anything parses it — by ``Content-Length`` when sent, else by
-  counting the streamed chunks; text that PostgreSQL cannot store (a NUL character, invalid
+- ``RequestGuard`` (ASGI middleware): a body larger than ``GRIDPATROL_MAX_BODY_BYTES`` (or a
+  route's own limit, e.g. GPS tracks' ``GRIDPATROL_MAX_TRACK_BYTES``) is refused with 413
+  before anything parses it — by ``Content-Length`` when sent, else by counting the streamed
+  chunks; text that PostgreSQL cannot store (a NUL character, invalid
   UTF-8 or a lone surrogate) in the path, the query or a JSON/form body is refused with 422.
 - ``CatchAll`` (ASGI middleware): an unexpected exception becomes a JSON 500 on a connection
   that stays open (Starlette's own handler re-raises, and uvicorn then drops the connection).
@@ -22,6 +23,7 @@ import re
 import types
 import typing
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
@@ -106,12 +108,34 @@ def _bad_body(body: bytes, content_type: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class BodyLimit:
+    """A route's own body limit: ``method`` requests whose path matches ``path``."""
+
+    method: str
+    path: re.Pattern[str]
+    max_bytes: int
+
+
 class RequestGuard:
     """Refuse oversized bodies (413) and unstorable text (422) before the app sees them."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, limits: Sequence[BodyLimit] = ()
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.limits = tuple(limits)
+
+    def _limit(self, scope: Scope) -> int:
+        return next(
+            (
+                limit.max_bytes
+                for limit in self.limits
+                if scope["method"] == limit.method and limit.path.fullmatch(scope["path"])
+            ),
+            self.max_body_bytes,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,9 +147,10 @@ class RequestGuard:
                 await _send_json(scope, send, 422, {"detail": f"{part}: {why}"})
                 return
         headers = dict(scope["headers"])
-        too_large = {"detail": f"request body larger than {self.max_body_bytes} bytes"}
+        max_bytes = self._limit(scope)
+        too_large = {"detail": f"request body larger than {max_bytes} bytes"}
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared.isdigit() and int(declared) > max_bytes:
             await _send_json(scope, send, 413, too_large)
             return
         chunks: list[bytes] = []
@@ -137,7 +162,7 @@ class RequestGuard:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > max_bytes:
                 await _send_json(scope, send, 413, too_large)
                 return
             chunks.append(chunk)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from api.auth import get_principal
 from api.errors import add_exception_handlers
-from api.hardening import CatchAll, RequestGuard, check_parameters
+from api.hardening import BodyLimit, CatchAll, RequestGuard, check_parameters
 from api.ratelimit import TokenBucketLimiter
 from api.routes import (
     analytics,
@@ -153,7 +153,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     add_exception_handlers(app)
     _document_errors(app)
     # Outermost last: CatchAll also answers for errors inside RequestGuard.
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        limits=[BodyLimit("POST", patrols.TRACK_PATH, settings.max_track_bytes)],
+    )
     app.add_middleware(CatchAll)
     # Tiles are matched first: a map asks for dozens per view, and every router before them
     # costs each tile a pass over its routes. The documentation keeps ROUTE_MODULES' order.

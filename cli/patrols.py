@@ -27,7 +27,7 @@ from gis.core.errors import InvalidInput, validation_problems
 from gis.core.settings import get_settings
 from gis.patrols.request import PlanRequest
 from gis.patrols.storage import create_patrol_plan
-from gis.patrols.tracks import add_track
+from gis.patrols.tracks import check_track_target, read_track, read_track_file, record_track
 from maps.pages import patrols_page
 
 
@@ -218,20 +218,28 @@ def load_track(
     """``gridpatrol load FILE --layer tracks --patrol ID``: store a GPS track for a plan."""
     if plan_id is None:
         fail(InvalidInput("--layer tracks needs --patrol PLAN_ID (the plan the track walked)"))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        fail(InvalidInput(f"{path}: cannot read the track: {exc}"))
-    engine = open_engine(get_settings())
+    settings = get_settings()
+    engine = open_engine(settings)
 
-    def store() -> dict[str, Any]:
-        with engine.begin() as conn:
-            return add_track(conn, plan_id, data, route_seq=route, radius_m=radius_m)
+    def check_target() -> None:
+        with engine.connect() as conn:
+            check_track_target(conn, plan_id, route)
 
-    track = run(store)
+    run(check_target)
+    # Refused once the file passes the limit, before anything parses it.
+    data = run(lambda: read_track_file(path, max_bytes=settings.max_track_bytes))
+    parsed = run(lambda: read_track(data))
+
+    track = run(lambda: record_track(engine, plan_id, parsed, route_seq=route, radius_m=radius_m))
     if as_json:
         print(json.dumps(track, ensure_ascii=False))
         return
+    if track["already_stored"]:
+        console.print(
+            f"the same fixes were stored for plan {track['plan_id']} before: track "
+            f"{track['id']}, nothing stored again",
+            highlight=False,
+        )
     console.print(
         f"track {track['id']} for plan {track['plan_id']} route {track['route_seq']} "
         f"({track['patroller']}): {track['points']} points, {track['length_m'] / 1000:,.2f} km, "
@@ -240,6 +248,7 @@ def load_track(
     )
     console.print(
         f"stops passed {len(track['stops_passed'])}, missed {len(track['stops_missed'])} "
-        f"(within {track['radius_m']:g} m); grids walked: {len(track['grids'])}",
+        f"(within {track['radius_m']:g} m of their street points); "
+        f"grids walked: {len(track['grids'])}",
         highlight=False,
     )

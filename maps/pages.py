@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from gis.analysis.hotspots import find_hotspots, report_heat_points
 from gis.core.settings import Settings
 from gis.core.timewindow import TimeWindow
-from gis.patrols.coverage import coverage_by_grid
+from gis.patrols.coverage import CoverageSource, coverage_by_grid
 from gis.patrols.storage import get_plan
 from gis.reports.categories import Category
 from gis.reports.listing import open_reports_geojson
@@ -79,9 +79,11 @@ def grids_page(
     problems_url: str | None = None,
     patrol_coverage: bool = False,
     patrol_window: TimeWindow = TimeWindow(),  # noqa: B008 (frozen, so a shared default is safe)
+    patrol_source: CoverageSource = "walked",
 ) -> folium.Map:
     """The grids map: topology problems highlighted and open reports shown, unless off; with
-    ``patrol_coverage``, grids coloured by patrol staleness in ``patrol_window`` too.
+    ``patrol_coverage``, grids coloured by patrol staleness in ``patrol_window`` too (of the
+    tracks walked, or of the plans' routes with ``patrol_source="planned"``).
 
     With ``tiles`` the layers come as vector tiles from that server (the page holds no
     features), and with ``problems_url`` the problems are fetched after the map is drawn;
@@ -99,9 +101,9 @@ def grids_page(
     extra_layers = []
     if patrol_coverage:
         window, by_grid = coverage_by_grid(
-            conn, since=patrol_window.since, until=patrol_window.until
+            conn, since=patrol_window.since, until=patrol_window.until, source=patrol_source
         )
-        label = f"{window.since:%Y-%m-%d %H:%M} – {window.until:%Y-%m-%d %H:%M}"
+        label = f"{patrol_source}, {window.since:%Y-%m-%d %H:%M} – {window.until:%Y-%m-%d %H:%M}"
         grids = source.grids if isinstance(source, GridMapData) else source
         extra_layers.append(
             lambda fmap: add_patrol_coverage_layer(fmap, grids, by_grid, window=label)

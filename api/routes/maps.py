@@ -17,6 +17,7 @@ from api.schemas.tiles import ProblemFeatures
 from gis.access.policy import Principal, authorize
 from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
+from gis.patrols.coverage import CoverageSource
 from maps.assets import check_installed, content_security_policy, render
 from maps.pages import coverage_page, grid_problems, grids_page, hotspots_page, patrols_page
 from maps.vector import TileSource
@@ -65,6 +66,10 @@ def grids_map(
     patrol_until: Annotated[
         datetime | None, Query(description=f"patrol window end (default: now); {NAIVE_TIME}")
     ] = None,
+    patrol_source: Annotated[
+        CoverageSource,
+        Query(description="patrol coverage of the GPS tracks walked, or of the plans' routes"),
+    ] = "walked",
 ) -> HTMLResponse:
     """Districts, communities, grids (code, buildings, residents), buildings coloured by grid
     and open reports as vector tiles; topology problems load after the map is drawn
@@ -85,6 +90,7 @@ def grids_map(
         patrol_window=resolve_window(
             patrol_since, patrol_until, zone=settings.zone, names=("patrol_since", "patrol_until")
         ),
+        patrol_source=patrol_source,
     )
     return _page(render(fmap, mode="served"), settings)
 

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
-from api.schemas.common import COMMON_ERRORS, error_responses
+from api.schemas.common import COMMON_ERRORS, ErrorBody, error_responses
 from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
 from gis.access.policy import Principal, authorize, list_scopes
-from gis.core.errors import InvalidInput
 from gis.core.timewindow import resolve_window
-from gis.patrols.coverage import patrol_coverage
+from gis.patrols.coverage import CoverageSource, patrol_coverage
 from gis.patrols.planning import resolve_patrollers
 from gis.patrols.request import PlanRequest
 from gis.patrols.storage import create_patrol_plan, get_plan, list_plans, plan_codes
-from gis.patrols.tracks import DEFAULT_RADIUS_M, add_track
+from gis.patrols.tracks import DEFAULT_RADIUS_M, read_track, record_track
 
 router = APIRouter(tags=["patrols"], responses=error_responses(*COMMON_ERRORS, 403, 404))
 
-# A day of 1 Hz fixes as GPX is ~10 MB.
-MAX_TRACK_BYTES = 20_000_000
+# The track route's body limit is its own (GRIDPATROL_MAX_TRACK_BYTES, above the global one),
+# enforced while the body streams in by api.hardening.RequestGuard.
+TRACK_PATH = re.compile(r"/patrols/[^/]+/track")
 _TRACK_EXAMPLE = {
     "type": "Feature",
     "geometry": {"type": "LineString", "coordinates": [[104.05, 30.66], [104.051, 30.661]]},
@@ -106,11 +107,19 @@ def coverage(
     stale: Annotated[bool | None, Query(description="only stale (or only patrolled) grids")] = (
         None
     ),
+    source: Annotated[
+        CoverageSource,
+        Query(
+            description="walked: from the GPS tracks; planned: from the stored plans' routes "
+            "(metres along them, minutes at the plan's walking speed)"
+        ),
+    ] = "walked",
     limit: Annotated[int, Query(ge=1)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Per grid: last patrolled (GPS tracks), metres and minutes walked in the window, and
-    ``stale`` when no track passed it in the window."""
+    """Per grid: last patrolled, metres and minutes in the window, and ``stale`` when nothing
+    passed it in the window — from the GPS tracks walked (default) or the plans' routes
+    (``source=planned``: where patrols are planned, to compare with where they walked)."""
     window = resolve_window(since, until, zone=settings.zone)
     return patrol_coverage(
         conn,
@@ -118,6 +127,7 @@ def coverage(
         until=window.until,
         bbox=bbox,
         stale=stale,
+        source=source,
         limit=min(limit, settings.max_page_size),
         offset=offset,
     )
@@ -138,6 +148,18 @@ def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
     status_code=201,
     response_model=TrackOut,
     dependencies=[require("record_patrol_track", scope_of=plan_scope)],
+    responses={
+        200: {
+            "model": TrackOut,
+            "description": "The same fixes were stored for this plan before: that track "
+            "(``already_stored``), nothing stored again",
+        },
+        413: {
+            "model": ErrorBody,
+            "description": "Track body larger than GRIDPATROL_MAX_TRACK_BYTES (its own limit, "
+            "above GRIDPATROL_MAX_BODY_BYTES)",
+        },
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -151,6 +173,7 @@ def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
 async def track(
     plan_id: int,
     request: Request,
+    response: Response,
     engine: EngineDep,
     route: Annotated[
         int | None, Query(ge=1, description="route seq (default: the route it follows best)")
@@ -160,16 +183,20 @@ async def track(
     ] = DEFAULT_RADIUS_M,
 ) -> dict[str, Any]:
     """Store a GPS track (GPX, or a GeoJSON LineString Feature with ``properties.times``) for
-    a plan: matched to grids (metres, minutes) and compared with its route's stops. A bad
-    track (empty, no times, times going backwards, points outside the city) is refused with
-    422 and nothing is stored."""
+    a plan: simplified keeping its times, matched to grids (metres, minutes) and compared with
+    its route's stops (passed when the track passes the stop's point on the street). A bad
+    track (empty, unreadable, no times, times going backwards, points outside the city) is
+    refused with 422 and nothing is stored; a body over ``GRIDPATROL_MAX_TRACK_BYTES`` with 413
+    while it streams in. The same fixes sent again answer 200 with the track stored first."""
     data = await request.body()
-    if len(data) > MAX_TRACK_BYTES:
-        raise InvalidInput(f"the track is larger than {MAX_TRACK_BYTES // 1_000_000} MB")
 
     def store() -> dict[str, Any]:
-        with engine.begin() as conn:
-            return add_track(conn, plan_id, data, route_seq=route, radius_m=radius_m)
+        # Parsed and matched before the transaction opens: none waits idle in it meanwhile.
+        parsed = read_track(data)
+        return record_track(engine, plan_id, parsed, route_seq=route, radius_m=radius_m)
 
-    # The database work is blocking: off the event loop, like FastAPI's sync handlers.
-    return await run_in_threadpool(store)
+    # Parsing and the database work are blocking: off the event loop.
+    stored = await run_in_threadpool(store)
+    if stored["already_stored"]:
+        response.status_code = 200
+    return stored

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from gis.patrols.coverage import CoverageSource
 from gis.patrols.models import StopKind, TrackSource
 from gis.patrols.request import Mode
 
@@ -167,7 +168,10 @@ class TrackStopOut(BaseModel):
     ref: str
     passed: bool
     passed_at: datetime | None
-    distance_m: float | None
+    distance_m: float | None = Field(
+        description="metres from the track to the stop's point on the street (where its route "
+        "passes closest to it)"
+    )
 
 
 class TrackOut(BaseModel):
@@ -186,6 +190,9 @@ class TrackOut(BaseModel):
     grids: list[TrackGridOut]
     stops_passed: list[TrackStopOut]
     stops_missed: list[TrackStopOut]
+    already_stored: bool = Field(
+        description="the same fixes were stored for this plan before: this is that track"
+    )
 
 
 class CoverageGridOut(BaseModel):
@@ -202,6 +209,10 @@ class CoverageGridOut(BaseModel):
 class CoverageOut(BaseModel):
     """Per grid: last patrol, metres walked in the window, and stale when not patrolled."""
 
+    source: CoverageSource = Field(
+        description="walked: GPS tracks; planned: the plans' routes (walked_m, minutes and "
+        "tracks then count planned metres, walking minutes and routes)"
+    )
     since: datetime
     until: datetime
     grids: list[CoverageGridOut]

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
     # Request bodies larger than this are refused with 413 before anything parses them.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # A GPS track (POST /patrols/{id}/track, `load --layer tracks`): a day of 1 Hz fixes as GPX
+    # is ~10 MB. Refused while streaming once larger, by the API and the CLI alike.
+    max_track_bytes: int = Field(default=24 * 1024 * 1024, ge=1024)
     # Anonymous report intake (POST /reports, Open311 POST) per client address: a burst,
     # then this many per minute; 0 turns the limit off (e.g. behind a proxy that limits).
     intake_rate_per_minute: float = Field(default=10.0, ge=0)

@@ -1,15 +1,24 @@
-"""Patrol coverage per grid from the stored GPS tracks: when each grid was last patrolled,
-the metres and minutes walked in it within a window, and whether it went unpatrolled (stale).
+"""Patrol coverage per grid: when each grid was last patrolled, the metres and minutes in it
+within a window, and whether it went unpatrolled (stale).
 
-The window is ``since <= time < until`` on the tracks' per-grid first and last times
-(``patrol_track_grids``); one aggregate over that table, indexed by ``last_at``.
+Two sources, one aggregate:
+
+- ``walked`` (default): the stored GPS tracks (``patrol_track_grids``: per track and grid the
+  metres, minutes and first/last time seen);
+- ``planned``: the stored plans' routes (``patrol_route_grids``: per route and grid the street
+  metres; minutes are those metres at the plan's walking speed; the times are the route's
+  departure and return). A compared other-mode plan (``alternative_of``) is not a plan to walk
+  and is left out.
+
+The window is ``since <= time < until`` on those first and last times; ``tracks`` counts the
+tracks (walked) or routes (planned) that passed the grid in it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Connection, text
 
@@ -19,6 +28,26 @@ from gis.territory.layers import BBox, bbox_filter, check_page
 
 # Without a window: the last week (a grid unpatrolled for a week is stale).
 DEFAULT_WINDOW = timedelta(days=7)
+
+CoverageSource = Literal["walked", "planned"]
+COVERAGE_SOURCES: tuple[str, ...] = get_args(CoverageSource)
+
+# Per source: one row per (track or route, grid) with metres, minutes, first and last time.
+_VISITS: dict[str, str] = {
+    "walked": """
+        SELECT tg.grid_code, tg.length_m, tg.minutes, tg.first_at, tg.last_at
+        FROM patrol_track_grids tg
+    """,
+    "planned": """
+        SELECT rg.grid_code, rg.length_m, rg.length_m / (p.walk_speed_kmh * 1000.0 / 60.0)
+                   AS minutes,
+               r.depart_at AS first_at, r.return_at AS last_at
+        FROM patrol_route_grids rg
+        JOIN patrol_routes r ON r.id = rg.route_id
+        JOIN patrol_plans p ON p.id = r.plan_id
+        WHERE p.alternative_of IS NULL
+    """,
+}
 
 
 @dataclass(frozen=True)
@@ -44,17 +73,18 @@ def coverage_window(since: datetime | None, until: datetime | None) -> CoverageW
 
 
 _COVERAGE = """
-WITH walked AS (
-    SELECT tg.grid_code, sum(tg.length_m) AS walked_m, sum(tg.minutes) AS minutes,
+WITH visits AS ({visits}),
+walked AS (
+    SELECT v.grid_code, sum(v.length_m) AS walked_m, sum(v.minutes) AS minutes,
            count(*) AS tracks
-    FROM patrol_track_grids tg
-    WHERE tg.last_at >= :since AND tg.first_at < :until
-    GROUP BY tg.grid_code
+    FROM visits v
+    WHERE v.last_at >= :since AND v.first_at < :until
+    GROUP BY v.grid_code
 ),
 last AS (
-    SELECT tg.grid_code, max(least(tg.last_at, :until)) AS last_at
-    FROM patrol_track_grids tg WHERE tg.first_at < :until
-    GROUP BY tg.grid_code
+    SELECT v.grid_code, max(least(v.last_at, :until)) AS last_at
+    FROM visits v WHERE v.first_at < :until
+    GROUP BY v.grid_code
 ),
 cov AS (
     SELECT g.code, g.name, g.community_code, l.last_at, coalesce(w.walked_m, 0) AS walked_m,
@@ -76,6 +106,7 @@ def _rows(
     conn: Connection,
     window: CoverageWindow,
     *,
+    source: CoverageSource,
     bbox: BBox | None,
     stale: bool | None,
     page: str,
@@ -83,7 +114,10 @@ def _rows(
 ) -> list[Any]:
     where, params = bbox_filter(bbox, column="g.geom")
     params |= {"since": window.since, "until": window.until, "stale": stale}
-    return list(conn.execute(text(_COVERAGE.format(where=where) + page), params | extra).all())
+    if source not in _VISITS:
+        raise InvalidInput(f"source: {source!r} is not one of {', '.join(COVERAGE_SOURCES)}")
+    statement = _COVERAGE.format(where=where, visits=_VISITS[source]) + page
+    return list(conn.execute(text(statement), params | extra).all())
 
 
 def _grid_json(r: Any) -> dict[str, Any]:
@@ -106,15 +140,18 @@ def patrol_coverage(
     until: datetime | None = None,
     bbox: BBox | None = None,
     stale: bool | None = None,
+    source: CoverageSource = "walked",
     limit: int = 100,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """A page of grids (by code) with their patrol coverage in the window."""
+    """A page of grids (by code) with their patrol coverage in the window, from the GPS
+    tracks walked or from the plans' routes."""
     check_page(limit, offset)
     window = coverage_window(since, until)
     rows = _rows(
         conn,
         window,
+        source=source,
         bbox=bbox,
         stale=stale,
         page=" LIMIT :limit OFFSET :offset",
@@ -123,10 +160,13 @@ def patrol_coverage(
     if rows:
         matched, stale_total = int(rows[0][8]), int(rows[0][9])
     else:  # past the last page: count without paging
-        counted = _rows(conn, window, bbox=bbox, stale=stale, page=" LIMIT 1", extra={})
+        counted = _rows(
+            conn, window, source=source, bbox=bbox, stale=stale, page=" LIMIT 1", extra={}
+        )
         matched = int(counted[0][8]) if counted else 0
         stale_total = int(counted[0][9]) if counted else 0
     return {
+        "source": source,
         "since": window.since.isoformat(timespec="seconds"),
         "until": window.until.isoformat(timespec="seconds"),
         "grids": [_grid_json(r) for r in rows],
@@ -139,9 +179,13 @@ def patrol_coverage(
 
 
 def coverage_by_grid(
-    conn: Connection, *, since: datetime | None = None, until: datetime | None = None
+    conn: Connection,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    source: CoverageSource = "walked",
 ) -> tuple[CoverageWindow, dict[str, dict[str, Any]]]:
     """Every grid's coverage in the window, by grid code (for the grids map's layer)."""
     window = coverage_window(since, until)
-    rows = _rows(conn, window, bbox=None, stale=None, page="", extra={})
+    rows = _rows(conn, window, source=source, bbox=None, stale=None, page="", extra={})
     return window, {r[0]: _grid_json(r) for r in rows}

@@ -181,12 +181,19 @@ class PatrolTrack(Base):
     points: Mapped[int] = mapped_column(Integer)
     length_m: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # SHA-256 of the fixes: the same track uploaded again for the plan is this one.
+    content_sha256: Mapped[str | None] = mapped_column(Text)
+    # The radius its stops were matched with (metres).
+    radius_m: Mapped[float] = mapped_column(Float, server_default=text("50"))
     geom = mapped_column(
         Geometry("LINESTRINGM", srid=SRID, dimension=3, spatial_index=True), nullable=False
     )
     __table_args__ = (
         CheckConstraint(f"source IN ({sql_list(TRACK_SOURCES)})", name="patrol_tracks_source"),
         CheckConstraint("ended_at >= started_at", name="patrol_tracks_time_order"),
+        CheckConstraint("content_sha256 ~ '^[0-9a-f]{64}$'", name="patrol_tracks_content_sha256"),
+        CheckConstraint("radius_m > 0 AND radius_m <= 1000", name="patrol_tracks_radius"),
+        UniqueConstraint("plan_id", "content_sha256", name="patrol_tracks_plan_content"),
     )
 
 

@@ -50,6 +50,9 @@ from tests.endpoints import (
 )
 
 TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
+# A track is stored once per content (the same upload again answers 200): each role's call
+# starts from a plan without tracks, so an allowed upload stores anew (201).
+TRACK = ("POST", "/patrols/{plan_id}/track")
 # Lists an in-scope grant may read out of scope too: they hold only what the scope reaches.
 SCOPED_LISTS = {("GET", "/patrols")}
 # FastAPI's own pages and the static map assets: not API operations, public by nature.
@@ -125,6 +128,10 @@ class World:
             method, url, headers=self.headers[(role, in_scope)], **kwargs
         )
         return url, response
+
+    def forget_tracks(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM patrol_tracks WHERE plan_id = :p"), {"p": self.plan_id})
 
     def new_report(self) -> int:
         body = {"category": "sanitation", "description": "a new one", **INLAND}
@@ -274,6 +281,8 @@ def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> N
             if expected == "allow":
                 expected = expected_outcome(role, "report.accept", in_scope=in_scope)
             extra["report_id"] = world.new_report()
+        if key == TRACK:
+            world.forget_tracks()
         scoped_out = (
             key in SCOPED_LISTS
             and expected == "forbidden"
