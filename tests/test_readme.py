@@ -4,7 +4,8 @@ The blocks fenced as ``sh``, ``bash``, ``shell`` or ``console`` run in README or
 shell session as a reader pasting them would (variables and functions of earlier blocks carry
 on), each under ``set -euo pipefail`` with a time limit, in a scratch directory holding
 ``.venv`` and ``data`` of this checkout; ``localhost:8000`` and ``127.0.0.1:8000`` become the
-test server's address, and ``curl`` fails on an HTTP error status (``--fail-with-body``). A
+test server's address, and ``curl`` fails on an HTTP error status (``--fail-with-body``)
+unless the command prints the status itself (``-w '%{http_code}'``). A
 block passes when it exits 0 and no JSON it prints is an error (a ``detail`` member).
 
 A block that must not run starts with ``# readme-test: skip (why)`` — for the set-up scripts
@@ -20,9 +21,12 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +67,16 @@ trap __save EXIT
 set -euo pipefail
 source "$__block"
 """
-# The session's start: curl fails on an HTTP error status and still prints the body.
-_PRELUDE = 'curl() { command curl --fail-with-body "$@"; }\n'
+# The session's start: curl fails on an HTTP error status and still prints the body, unless
+# the command prints the status itself (-w '%{http_code}'): then the status is the example.
+_PRELUDE = (
+    "curl() {\n"
+    '    case " $* " in\n'
+    '        *http_code*) command curl "$@" ;;\n'
+    '        *) command curl --fail-with-body "$@" ;;\n'
+    "    esac\n"
+    "}\n"
+)
 
 
 @dataclass(frozen=True)
@@ -219,6 +231,28 @@ def test_every_readme_shell_example_runs_as_written(
     )
 
 
+@contextmanager
+def _refusing_server() -> Iterator[int]:
+    """A local HTTP server answering every GET with 401; yields its port."""
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_the_session_carries_state_and_a_broken_block_fails(tmp_path: Path) -> None:
     """No server needed: variables and functions carry on; an unset variable, a failing
     command in the middle of a block and a curl to an error status each fail their block."""
@@ -236,5 +270,11 @@ def test_the_session_carries_state_and_a_broken_block_fails(tmp_path: Path) -> N
     assert run('echo "$PASSWORD_NEVER_SET"\n')["rc"] != 0
     assert run("false\necho after\n")["rc"] != 0
     assert run("curl -s localhost:8000/health\n")["rc"] != 0  # port 9: nothing listens
+    # An error status fails the block, unless the example prints the status on purpose.
+    with _refusing_server() as port:
+        address = f"http://127.0.0.1:{port}/maps"
+        assert run(f"curl -s {address}\n")["rc"] != 0
+        shown = run(f"curl -s -o /dev/null -w '%{{http_code}}\\n' {address}\n")
+    assert shown["rc"] == 0 and shown["stdout"] == "401\n"
     # A failed block keeps what it set before failing, as a pasted session would.
     assert run("Z=1\nfalse\n")["rc"] != 0 and run('echo "$Z"\n')["stdout"] == "1\n"
