@@ -4,14 +4,17 @@ and loading it layer by layer."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from data import DEMO_DIR
 from gis.core.errors import ImportRejected
+from gis.households.registry import import_households_csv
+from gis.households.visits import import_visit_history
 from gis.reports.categories import Category
 from gis.reports.history import REPORTS_LAYER, import_report_file
 from gis.reports.workers import import_workers_csv
@@ -23,6 +26,10 @@ from gis.territory.layers import LAYERS
 LAYER_ORDER = tuple(LAYERS)
 REPORTS_FILE = "reports.csv"
 WORKERS_FILE = "workers.csv"
+# The household registry and its visit history (days before the load, so it stays recent).
+HOUSEHOLDS_FILE = "households.csv"
+VISITS_FILE = "visits.csv"
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def layer_paths(directory: Path) -> dict[str, Path]:
@@ -66,15 +73,17 @@ def load_city(
     directory: Path = DEMO_DIR,
     *,
     categories: dict[str, Category],
-    now: datetime | None = None,
     progress: Progress | None = None,
+    zone: tzinfo = DEFAULT_ZONE,
+    now: datetime | None = None,
 ) -> list[ImportResult]:
     """Import every layer file of a generated city, parents first, then its report history.
 
     All in one transaction; the history (``reports.csv``, if any) comes last because it is
     located against the grids, buildings and districts just loaded, and its categories must
     be among ``categories``. Its times are moved to end at ``now`` (default: the present),
-    see ``history_shift``.
+    see ``history_shift``. Households follow the buildings; their visit history is placed
+    relative to ``now`` on the calendar of ``zone``.
     """
     paths = layer_paths(directory)
     if not paths:
@@ -92,6 +101,12 @@ def load_city(
         workers_csv = directory / WORKERS_FILE
         if workers_csv.exists():
             results.append(import_workers_csv(conn, workers_csv))
+        households_csv = directory / HOUSEHOLDS_FILE
+        if households_csv.exists():
+            results.append(import_households_csv(conn, households_csv, zone=zone))
+            visits_csv = directory / VISITS_FILE
+            if visits_csv.exists():
+                import_visit_history(conn, visits_csv, now=now or datetime.now(UTC), zone=zone)
         history = directory / REPORTS_FILE
         if history.exists():
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.auth import require
-from api.deps import NAIVE_TIME, BBoxDep, ConnDep, SettingsDep
+from api.deps import NAIVE_TIME, PUBLIC_CORS, BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
 from api.routes.patrols import plan_query_scope
 from api.routes.service_areas import WalkParams
 from api.schemas.common import COMMON_ERRORS, error_responses, media_response
+from api.schemas.households import CareVisitFeatures
 from api.schemas.tiles import ProblemFeatures
 from gis.access.policy import Principal, authorize
 from gis.core.settings import Settings
@@ -21,7 +22,15 @@ from gis.core.timewindow import resolve_window
 from gis.patrols.coverage import CoverageSource
 from gis.service_areas.siting import MAX_NEW_SITES
 from maps.assets import check_installed, content_security_policy, render
-from maps.pages import coverage_page, grid_problems, grids_page, hotspots_page, patrols_page
+from maps.care import CARE_VISITS_PATH
+from maps.pages import (
+    care_visit_map,
+    coverage_page,
+    grid_problems,
+    grids_page,
+    hotspots_page,
+    patrols_page,
+)
 from maps.service_areas import service_areas_page
 from maps.vector import TileSource
 
@@ -73,11 +82,14 @@ def grids_map(
         CoverageSource,
         Query(description="patrol coverage of the GPS tracks walked, or of the plans' routes"),
     ] = "walked",
+    care_visits: Annotated[
+        bool, Query(description="buildings with overdue care visits (counts, no names)")
+    ] = True,
 ) -> HTMLResponse:
     """Districts, communities, grids (code, buildings, residents), buildings coloured by grid
     and open reports as vector tiles; topology problems load after the map is drawn
-    (``/maps/grids/problems``); with ``patrol_coverage``, grids coloured by patrol staleness.
-    ``bbox`` sets the view."""
+    (``/maps/grids/problems``); with ``patrol_coverage``, grids coloured by patrol staleness;
+    buildings with overdue care visits as counts. ``bbox`` sets the view."""
     if patrol_coverage:
         authorize(principal, "read_patrol_coverage")
     check_installed()
@@ -94,6 +106,7 @@ def grids_map(
             patrol_since, patrol_until, zone=settings.zone, names=("patrol_since", "patrol_until")
         ),
         patrol_source=patrol_source,
+        care_visits=care_visits,
     )
     return _page(render(fmap, mode="served"), settings)
 
@@ -108,6 +121,23 @@ def grids_map(
 def grids_map_problems(conn: ConnDep, settings: SettingsDep) -> Any:
     """The topology problems as the grids map draws them (GeoJSON, styled, with a summary)."""
     return JSONResponse(grid_problems(conn, settings), media_type="application/geo+json")
+
+
+@router.get(
+    CARE_VISITS_PATH,
+    response_model=CareVisitFeatures,
+    response_class=JSONResponse,
+    responses={200: media_response("application/geo+json", CareVisitFeatures)},
+    dependencies=[require("read_public")],
+)
+def grids_map_care_visits(conn: ConnDep, settings: SettingsDep, bbox: BBoxDep) -> Any:
+    """Buildings with overdue care visits as the grids map draws them: counts, never a name
+    (GeoJSON, styled). Any page may load it, a standalone map file included."""
+    return JSONResponse(
+        care_visit_map(conn, settings, bbox=bbox),
+        media_type="application/geo+json",
+        headers=PUBLIC_CORS,
+    )
 
 
 @router.get("/maps/coverage", responses=_PAGE, dependencies=[require("read_public")])

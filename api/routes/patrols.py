@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -12,13 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
 from api.schemas.common import COMMON_ERRORS, ErrorBody, error_responses
-from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
+from api.schemas.patrols import CoverageOut, TrackOut
 from gis.access.policy import Principal, authorize, list_scopes
 from gis.core.timewindow import resolve_window
+from gis.patrols.answer import PlanOut, PlanPageOut
 from gis.patrols.coverage import CoverageSource, patrol_coverage
 from gis.patrols.planning import resolve_patrollers
+from gis.patrols.publishing import publish_plan
 from gis.patrols.request import PlanRequest
-from gis.patrols.storage import create_patrol_plan, get_plan, list_plans, plan_codes
+from gis.patrols.service import create_patrol_plan
+from gis.patrols.storage import get_plan, list_plans, plan_codes
 from gis.patrols.tracks import DEFAULT_RADIUS_M, read_track, record_track
 
 router = APIRouter(tags=["patrols"], responses=error_responses(*COMMON_ERRORS, 403, 404))
@@ -53,7 +56,7 @@ def plan(
     engine: EngineDep,
     settings: SettingsDep,
     categories: CategoriesDep,
-) -> dict[str, Any]:
+) -> PlanOut:
     """Plan patrols along the streets (PyVRP on a pgRouting matrix) and store the plan.
 
     With ``compare`` the other mode is planned on the same stops, stored too, and the
@@ -78,7 +81,11 @@ def plans(
     alternatives: Annotated[
         bool, Query(description="also list the compared other-mode plans")
     ] = False,
-) -> dict[str, Any]:
+    published_to: Annotated[
+        Literal["me"] | None,
+        Query(description="me: only plans with a route published to the signed-in account"),
+    ] = None,
+) -> PlanPageOut:
     """Stored plans, newest first, paged."""
     return list_plans(
         conn,
@@ -86,6 +93,7 @@ def plans(
         offset=offset,
         include_alternatives=alternatives,
         scopes=list_scopes(principal, "read_patrols"),
+        published_to=principal.name if published_to == "me" else None,
     )
 
 
@@ -138,9 +146,23 @@ def coverage(
     response_model=PlanOut,
     dependencies=[require("read_patrols", scope_of=plan_scope)],
 )
-def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
+def plan_by_id(conn: ConnDep, plan_id: int) -> PlanOut:
     """One stored plan: routes with their street geometry, stops in order, unserved stops."""
     return get_plan(conn, plan_id)
+
+
+@router.post(
+    "/patrols/{plan_id}/publish",
+    response_model=PlanOut,
+    dependencies=[require("publish_patrols", scope_of=plan_scope)],
+)
+def publish(engine: EngineDep, plan_id: int) -> PlanOut:
+    """Hand each route to its patroller's worker account: the worker then finds the plan with
+    ``GET /patrols?published_to=me`` and reads it with ``GET /patrols/{id}``. A route whose
+    patroller has no worker account stays unpublished (``published_to`` null). Publishing
+    again keeps the first hand-over time."""
+    with engine.begin() as conn:
+        return publish_plan(conn, plan_id)
 
 
 @router.post(

@@ -14,8 +14,9 @@ location (district … grid), its ``responsible_code`` and, once escalated past 
 ``coordinating_community_code`` — so an escalation across a district border is what makes it
 visible to the receiving unit (``gis.access.scope``).
 
-Personal data (``personal_data=True``) is the reporter's contact and photo, and staff's names
-and phones (the directory, patrol plans, a report's assigned worker): never granted to
+Personal data (``personal_data=True``) is the reporter's contact and photo, staff's names
+and phones (the directory, patrol plans, a report's assigned worker), and households (head's
+name, phone, members, care flags, visit notes; scoped by their building's grid): never granted to
 anonymous callers or analysts. Every route declares one permission with ``api.auth.require``.
 
 Row-level security: not used (yet). The policy is not only about rows — a report out of scope
@@ -128,7 +129,8 @@ POLICY: dict[str, Permission] = {
         ),
         Permission(
             "read_analytics",
-            "read hotspots, KPIs and service areas (walk areas, gaps, siting)",
+            "read hotspots, KPIs, service areas (walk areas, gaps, siting) and care-visit counts "
+            "(GET /analytics/visits; no names)",
             _EVERYONE,
         ),
         Permission(
@@ -152,8 +154,26 @@ POLICY: dict[str, Permission] = {
             personal_data=True,
         ),
         Permission(
+            "read_households",
+            "read households: head's name, phone, members, care flags and visits "
+            "(GET /households, /households/{household}/visits)",
+            _STAFF_IN_SCOPE,
+            personal_data=True,
+        ),
+        Permission(
+            "record_visit",
+            "record a care visit to a household (POST /households/{household}/visits)",
+            _STAFF_IN_SCOPE,
+            personal_data=True,
+        ),
+        Permission(
             "plan_patrols",
             "plan patrols (POST /patrols/plan)",
+            {Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
+        ),
+        Permission(
+            "publish_patrols",
+            "hand a plan's routes to the patrollers' worker accounts (POST /patrols/{id}/publish)",
             {Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
         ),
         Permission(

@@ -45,6 +45,8 @@ from tests.endpoints import (
     PATROL_PLAN,
     PLANTED_CONTACT,
     PLANTED_DESCRIPTION,
+    PLANTED_HOUSEHOLD,
+    PLANTED_VISIT_NOTE,
     PLANTED_WORKER,
     SAMPLE_CALLS,
     leaks,
@@ -101,6 +103,7 @@ class World:
     headers: dict[tuple[Role, bool], dict[str, str]]
     accounts: dict[tuple[Role, bool], str]
     plan_id: int
+    household: str
 
     def values(self, role: Role, in_scope: bool, **extra: Any) -> dict[str, Any]:
         account = self.accounts.get((role, in_scope), self.accounts[(Role.ANALYST, True)])
@@ -111,6 +114,7 @@ class World:
                 "service_request_id": str(self.report["id"]),
                 "service_code": "sanitation",
                 "plan_id": self.plan_id,
+                "household": self.household,
                 "feature_id": self.report["location"]["grid_code"],
                 "account": account,
                 "password": PASSWORD,
@@ -175,6 +179,36 @@ def _plant_worker(engine: Engine, grid: str) -> tuple[int, str]:
     return int(worker_id), str(code)
 
 
+PLANTED_HOUSEHOLD_CODE = "H-PLANTED-0001"
+
+
+def _plant_household(engine: Engine, grid: str) -> str:
+    """An overdue elderly household in a building of ``grid``, with a planted name, phone and
+    a visit note (a ``not_home`` visit: it stays overdue)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                """
+                INSERT INTO households (code, building_id, unit, head_name, phone, members, care)
+                SELECT :code, id, '101', :head_name, :phone, 1, ARRAY['elderly_alone']
+                FROM buildings WHERE grid_code = :grid ORDER BY code LIMIT 1
+                """
+            ),
+            {"code": PLANTED_HOUSEHOLD_CODE, "grid": grid, **PLANTED_HOUSEHOLD},
+        )
+        conn.execute(
+            text(
+                """
+                INSERT INTO household_visits (household_id, visited_at, worker, outcome, note)
+                SELECT id, now() - interval '1 day', 'W-test', 'not_home', :note
+                FROM households WHERE code = :code
+                """
+            ),
+            {"code": PLANTED_HOUSEHOLD_CODE, "note": PLANTED_VISIT_NOTE},
+        )
+    return PLANTED_HOUSEHOLD_CODE
+
+
 @pytest.fixture(scope="module")
 def world(pg_server: conftest.TestServer, templates: dict[str, str]) -> Iterator[World]:
     database = contextmanager(fresh_database)(pg_server, templates["demo"])
@@ -190,6 +224,7 @@ def world(pg_server: conftest.TestServer, templates: dict[str, str]) -> Iterator
         district = report["location"]["district_code"]
         other = _other_district(engine, district)
         worker_id, worker_code = _plant_worker(engine, grid)
+        household = _plant_household(engine, grid)
         with engine.connect() as conn:
             other_grid = conn.execute(
                 text("SELECT min(code) FROM grids WHERE code LIKE :d || '%'"), {"d": other}
@@ -225,7 +260,7 @@ def world(pg_server: conftest.TestServer, templates: dict[str, str]) -> Iterator
         planned = client.post("/patrols/plan", json=PATROL_PLAN, headers=dispatcher)
         assert planned.status_code == 201, planned.text
         assert grid in {g["code"] for r in planned.json()["routes"] for g in r["grids"]}
-        yield World(client, engine, report, headers, accounts, int(planned.json()["id"]))
+        yield World(client, engine, report, headers, accounts, int(planned.json()["id"]), household)
 
 
 def test_every_route_declares_exactly_one_permission(world: World) -> None:
@@ -335,6 +370,9 @@ BLIND = [
 # Besides the sample calls: lists without a grid filter and the map around the report.
 MORE_GETS = [
     "/workers",
+    "/households?limit=1000",
+    "/households?due=overdue&care=elderly_alone&limit=1000",
+    "/analytics/visits?level=grid",
     "/reports?limit=1000",
     "/reports?status=dispatched&limit=1000",
     "/open311/v2/requests.json?status=open",
@@ -383,6 +421,16 @@ def test_accounts_in_scope_do_see_it(world: World) -> None:
     assert {"name": PLANTED_WORKER["name"], "phone": PLANTED_WORKER["phone"]}.items() <= next(
         w for w in staff if w["name"] == PLANTED_WORKER["name"]
     ).items()
+    # Households: the planted one, with its head's name, phone and visit note, in scope.
+    for role in (Role.WORKER, Role.DISPATCHER, Role.ADMIN):
+        headers = world.headers[(role, True)]
+        listed = world.client.get(
+            "/households", params={"due": "overdue", "limit": 1000}, headers=headers
+        )
+        assert listed.status_code == 200, listed.text
+        assert set(leaks(listed.text)) == set(PLANTED_HOUSEHOLD.values()), role
+        shown = world.client.get(f"/households/{world.household}/visits", headers=headers).text
+        assert leaks(shown) == [PLANTED_VISIT_NOTE], role
     # A dispatcher's directory keeps to its district.
     everyone = world.client.get("/workers", headers=world.headers[(Role.DISPATCHER, False)]).json()
     district = world.report["location"]["district_code"]
