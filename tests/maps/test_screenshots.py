@@ -18,7 +18,7 @@ from PIL import Image
 from api.main import create_app
 from data import DEMO_DIR
 from gis.patrols.request import PlanRequest
-from gis.patrols.storage import create_patrol_plan
+from gis.patrols.service import create_patrol_plan
 from tests import conftest
 from tests.accounts import PASSWORD, account_headers
 from tests.browser import load_page, sign_in_cookie
@@ -44,7 +44,7 @@ def site(
         plan = create_patrol_plan(engine, request, categories=CATEGORIES)
         account_headers(engine, "shot-admin", "admin")
         with serve(create_app(settings_for(engine), engine=engine)) as base:
-            yield base, plan
+            yield base, plan.model_dump(mode="json")
 
 
 def _shoot(url: str, name: str, **options: Any) -> Any:
