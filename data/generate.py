@@ -32,7 +32,9 @@ from pyproj import Transformer
 
 from data import DEMO_DIR
 from gis.city import HOUSEHOLDS_FILE, LAYER_ORDER, REPORTS_FILE, VISITS_FILE
-from gis.core.vocabulary import CARE_VISIT_DAYS, ReportStatus
+from gis.core.settings import Settings
+from gis.core.vocabulary import CARE_VISIT_DAYS, OPEN_STATUSES, ReportStatus
+from gis.reports.categories import load_categories
 
 SEED = 20261123
 CELL_M = 100.0
@@ -383,6 +385,10 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
             "reports": len(reports),
             "year": REPORT_YEAR,
             "timezone": "+08:00",
+            # The history ends here; loading the demo moves every time by (now - as_of), so
+            # its open queue is current on any day (gis.city.load_city).
+            "as_of": f"{REPORT_YEAR + 1}-01-01T00:00:00+08:00",
+            "open": int(reports["status"].isin(OPEN_STATUSES).sum()),
             "clusters": clusters,
         },
         "household_registry": {
@@ -698,6 +704,11 @@ _CLUSTERS = (
     ("transport_hub", "东客运站", 0.75, 0.45),
 )
 _CLUSTER_SHARE = 0.6
+# The bundled categories' resolution deadlines (minutes), which the generated history keeps.
+_RESOLUTION_MINUTES = {
+    code: category.resolution_minutes
+    for code, category in load_categories(Settings.model_construct().categories_file).items()
+}
 
 
 def generate_reports(
@@ -760,18 +771,38 @@ def generate_reports(
     minutes = rng.integers(0, 60, n)
     local = start + days.astype("timedelta64[D]") + hours.astype("timedelta64[h]")
     local = local + minutes.astype("timedelta64[m]")
-    # Most reports are closed within hours to days; the last weeks' may still be open.
-    to_close = np.exp(rng.normal(np.log(20.0), 1.2, n)).astype(np.int64)  # hours
-    closed_local = local + to_close.astype("timedelta64[h]")
-    year_end = np.datetime64(f"{year + 1}-01-01T00:00")
-    open_ = (closed_local >= year_end) | (rng.random(n) < 0.01)
+    # Each report's life, in minutes: a worker on site within minutes (a few miss the 10),
+    # solved in about half its category's time (a tail runs late), verified and closed hours
+    # later. Where ``as_of`` (the history's end) falls in that life is its status: the open
+    # queue is what a city of this size has at any moment, mostly long repairs in progress.
+    resolution = np.array([_RESOLUTION_MINUTES[c] for c in categories], dtype=float)
+    arrive_after = np.maximum(1, np.round(np.exp(rng.normal(np.log(5.0), 0.55, n))))
+    resolve_after = np.maximum(1, np.round(resolution * np.exp(rng.normal(np.log(0.45), 0.7, n))))
+    close_after = np.maximum(1, np.round(np.exp(rng.normal(np.log(180.0), 0.8, n))))
+    as_of = np.datetime64(f"{year + 1}-01-01T00:00")
+    arrived_local = local + arrive_after.astype("timedelta64[m]")
+    resolved_local = arrived_local + resolve_after.astype("timedelta64[m]")
+    closed_local = resolved_local + close_after.astype("timedelta64[m]")
+    status = np.full(n, str(ReportStatus.CLOSED), dtype=object)
+    status[closed_local > as_of] = str(ReportStatus.RESOLVED)
+    status[resolved_local > as_of] = str(ReportStatus.IN_PROGRESS)
+    status[arrived_local > as_of] = str(ReportStatus.DISPATCHED)
+    status[local + np.timedelta64(2, "m") > as_of] = str(ReportStatus.REPORTED)
     order = np.argsort(local, kind="stable")
     fmt = "%Y-%m-%dT%H:%M:00+08:00"
-    reported_at = pd.to_datetime(local[order]).strftime(fmt)
-    closed_at = pd.Series(pd.to_datetime(closed_local[order]).strftime(fmt))
-    closed_at[open_[order]] = ""
-    waiting = [ReportStatus.REPORTED, ReportStatus.DISPATCHED, ReportStatus.IN_PROGRESS]
-    status = np.where(open_[order], rng.choice([str(s) for s in waiting], n), ReportStatus.CLOSED)
+
+    def stamps(times: np.ndarray) -> np.ndarray:
+        text_times = np.array(pd.to_datetime(times[order]).strftime(fmt), dtype=object)
+        text_times[times[order] > as_of] = ""  # not happened yet when the history ends
+        return text_times
+
+    reported_at = stamps(local)
+    arrived_at, resolved_at, closed_at = (
+        stamps(arrived_local),
+        stamps(resolved_local),
+        stamps(closed_local),
+    )
+    status = status[order]
     cats = categories[order]
     rows = pd.DataFrame(
         {
@@ -779,7 +810,9 @@ def generate_reports(
             "category": cats,
             "status": status,
             "reported_at": reported_at,
-            "closed_at": closed_at.to_numpy(),
+            "arrived_at": arrived_at,
+            "resolved_at": resolved_at,
+            "closed_at": closed_at,
             "lon": np.round(np.asarray(lon)[order], POINT_DECIMALS),
             "lat": np.round(np.asarray(lat)[order], POINT_DECIMALS),
             "description": [_CATEGORY_TEXT[c] for c in cats],

@@ -4,7 +4,7 @@ and loading it layer by layer."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +50,24 @@ def demo_manifest(directory: Path = DEMO_DIR) -> dict[str, Any]:
     return manifest
 
 
+def history_shift(directory: Path = DEMO_DIR, *, now: datetime | None = None) -> timedelta:
+    """How far a generated city's report history moves when it is loaded at ``now``.
+
+    The generator writes a year of history ending at ``report_history.as_of`` (manifest), with
+    the open reports of that moment; moved by ``now - as_of`` (whole minutes), the newest
+    report is minutes old and the open queue, its deadlines and what is overdue are current
+    on any day. A directory without that manifest entry keeps its times.
+    """
+    manifest_file = directory / "manifest.json"
+    if not manifest_file.exists():
+        return timedelta(0)
+    as_of = demo_manifest(directory).get("report_history", {}).get("as_of")
+    if as_of is None:
+        return timedelta(0)
+    elapsed = (now or datetime.now(UTC)) - datetime.fromisoformat(as_of)
+    return timedelta(minutes=elapsed // timedelta(minutes=1))
+
+
 def load_city(
     engine: Engine,
     directory: Path = DEMO_DIR,
@@ -63,8 +81,9 @@ def load_city(
 
     All in one transaction; the history (``reports.csv``, if any) comes last because it is
     located against the grids, buildings and districts just loaded, and its categories must
-    be among ``categories``. Households follow the buildings; their visit history is placed
-    relative to ``now`` (default: the current time) on the calendar of ``zone``.
+    be among ``categories``. Its times are moved to end at ``now`` (default: the present),
+    see ``history_shift``. Households follow the buildings; their visit history is placed
+    relative to ``now`` on the calendar of ``zone``.
     """
     paths = layer_paths(directory)
     if not paths:
@@ -96,6 +115,12 @@ def load_city(
                     progress(f"{REPORTS_LAYER}: {step}", done, total)
 
             results.append(
-                import_report_file(conn, history, categories=categories, progress=report_progress)
+                import_report_file(
+                    conn,
+                    history,
+                    categories=categories,
+                    shift=history_shift(directory, now=now),
+                    progress=report_progress,
+                )
             )
     return results

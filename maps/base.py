@@ -7,6 +7,18 @@ from folium.plugins import Fullscreen
 
 from gis.territory.layers import BBox
 
+# Chinese names need CJK glyphs on the machine that renders the page: name the common CJK
+# faces of Linux (Debian's fonts-noto-cjk, WenQuanYi), macOS and Windows first, then any
+# sans-serif, so the browser never falls back to boxes when one of them is installed.
+FONT_STACK = (
+    '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", '
+    '"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Helvetica Neue", Arial, sans-serif'
+)
+_PAGE_STYLE = (
+    "<style>body,.leaflet-container,.leaflet-control-layers,.leaflet-popup-content,.leaflet-tooltip,"
+    f".gp-legend,.gp-title,.gp-label{{font-family:{FONT_STACK}}}</style>"
+)
+
 
 def base_map(
     *,
@@ -26,12 +38,16 @@ def base_map(
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    root = fmap.get_root()
+    root.header.add_child(folium.Element(_PAGE_STYLE))  # type: ignore[attr-defined]
     if title:
-        fmap.get_root().html.add_child(  # type: ignore[attr-defined]
+        root.html.add_child(  # type: ignore[attr-defined]
             folium.Element(
-                '<div style="position:fixed;top:10px;left:60px;z-index:1000;background:white;'
-                "padding:6px 12px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);"
-                f'font:600 15px sans-serif">{title}</div>'
+                '<div class="gp-title" style="position:fixed;top:10px;left:60px;z-index:1000;'
+                "max-width:calc(100% - 440px);"
+                "background:white;padding:6px 12px;border-radius:4px;"
+                'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:15px;font-weight:600">'
+                f"{title}</div>"
             )
         )
     Fullscreen(position="topleft").add_to(fmap)  # type: ignore[no-untyped-call]

@@ -62,7 +62,8 @@ def _unit_parts(
                     [point.y, point.x],
                     icon=folium.DivIcon(
                         html=(
-                            '<div style="font:700 12px sans-serif;color:#111;white-space:nowrap;'
+                            '<div style="font-weight:700;font-size:12px;color:#111;'
+                            "white-space:nowrap;"
                             "text-shadow:0 0 3px #fff,0 0 3px #fff;transform:translate(-50%,-50%)"
                             f'">{part.share:.1%}</div>'
                         ),

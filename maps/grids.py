@@ -16,7 +16,6 @@ import folium
 import shapely
 from shapely.geometry import shape
 
-from gis.core.vocabulary import CODE_DIGITS, Level
 from gis.territory.layers import BBox
 from gis.territory.map_data import GridMapData
 from gis.territory.topology import TopologyReport
@@ -26,10 +25,16 @@ from maps.legend import PROBLEM_COLOUR, LegendItem, add_legend
 from maps.reports import OVERDUE_COLOUR, STATUS_COLOURS, add_open_reports_layer
 from maps.vector import StyledGeoJson, TileSource, add_vector_layer, vector_spec
 
-# A grid is labelled with its serial within its community (the code's last digits).
-GRID_SERIAL_DIGITS = CODE_DIGITS[Level.GRID] - CODE_DIGITS[Level.COMMUNITY]
-# Code labels from this zoom on: grids are ~30 px wide there, enough for "001".
+# A grid is labelled with its name (柳荫社区第1网格) from this zoom on, where a grid of the demo
+# is ~100 px wide; from LABEL_CODE_ZOOM on, with its full code beside it (a bare serial such
+# as "001" names nothing: every community has one).
 LABEL_MIN_ZOOM = 15
+LABEL_CODE_ZOOM = 17
+GRID_LABEL = {
+    "field": "name",
+    "minZoom": LABEL_MIN_ZOOM,
+    "detail": {"field": "code", "minZoom": LABEL_CODE_ZOOM},
+}
 # Map zooms where the grids and buildings tile layers start (tiles of zoom z are drawn at
 # 512 px, i.e. at map zoom z + 1; see maps/vector.py); inline pages draw them at every zoom.
 GRIDS_MIN_ZOOM = PUBLISHED["grids"].minzoom + 1
@@ -63,15 +68,29 @@ REPORT_POPUP = [
 ]
 
 
+# The open-reports layer's dots: a colour per status, overdue ones ringed (maps/reports.py).
+_REPORT_LEGEND = [
+    *(
+        LegendItem(f"诉求 report, {status.replace('_', ' ')}", colour, colour, round=True)
+        for status, colour in STATUS_COLOURS.items()
+    ),
+    LegendItem("逾期 overdue report", fill="#ffffff", border=OVERDUE_COLOUR, round=True),
+]
+
+
 def _label_points(grids: dict[str, Any]) -> dict[str, Any]:
-    """One point inside each grid (as ``ST_PointOnSurface`` gives the tiles), with its code."""
+    """One point inside each grid (as ``ST_PointOnSurface`` gives the tiles), with its code
+    and name."""
     polygons = [shape(feature["geometry"]) for feature in grids["features"]]
     points = shapely.get_coordinates(shapely.point_on_surface(polygons)).tolist()
     features = [
         {
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": point},
-            "properties": {"code": feature["properties"]["code"]},
+            "properties": {
+                "code": feature["properties"]["code"],
+                "name": feature["properties"].get("name"),
+            },
         }
         for feature, point in zip(grids["features"], points, strict=True)
     ]
@@ -185,7 +204,7 @@ def build_grid_map(
             fill_by="code",
             tooltip=GRID_TOOLTIP,
             highlight={"weight": 3, "fillOpacity": 0.35},
-            label={"field": "code", "last": GRID_SERIAL_DIGITS, "minZoom": LABEL_MIN_ZOOM},
+            label=GRID_LABEL,
             labels=_label_points(source.grids) if isinstance(source, GridMapData) else None,
             min_zoom=0 if isinstance(source, GridMapData) else GRIDS_MIN_ZOOM,
         ),
@@ -247,7 +266,7 @@ def build_grid_map(
     else:
         note = (
             f"vector tiles: grids from zoom {GRIDS_MIN_ZOOM}, buildings from zoom "
-            f"{BUILDINGS_MIN_ZOOM}, code labels from {LABEL_MIN_ZOOM}"
+            f"{BUILDINGS_MIN_ZOOM}, grid names from {LABEL_MIN_ZOOM}, codes from {LABEL_CODE_ZOOM}"
         )
     status = None
     if isinstance(problems, dict):
@@ -268,6 +287,7 @@ def build_grid_map(
             LegendItem("越界 grid outside community", fill="#5e3c99", border="#5e3c99"),
             LegendItem("碎片 sliver / invalid", border="#fd8d3c", round=True),
             LegendItem("未分配 building in no grid", border="#000000", round=True),
+            *(_REPORT_LEGEND if open_reports is not None else []),
         ],
         note=note,
         status=status,

@@ -56,7 +56,7 @@ def _legend(result: HotspotResult) -> str:
     unit = "grids" if result.unit == "grid" else f"{result.size_m:g} m hexagons"
     return (
         '<div class="gp-legend" style="position:fixed;bottom:28px;right:12px;z-index:1000;'
-        "background:white;padding:8px 10px;border-radius:4px;font:12px sans-serif;"
+        "background:white;padding:8px 10px;border-radius:4px;font-size:12px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3)">'
         f"<b>Getis-Ord Gi* ({unit}), FDR-corrected</b>{rows}"
         f"<div style='margin-top:4px;color:#555'>{result.reports:,} reports · "

@@ -76,7 +76,7 @@ def add_legend(
         folium.Element(
             '<div class="gp-legend" style="position:fixed;bottom:28px;right:10px;z-index:1000;'
             "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:4px;"
-            'box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px sans-serif;max-width:260px">'
+            'box-shadow:0 1px 4px rgba(0,0,0,.35);font-size:12px;max-width:260px">'
             f'<div style="font-weight:600;margin-bottom:4px">{html.escape(title)}</div>'
             + "".join(rows)
             + note_html

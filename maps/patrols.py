@@ -8,6 +8,7 @@ Arrows come from leaflet-polylinedecorator (npm, served locally like every other
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 import folium
@@ -81,21 +82,51 @@ def _stop_popup(stop: dict[str, Any], patroller: str) -> str:
     return "<br>".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}" for k, v in rows)
 
 
-def _number_icon(seq: int, colour: str, *, late: bool) -> folium.DivIcon:
+def _number_icon(
+    seq: int, colour: str, *, late: bool, shift: tuple[int, int] = (0, 0)
+) -> folium.DivIcon:
     ring = PROBLEM_COLOUR if late else "#ffffff"
+    dx, dy = shift
     return folium.DivIcon(
         html=(
-            f'<div class="gp-stop" style="transform:translate(-50%,-50%);width:20px;height:20px;'
+            f'<div class="gp-stop" style="transform:translate(calc(-50% + {dx}px),'
+            f"calc(-50% + {dy}px));width:18px;height:18px;"
             f"border-radius:50%;background:{colour};border:2px solid {ring};color:#fff;"
-            'font:700 11px/20px sans-serif;text-align:center;box-shadow:0 0 2px #000">'
+            "font-weight:700;font-size:10px;line-height:18px;text-align:center;"
+            'box-shadow:0 0 2px #000">'
             f"{seq}</div>"
         ),
         icon_size=(0, 0),
     )
 
 
+# Stops closer than this share a place on the map: their numbers are set around it.
+_SAME_PLACE_DEG = 0.00012  # ~12 m
+_RING_PX = 13
+
+
+def _declutter(plan: dict[str, Any]) -> dict[int, tuple[int, int]]:
+    """Pixel offsets for numbered stops that would hide one another: stops at (nearly) one
+    place, of any route, are set on a small ring around it, in route and visit order."""
+    places: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for route in plan["routes"]:
+        for stop in route["stops"]:
+            key = (round(stop["lon"] / _SAME_PLACE_DEG), round(stop["lat"] / _SAME_PLACE_DEG))
+            places.setdefault(key, []).append(stop)
+    shifts: dict[int, tuple[int, int]] = {}
+    for stops in places.values():
+        if len(stops) < 2:
+            continue
+        radius = _RING_PX * max(1.0, len(stops) / 6)
+        for k, stop in enumerate(stops):
+            angle = 2 * math.pi * k / len(stops) - math.pi / 2
+            shifts[id(stop)] = (round(radius * math.cos(angle)), round(radius * math.sin(angle)))
+    return shifts
+
+
 def _plan_layer(plan: dict[str, Any], *, name: str, show: bool) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name=name, show=show)
+    shifts = _declutter(plan)
     for route in plan["routes"]:
         colour = patroller_colour(route["seq"])
         patroller = route["patroller"]["name"]
@@ -128,7 +159,9 @@ def _plan_layer(plan: dict[str, Any], *, name: str, show: bool) -> folium.Featur
         for stop in route["stops"]:
             folium.Marker(
                 [stop["lat"], stop["lon"]],
-                icon=_number_icon(stop["seq"], colour, late=stop["late"]),
+                icon=_number_icon(
+                    stop["seq"], colour, late=stop["late"], shift=shifts.get(id(stop), (0, 0))
+                ),
                 tooltip=f"{stop['seq']}. {patroller} {_time(stop['arrive_at'])}",
                 popup=folium.Popup(_stop_popup(stop, patroller), max_width=320),
             ).add_to(group)
@@ -159,6 +192,9 @@ def _unserved_layer(plan: dict[str, Any], *, name: str, show: bool) -> folium.Fe
 
 
 def _bounds(plans: list[dict[str, Any]]) -> tuple[float, float, float, float] | None:
+    """What the map opens on: the routes walked (starts, stops, streets); the unserved stops
+    only when nothing is walked (they may lie anywhere in the districts: the layer shows them
+    when zoomed out)."""
     lons: list[float] = []
     lats: list[float] = []
     for plan in plans:
@@ -169,12 +205,35 @@ def _bounds(plans: list[dict[str, Any]]) -> tuple[float, float, float, float] | 
             if route["geometry"]:
                 lons += [c[0] for c in route["geometry"]["coordinates"]]
                 lats += [c[1] for c in route["geometry"]["coordinates"]]
-        lons += [u["lon"] for u in plan["unserved"]]
-        lats += [u["lat"] for u in plan["unserved"]]
+    if not lons:
+        for plan in plans:
+            lons += [u["lon"] for u in plan["unserved"]]
+            lats += [u["lat"] for u in plan["unserved"]]
     if not lons:
         return None
-    pad = 0.002
+    pad = 0.0008
     return (min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad)
+
+
+def _achieved(plan: dict[str, Any]) -> str:
+    """One line for the header: stops served (how many late), unserved (how many required),
+    kilometres, and what joint patrolling gained over by_district when compared."""
+    served = [stop for route in plan["routes"] for stop in route["stops"]]
+    late = sum(1 for stop in served if stop["late"])
+    required = sum(1 for stop in plan["unserved"] if stop.get("required"))
+    parts = [
+        f"{len(served)} stops served ({late} late)",
+        f"{len(plan['unserved'])} unserved ({required} required)",
+        f"{plan['total_length_m'] / 1000:,.1f} km walked",
+    ]
+    comparison = plan.get("comparison")
+    if comparison:
+        saved = comparison["saved_m"]
+        parts.append(
+            f"joint vs by_district: {abs(saved):,.0f} m {'shorter' if saved >= 0 else 'longer'}"
+            f" ({abs(comparison['saved_pct']):g} %), {comparison['stops_gained']:+d} stops"
+        )
+    return html.escape(" · ".join(parts))
 
 
 def build_patrol_map(
@@ -190,8 +249,11 @@ def build_patrol_map(
     title = f"巡查 Patrol plan {plan['id']} · {plan['mode']}"
     if plan.get("name"):
         title += f" · {html.escape(plan['name'])}"
+    title += (
+        f'<div class="gp-achieved" style="font-weight:400;font-size:13px">{_achieved(plan)}</div>'
+    )
     fmap = base_map(
-        bounds=_bounds([plan] + ([alternative] if alternative else [])),
+        bounds=_bounds([plan]),
         tile_url=tile_url,
         attribution=attribution,
         title=title,
@@ -232,16 +294,9 @@ def build_patrol_map(
         LegendItem("unserved stop", fill="#ffffff", border=PROBLEM_COLOUR, dashed=True, round=True),
         LegendItem("区界 district border", border="#111111"),
     ]
-    comparison = plan.get("comparison")
-    note = (
-        f"{plan['served']} served, {len(plan['unserved'])} unserved, "
-        f"{plan['total_length_m'] / 1000:,.2f} km"
-    )
-    if comparison:
-        note += (
-            f" · joint saves {comparison['saved_m']:,.0f} m ({comparison['saved_pct']:g} %) "
-            f"and {comparison['stops_gained']:+d} stops vs by_district (toggle the layers)"
-        )
+    note = "the header says what the plan achieved"
+    if plan.get("comparison"):
+        note += "; toggle the layers to see the compared mode's routes"
     add_legend(fmap, title="图例 Legend", items=items, note=note)
     return fmap
 

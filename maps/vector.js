@@ -40,7 +40,7 @@
   };
   var css = document.createElement("style");
   css.textContent =
-    ".gp-label{font:600 10px sans-serif;fill:#123;stroke:#fff;stroke-width:3px;" +
+    ".gp-label{font-size:11px;font-weight:600;fill:#123;stroke:#fff;stroke-width:3px;" +
     "paint-order:stroke;text-anchor:middle;dominant-baseline:middle;pointer-events:none}";
   document.head.appendChild(css);
 
@@ -114,6 +114,11 @@
         count(spec.layer, "labels");
         var text = String(props[spec.label.field] || "");
         if (spec.label.last) { text = text.slice(-spec.label.last); }
+        // Closer in, a second field too (a grid's full code beside its name).
+        var detail = spec.label.detail;
+        if (detail && zoom >= detail.minZoom && props[detail.field]) {
+          text = text ? text + " " + props[detail.field] : String(props[detail.field]);
+        }
         return { label: text, radius: 0, stroke: false, fill: false, interactive: false };
       };
     }

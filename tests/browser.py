@@ -86,6 +86,7 @@ def load_page(
     wait_until: Literal["load", "networkidle"] = "load",
     actions: Callable[[Page], Any] | None = None,
     cookies: Sequence[SetCookieParam] = (),
+    viewport: tuple[int, int] = (1280, 860),
     wait_for: str | None = None,
 ) -> PageReport:
     """Open ``url`` (http://127.0.0.1… or file://…) offline; report errors and layer counts.
@@ -101,7 +102,8 @@ def load_page(
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 860})
+            width, height = viewport
+            context = browser.new_context(viewport={"width": width, "height": height})
             context.add_cookies(list(cookies))
             page = context.new_page()
             page.on("pageerror", lambda exc: report.errors.append(f"pageerror: {exc}"))

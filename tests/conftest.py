@@ -12,6 +12,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict
 
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 from cli.cluster import EmbeddedCluster
-from gis.city import load_city
+from gis.city import history_shift, load_city
 from gis.core.db import make_engine, migrate
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
@@ -40,6 +41,23 @@ class Thresholds(TypedDict):
 
 # The topology thresholds a server uses when not configured otherwise.
 THRESHOLDS = Thresholds(sliver_area_m2=DEFAULTS.sliver_area_m2, split_share=DEFAULTS.split_share)
+
+# When the test session loads the demo city: its report history is moved to end then
+# (``gis.city.history_shift``), so its open queue is current; ``demo_time`` maps a time of the
+# history as written in data/demo/reports.csv to the time stored in the test databases.
+DEMO_LOADED_AT = datetime.now(UTC).replace(second=0, microsecond=0)
+DEMO_SHIFT = history_shift(now=DEMO_LOADED_AT)
+
+
+def demo_time(written: str) -> datetime:
+    """``written`` (ISO 8601 with offset, as in the demo's reports.csv) as the tests store it."""
+    return datetime.fromisoformat(written) + DEMO_SHIFT
+
+
+def demo_iso(written: str) -> str:
+    """``demo_time`` as ISO 8601 text."""
+    return demo_time(written).isoformat()
+
 
 EMPTY_TEMPLATE = "gp_test_empty"
 DEMO_TEMPLATE = "gp_test_demo"
@@ -99,7 +117,7 @@ def templates(pg_server: TestServer) -> Iterator[dict[str, str]]:
     migrate(engine)
     engine.dispose()
     engine = make_engine(pg_server.create_database(demo, template=empty))
-    load_city(engine, categories=CATEGORIES)
+    load_city(engine, categories=CATEGORIES, now=DEMO_LOADED_AT)
     engine.dispose()
     engine = make_engine(pg_server.create_database(city, template=demo))
     with engine.begin() as conn:

@@ -57,6 +57,10 @@ class KpiUnit(BaseModel):
     on_time_closure_rate: float | None
     median_close_minutes: float | None
     escalated_share: float | None
+    overdue: int = Field(
+        description="open reports of the window past the deadline running now, as in "
+        "GET /reports?overdue=true"
+    )
 
 
 class Kpis(BaseModel):

@@ -3,8 +3,8 @@ per kind; ``gis.patrols.kinds.STOP_KINDS`` says which request option calls it, i
 and time on site).
 
 - open reports (``OPEN_STATUSES``): required, due by their arrival deadline until someone is on
-  site, then by their resolution deadline (the stored due time, or the category's minutes after
-  the report for imported history that has none);
+  site, then by their resolution deadline (``gis.reports.deadlines``, the rule of the report
+  queue and the KPIs);
 - Gi* hot grids (``find_hotspots(unit="grid")``) at the chosen confidence (after FDR, or on the
   raw permutation p when asked): optional, valued by their z-score, visited at a point on a
   street inside the grid for ``dwell_minutes``;
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
@@ -36,6 +36,7 @@ from gis.core.vocabulary import OPEN_STATUSES
 from gis.households.cadence import DAYS_OVERDUE_SQL, DUE_WITHIN_SQL, status_sql
 from gis.patrols.request import CareVisitsIn, HotGridsIn, PlanRequest, PointStopIn, StaleGridsIn
 from gis.reports.categories import Category
+from gis.reports.deadlines import due_sql
 from gis.territory.importing import FACILITY_KINDS
 
 CONFIDENCE_BIN = {90: 1, 95: 2, 99: 3}
@@ -110,30 +111,13 @@ def _scope_params(scope: Scope) -> dict[str, list[str] | None]:
     return {"districts": scope.districts, "communities": scope.communities}
 
 
-def _deadline(
-    *,
-    category: Category | None,
-    reported_at: datetime,
-    arrived_at: datetime | None,
-    due_arrival_at: datetime | None,
-    due_resolution_at: datetime | None,
-) -> datetime | None:
-    if arrived_at is None:
-        if due_arrival_at is not None:
-            return due_arrival_at
-        return reported_at + timedelta(minutes=category.arrival_minutes) if category else None
-    if due_resolution_at is not None:
-        return due_resolution_at
-    return reported_at + timedelta(minutes=category.resolution_minutes) if category else None
-
-
 def open_report_stops(ctx: GatherContext, chosen: bool, dwell_minutes: float) -> list[Stop]:
-    """Open reports in scope: required stops with their deadline."""
+    """Open reports in scope: required stops due by the deadline running now (``due_sql``)."""
     rows = ctx.conn.execute(
         text(
             f"""
-            SELECT r.id, r.category, r.reported_at, r.arrived_at, r.due_arrival_at,
-                   r.due_resolution_at, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat, r.status
+            SELECT r.id, r.category, {due_sql("r")} AS due_at, ST_X(r.geom) AS lon,
+                   ST_Y(r.geom) AS lat, r.status
             FROM reports r
             WHERE r.status = ANY(CAST(:open AS text[])) AND {_IN_SCOPE.format(point="r.geom")}
             ORDER BY r.id
@@ -151,13 +135,7 @@ def open_report_stops(ctx: GatherContext, chosen: bool, dwell_minutes: float) ->
             required=True,
             value=1.0,
             service_minutes=dwell_minutes,
-            due_at=_deadline(
-                category=ctx.categories.get(r.category),
-                reported_at=r.reported_at,
-                arrived_at=r.arrived_at,
-                due_arrival_at=r.due_arrival_at,
-                due_resolution_at=r.due_resolution_at,
-            ),
+            due_at=r.due_at,
             report_id=int(r.id),
         )
         for r in rows

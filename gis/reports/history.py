@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import geopandas as gpd
@@ -54,6 +55,8 @@ _STAGE_COLUMNS = (
     "category",
     "status",
     "reported_at",
+    "arrived_at",
+    "resolved_at",
     "closed_at",
     "description",
     "lon",
@@ -120,9 +123,17 @@ def _row_label(source: str) -> Callable[[int], str]:
 
 
 def validate_reports(
-    frame: gpd.GeoDataFrame, *, source: str, categories: dict[str, Category]
+    frame: gpd.GeoDataFrame,
+    *,
+    source: str,
+    categories: dict[str, Category],
+    shift: timedelta = timedelta(0),
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Check every row; return the frame and a clean table for staging, or reject the file."""
+    """Check every row; return the frame and a clean table for staging, or reject the file.
+
+    ``shift`` moves every time of the staged rows (the demo's history is moved to the present
+    when it is loaded); content ids are made from the times as written.
+    """
     if len(frame) == 0:
         raise ImportRejected(f"{source}: the file holds no reports")
     frame = frame.reset_index(drop=True)
@@ -167,13 +178,18 @@ def validate_reports(
             lambda v: f"reported_at {v!r} is not an ISO 8601 time" if v else "missing reported_at"
         ),
     )
-    closed_raw = texts("closed_at")
-    closed = _parse_times(closed_raw)
-    note(
-        (closed.isna() & closed_raw.ne("")).to_numpy(),
-        closed_raw.map(lambda v: f"closed_at {v!r} is not an ISO 8601 time"),
-    )
-    note((closed < reported).fillna(False).to_numpy(dtype=bool), "closed_at before reported_at")
+    later: dict[str, pd.Series] = {}
+    for column in ("arrived_at", "resolved_at", "closed_at"):  # optional, in lifecycle order
+        raw = texts(column)
+        times = _parse_times(raw)
+        note(
+            (times.isna() & raw.ne("")).to_numpy(),
+            raw.map(lambda v, c=column: f"{c} {v!r} is not an ISO 8601 time"),
+        )
+        note((times < reported).fillna(False).to_numpy(dtype=bool), f"{column} before reported_at")
+        later[column] = times
+    arrived, resolved, closed = later["arrived_at"], later["resolved_at"], later["closed_at"]
+    note((resolved < arrived).fillna(False).to_numpy(dtype=bool), "resolved_at before arrived_at")
 
     status = texts("status")
     # History may arrive in any status; without one, a closing time means it was closed.
@@ -189,8 +205,10 @@ def validate_reports(
 
     clean["status"] = status
     # pandas writes these as "2025-01-01 00:35:00+00:00", which PostgreSQL reads as timestamptz.
-    clean["reported_at"] = reported
-    clean["closed_at"] = closed
+    clean["reported_at"] = reported + shift
+    clean["arrived_at"] = arrived + shift
+    clean["resolved_at"] = resolved + shift
+    clean["closed_at"] = closed + shift
     clean["description"] = texts("description")
     lon = shapely.get_x(frame.geometry.values)
     lat = shapely.get_y(frame.geometry.values)
@@ -198,7 +216,8 @@ def validate_reports(
     external = texts("external_id")
     missing_id = external.eq("").to_numpy()
     if missing_id.any():  # hashing a million rows costs seconds: only when ids are missing
-        content = np.asarray(_content_ids(clean, lon, lat), dtype=object)
+        as_written = clean.assign(reported_at=reported)
+        content = np.asarray(_content_ids(as_written, lon, lat), dtype=object)
         external = pd.Series(np.where(missing_id, content, external), index=frame.index)
     clean["external_id"] = external
     duplicated = clean["external_id"].duplicated(keep=False).to_numpy()
@@ -213,7 +232,8 @@ def validate_reports(
 _STAGE = """
 CREATE TEMP TABLE report_stage (
     idx integer, external_id text, category text, status text, reported_at timestamptz,
-    closed_at timestamptz, description text, lon double precision, lat double precision
+    arrived_at timestamptz, resolved_at timestamptz, closed_at timestamptz, description text,
+    lon double precision, lat double precision
 ) ON COMMIT DROP
 """
 _POINTS = """
@@ -273,15 +293,20 @@ GROUP BY c.idx
 _UPSERT = f"""
 WITH written AS (
     INSERT INTO reports (
-        external_id, category, description, status, reported_at, closed_at, located,
+        external_id, category, description, status, reported_at, arrived_at, resolved_at,
+        closed_at, due_arrival_at, due_resolution_at, located,
         district_code, subdistrict_code, community_code, grid_code, building_id, geom
     )
     SELECT p.external_id, p.category, coalesce(p.description, ''), p.status, p.reported_at,
-           p.closed_at,
+           p.arrived_at, p.resolved_at, p.closed_at,
+           p.reported_at + make_interval(mins => d.arrival_minutes),
+           p.reported_at + make_interval(mins => d.resolution_minutes),
            (rd.code IS NOT NULL OR g.code IS NOT NULL OR rc.code IS NOT NULL),
            rd.code, left(coalesce(g.community_code, rc.code), {CODE_DIGITS[Level.SUBDISTRICT]}),
            coalesce(g.community_code, rc.code), g.code, rb.building_id, p.geom
     FROM report_points p
+    JOIN unnest(CAST(:codes AS text[]), CAST(:arrival AS int[]), CAST(:resolution AS int[]))
+        AS d(code, arrival_minutes, resolution_minutes) ON d.code = p.category
     LEFT JOIN report_grid rg ON rg.idx = p.idx
     LEFT JOIN grids g ON g.code = rg.code
     LEFT JOIN report_community rc ON rc.idx = p.idx
@@ -290,12 +315,16 @@ WITH written AS (
     ON CONFLICT (external_id) DO UPDATE SET
         category = EXCLUDED.category, description = EXCLUDED.description,
         status = EXCLUDED.status, reported_at = EXCLUDED.reported_at,
-        closed_at = EXCLUDED.closed_at
+        arrived_at = EXCLUDED.arrived_at, resolved_at = EXCLUDED.resolved_at,
+        closed_at = EXCLUDED.closed_at, due_arrival_at = EXCLUDED.due_arrival_at,
+        due_resolution_at = EXCLUDED.due_resolution_at
     WHERE (reports.category, reports.description, reports.status, reports.reported_at,
-           reports.closed_at)
+           reports.arrived_at, reports.resolved_at, reports.closed_at, reports.due_arrival_at,
+           reports.due_resolution_at)
           IS DISTINCT FROM
           (EXCLUDED.category, EXCLUDED.description, EXCLUDED.status, EXCLUDED.reported_at,
-           EXCLUDED.closed_at)
+           EXCLUDED.arrived_at, EXCLUDED.resolved_at, EXCLUDED.closed_at,
+           EXCLUDED.due_arrival_at, EXCLUDED.due_resolution_at)
     RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
@@ -327,11 +356,16 @@ def import_reports(
     *,
     categories: dict[str, Category],
     source: str = "data",
+    shift: timedelta = timedelta(0),
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Validate, stage, locate and upsert report history in the caller's transaction."""
+    """Validate, stage, locate and upsert report history in the caller's transaction.
+
+    Every report gets its deadlines from its category, like one taken in through the API;
+    ``shift`` moves all of its times (see ``validate_reports``).
+    """
     frame = to_wgs84(frame, source) if len(frame) else frame
-    checked, clean = validate_reports(frame, source=source, categories=categories)
+    checked, clean = validate_reports(frame, source=source, categories=categories, shift=shift)
     for table in ("report_stage", "report_points", "report_grid", "report_district"):
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     for table in ("report_community", "report_building"):
@@ -341,7 +375,13 @@ def import_reports(
     locate_staged_reports(conn, progress=progress)
     if progress:
         progress("upsert", 0, 1)
-    inserted, updated = conn.execute(text(_UPSERT)).one()
+    # Deadlines as for a report taken in today: the category's minutes after the report.
+    deadlines = {
+        "codes": list(categories),
+        "arrival": [c.arrival_minutes for c in categories.values()],
+        "resolution": [c.resolution_minutes for c in categories.values()],
+    }
+    inserted, updated = conn.execute(text(_UPSERT), deadlines).one()
     if progress:
         progress("upsert", 1, 1)
     return ImportResult(
@@ -358,6 +398,7 @@ def import_report_file(
     path: Path,
     *,
     categories: dict[str, Category],
+    shift: timedelta = timedelta(0),
     progress: Progress | None = None,
 ) -> ImportResult:
     """Import a report-history file (CSV with lon/lat, GeoJSON, GeoPackage), all-or-nothing."""
@@ -366,4 +407,6 @@ def import_report_file(
     frame = read_report_file(path)
     if progress:
         progress("read", 1, 1)
-    return import_reports(conn, frame, categories=categories, source=str(path), progress=progress)
+    return import_reports(
+        conn, frame, categories=categories, source=str(path), shift=shift, progress=progress
+    )

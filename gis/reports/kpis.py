@@ -17,12 +17,18 @@ from gis.core.vocabulary import (
     code_column,
     sql_list,
 )
+from gis.reports.deadlines import overdue_sql, stage_overdue_sql
 
 # Reports that turned out to be no work: neither on time nor late.
 _NO_WORK_SQL = sql_list((ReportStatus.REJECTED, ReportStatus.DUPLICATE))
 
 # Rates count only reports whose deadline has passed or that met it: a report still within its
-# deadline is neither on time nor late yet. Rejected and duplicate reports are not work done.
+# deadline is neither on time nor late yet. Rejected and duplicate reports are not work done;
+# a closed report of imported history without the time of that step is not counted either.
+# Late and overdue are the report queue's rule (gis.reports.deadlines), at ``as_of``.
+_LATE_ARRIVAL = stage_overdue_sql("arrival", alias="w", now="w.at")
+_LATE_RESOLUTION = stage_overdue_sql("resolution", alias="w", now="w.at")
+_OVERDUE = overdue_sql(alias="w", now="w.at")
 _KPIS = f"""
 WITH w AS (
     SELECT r.{{column}} AS unit, r.*, COALESCE(CAST(:as_of AS timestamptz), now()) AS at
@@ -41,11 +47,12 @@ agg AS (
         count(*) AS total,
         count(*) FILTER (WHERE arrived_at <= due_arrival_at) AS arrived_on_time,
         count(*) FILTER (WHERE status NOT IN ({_NO_WORK_SQL})
-                          AND (arrived_at IS NOT NULL OR at > due_arrival_at)) AS arrival_due,
+                          AND (arrived_at IS NOT NULL OR {_LATE_ARRIVAL})) AS arrival_due,
         count(*) FILTER (WHERE resolved_at <= due_resolution_at) AS resolved_on_time,
         count(*) FILTER (WHERE status NOT IN ({_NO_WORK_SQL})
-                          AND (resolved_at IS NOT NULL OR at > due_resolution_at))
+                          AND (resolved_at IS NOT NULL OR {_LATE_RESOLUTION}))
             AS resolution_due,
+        count(*) FILTER (WHERE {_OVERDUE}) AS overdue,
         percentile_cont(0.5) WITHIN GROUP (
             ORDER BY extract(epoch FROM closed_at - reported_at) / 60.0
         ) FILTER (WHERE status = '{ReportStatus.CLOSED}') AS median_close_minutes,
@@ -71,8 +78,9 @@ def compute_kpis(
     until: datetime | None = None,
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    """Counts by status, on-time arrival and resolution rates (0-1), median minutes to close and
-    the share escalated, per unit of ``level``; unlocated reports form a unit of their own."""
+    """Counts by status, on-time arrival and resolution rates (0-1), median minutes to close,
+    the share escalated and the open reports overdue now (``as_of``), per unit of ``level``;
+    unlocated reports form a unit of their own."""
     if level not in set(Level):
         raise InvalidInput(f"level: expected one of {', '.join(Level)}, got {level!r}")
     check_window(since, until)
@@ -96,6 +104,7 @@ def compute_kpis(
                     else None
                 ),
                 "escalated_share": _rate(row.escalated, row.total),
+                "overdue": row.overdue,
             }
         )
     return {

@@ -16,6 +16,7 @@ from gis.core.errors import InvalidInput, NotFound
 from gis.core.timewindow import check_window
 from gis.core.vocabulary import OPEN_STATUSES, STATUSES, sql_list
 from gis.reports.actions import allowed_actions
+from gis.reports.deadlines import overdue_sql, stage_overdue_sql
 from gis.territory.layers import DEFAULT_PAGE_SIZE, BBox, bbox_filter
 
 _OPEN_SQL = sql_list(OPEN_STATUSES)
@@ -26,8 +27,7 @@ def _now_sql() -> str:
 
 
 def _overdue_sql(kind: str) -> str:
-    done = "arrived_at" if kind == "arrival" else "resolved_at"
-    return f"(r.status IN ({_OPEN_SQL}) AND r.{done} IS NULL AND {_now_sql()} > r.due_{kind}_at)"
+    return stage_overdue_sql(kind, now=_now_sql())
 
 
 _REPORT_SELECT = f"""
@@ -173,8 +173,8 @@ def _filter_where(f: ReportFilter) -> tuple[str, dict[str, Any]]:
         clauses.append("r.located = :located")
         params["located"] = f.located
     if f.overdue is not None:
-        either = f"({_overdue_sql('arrival')} OR {_overdue_sql('resolution')})"
-        clauses.append(either if f.overdue else f"NOT {either}")
+        late = overdue_sql(now=_now_sql())
+        clauses.append(late if f.overdue else f"NOT {late}")
     if f.bbox is not None:
         condition, bbox_params = bbox_filter(f.bbox, column="r.geom")
         clauses.append(condition)

@@ -26,9 +26,11 @@ FORM = {
 }
 
 
+# The demo city with an empty queue: its history is current, so Open311's default window (the
+# last 90 days) would list it; these tests read the requests they post.
 @pytest.fixture
-def client(demo_engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(demo_engine), engine=demo_engine)) as c:
+def client(city_engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_for(city_engine), engine=city_engine)) as c:
         yield c
 
 
@@ -47,7 +49,7 @@ def test_services_list_the_categories(client: TestClient) -> None:
     assert missing.json() == [{"code": 404, "description": "service_code: no service 'unicorns'"}]
 
 
-def test_post_then_get_without_contact(client: TestClient, demo_engine: Engine) -> None:
+def test_post_then_get_without_contact(client: TestClient, city_engine: Engine) -> None:
     created = client.post("/open311/v2/requests.json", data=FORM)
     assert created.status_code == 201
     [receipt] = created.json()
@@ -62,7 +64,7 @@ def test_post_then_get_without_contact(client: TestClient, demo_engine: Engine) 
         assert secret not in listed
         assert secret not in client.get(f"/open311/v2/requests/{rid}.json").text
     # The dispatcher's own API still has the contact, for a signed-in dispatcher.
-    admin = account_headers(demo_engine, "root", "admin")
+    admin = account_headers(city_engine, "root", "admin")
     assert "reporter" not in client.get(f"/reports/{rid}").json()
     assert client.get(f"/reports/{rid}", headers=admin).json()["reporter"]["name"] == "Zhang San"
     rejected = client.post(
@@ -111,11 +113,11 @@ def test_unknown_request_and_bad_filter(client: TestClient) -> None:
     assert "detail" in client.get("/reports/424242").json()
 
 
-def test_every_error_on_open311_paths_is_the_standard_list(demo_engine: Engine) -> None:
+def test_every_error_on_open311_paths_is_the_standard_list(city_engine: Engine) -> None:
     """Errors raised before any handler runs — the body limit, the text guard, a bad token,
     an unknown route or method, a parameter given twice, a body FastAPI cannot parse — are
     GeoReport v2 lists on Open311 paths, and keep ``{"detail"}`` elsewhere."""
-    settings = settings_for(demo_engine, max_body_bytes=2048)
+    settings = settings_for(city_engine, max_body_bytes=2048)
     cases = [
         ("POST", "/open311/v2/requests.json", {"data": FORM | {"description": "x" * 4000}}, 413),
         ("GET", "/open311/v2/requests.json?service_code=a%00b", {}, 400),
@@ -130,7 +132,7 @@ def test_every_error_on_open311_paths_is_the_standard_list(demo_engine: Engine) 
             400,
         ),
     ]
-    with TestClient(create_app(settings, engine=demo_engine)) as client:
+    with TestClient(create_app(settings, engine=city_engine)) as client:
         for method, url, kwargs, status in cases:
             response = client.request(method, url, **kwargs)  # type: ignore[arg-type]
             assert response.status_code == status, (url, response.text)
@@ -176,10 +178,13 @@ FIELD_TYPES: dict[str, tuple[Callable[[object], bool], bool]] = {
 def service_requests(
     pg_server: conftest.TestServer, templates: dict[str, str]
 ) -> Iterator[list[dict[str, object]]]:
-    """Demo requests of a month (history: no deadlines) and one posted now (with them)."""
+    """Demo requests of a month of history and one posted now (all with deadlines)."""
     for engine in conftest.fresh_database(pg_server, templates["demo"]):
         with TestClient(create_app(settings_for(engine), engine=engine)) as c:
-            window = {"start_date": "2025-06-01", "end_date": "2025-07-01"}
+            window = {
+                "start_date": conftest.demo_iso("2025-06-01T00:00:00+08:00"),
+                "end_date": conftest.demo_iso("2025-07-01T00:00:00+08:00"),
+            }
             found: list[dict[str, object]] = c.get(
                 "/open311/v2/requests.json", params=window
             ).json()

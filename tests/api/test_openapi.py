@@ -17,7 +17,7 @@ from api.main import ROUTE_MODULES, create_app
 from api.schemas.open311 import ServiceRequest
 from api.schemas.reports import ReportProperties, ReportPublic
 from tests.accounts import account_headers
-from tests.conftest import settings_for
+from tests.conftest import demo_iso, settings_for
 
 # Words no public field may contain (the reporter's name, phone or photo).
 PERSONAL = ("reporter", "phone", "photo", "media_url", "contact", "head_name")
@@ -204,7 +204,7 @@ def test_every_json_get_validates_against_its_model(
             url = _sample_path(client, route.path, report_id, plan_id)
             params: dict[str, Any] = dict(QUERY.get(route.path, {}))
             if route.path == "/open311/v2/requests.json":
-                params["start_date"] = "2025-01-01"  # the demo history is from 2025
+                params["start_date"] = demo_iso("2025-01-01T00:00:00+08:00")  # its first day
             # The privileged view (an admin of the whole city), then the anonymous one where
             # the policy lets anonymous callers read it at all.
             for headers in (admin, {}):

@@ -11,9 +11,13 @@ from sqlalchemy import Engine, text
 
 from api.main import create_app
 from gis.core.settings import Settings
-from tests.conftest import settings_for
+from tests.conftest import demo_iso, demo_time, settings_for
 
-MIXED = {"since": "2025-01-01T00:00:00", "until": "2025-02-01T00:00:00Z"}
+# A month of the demo's history (as loaded: moved to the present), one end without an offset.
+MIXED = {
+    "since": demo_time("2025-01-01T00:00:00+08:00").replace(tzinfo=None).isoformat(),
+    "until": demo_iso("2025-02-01T00:00:00+00:00"),
+}
 BACKWARDS = {"since": "2025-02-01T00:00:00", "until": "2025-01-01T00:00:00+08:00"}
 # (path, extra parameters, name of the window's ends)
 WINDOWED = [
@@ -77,7 +81,11 @@ def _count_in_db(engine: Engine, since: str, until: str) -> int:
 def test_a_naive_time_is_read_in_the_configured_zone(
     shared_demo_engine: Engine, zone: str, offset: str
 ) -> None:
-    since, until = "2025-03-10T00:00:00", "2025-03-11T00:00:00"
+    # A day of the demo's history, written without an offset.
+    since, until = (
+        demo_time(f"{day}T00:00:00+00:00").replace(tzinfo=None).isoformat()
+        for day in ("2025-03-10", "2025-03-11")
+    )
     expected = _count_in_db(shared_demo_engine, since + offset, until + offset)
     # The two zones must disagree for this test to tell them apart.
     assert _count_in_db(shared_demo_engine, since + "+08:00", until + "+08:00") != (

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from gis.core.settings import get_settings
+from tests.conftest import demo_iso
 
 runner = CliRunner()
 
@@ -36,7 +37,8 @@ def test_hotspots_json_and_table(
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert len(body["features"]) == 68 and body["analysis"]["categories"] == ["parking"]
-    table = runner.invoke(app, ["hotspots", "--since", "2025-01-01", "--until", "2025-07-01"])
+    window = [demo_iso("2025-01-01T00:00:00+08:00"), demo_iso("2025-07-01T00:00:00+08:00")]
+    table = runner.invoke(app, ["hotspots", "--since", window[0], "--until", window[1]])
     assert table.exit_code == 0, table.output
     assert "hot spot, 99 % confidence" in table.output
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -13,7 +15,7 @@ from sqlalchemy import Engine, text
 from data import DEMO_DIR
 from data.generate import generate_city
 from gis.city import demo_manifest, load_city
-from tests.conftest import CATEGORIES, count_features
+from tests.conftest import CATEGORIES, DEMO_LOADED_AT, count_features, demo_time
 
 
 def test_demo_counts_match_the_generator_manifest(shared_demo_engine: Engine) -> None:
@@ -60,10 +62,21 @@ def test_committed_demo_is_what_the_generator_makes() -> None:
 
 
 def test_reloading_the_demo_duplicates_nothing(demo_engine: Engine) -> None:
-    results = load_city(demo_engine, categories=CATEGORIES)
+    results = load_city(demo_engine, categories=CATEGORIES, now=DEMO_LOADED_AT)
     assert all(r.inserted == 0 and r.updated == 0 for r in results)
+    # A day later the history moves a day on: every report is updated, none is added.
+    later = load_city(demo_engine, categories=CATEGORIES, now=DEMO_LOADED_AT + timedelta(days=1))
+    reports = demo_manifest()["report_history"]["reports"]
+    assert [(r.layer, r.inserted, r.updated) for r in later if r.updated] == [
+        ("reports", 0, reports)
+    ]
     with demo_engine.connect() as conn:
         assert count_features(conn) == demo_manifest()["counts"]
+        assert conn.execute(text("SELECT count(*) FROM reports")).scalar_one() == reports
+        newest = conn.execute(text("SELECT max(reported_at) FROM reports")).scalar_one()
+    assert newest == demo_time(pd.read_csv(DEMO_DIR / "reports.csv")["reported_at"].max()) + (
+        timedelta(days=1)
+    )
 
 
 def test_roads_form_one_connected_network() -> None:

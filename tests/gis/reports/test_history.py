@@ -155,6 +155,42 @@ def test_a_bad_row_rejects_the_whole_file(city: Engine, tmp_path: Path) -> None:
         assert conn.execute(text("SELECT count(*) FROM reports")).scalar_one() == 0
 
 
+def test_steps_of_a_report_are_checked_and_kept_with_its_deadlines(
+    city: Engine, tmp_path: Path
+) -> None:
+    history = _history(city, 12)
+    reported = pd.to_datetime(history["reported_at"])
+    history["arrived_at"] = (reported + pd.Timedelta(minutes=7)).map(pd.Timestamp.isoformat)
+    history["resolved_at"] = (reported + pd.Timedelta(minutes=50)).map(pd.Timestamp.isoformat)
+    bad = history.copy()
+    bad.loc[1, "arrived_at"] = (reported[1] - pd.Timedelta(minutes=1)).isoformat()
+    bad.loc[2, "resolved_at"] = (reported[2] + pd.Timedelta(minutes=3)).isoformat()
+    bad.loc[3, "arrived_at"] = "soon"
+    path = tmp_path / "history.csv"
+    bad.to_csv(path, index=False)
+    with city.begin() as conn, pytest.raises(ImportRejected) as caught:
+        import_report_file(conn, path, categories=CATEGORIES)
+    detail = caught.value.detail
+    assert "row 2 (line 3): arrived_at before reported_at" in detail
+    assert "row 3 (line 4): resolved_at before arrived_at" in detail
+    assert "row 4 (line 5): arrived_at 'soon' is not an ISO 8601 time" in detail
+    history.to_csv(path, index=False)
+    with city.begin() as conn:
+        import_report_file(conn, path, categories=CATEGORIES)
+        rows = conn.execute(
+            text(
+                "SELECT category, reported_at, arrived_at, resolved_at, due_arrival_at, "
+                "due_resolution_at FROM reports ORDER BY reported_at"
+            )
+        ).all()
+    assert len(rows) == 12
+    for category, at, arrived, resolved, due_arrival, due_resolution in rows:
+        minutes = CATEGORIES[category]
+        assert arrived - at == pd.Timedelta(minutes=7) and resolved - at == pd.Timedelta(minutes=50)
+        assert due_arrival - at == pd.Timedelta(minutes=minutes.arrival_minutes)
+        assert due_resolution - at == pd.Timedelta(minutes=minutes.resolution_minutes)
+
+
 def test_a_csv_without_coordinates_is_refused(city: Engine, tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     path.write_text("category,reported_at\nsanitation,2025-01-01T00:00:00Z\n")
