@@ -18,6 +18,7 @@ from sqlalchemy import Connection, text
 from gis.analysis.hotspots import cached_hotspots, report_heat_points
 from gis.core.settings import Settings
 from gis.core.timewindow import TimeWindow
+from gis.core.versions import VersionedCache
 from gis.households.listing import overdue_buildings_geojson
 from gis.patrols.coverage import CoverageSource, coverage_by_grid
 from gis.patrols.storage import get_plan
@@ -35,7 +36,6 @@ from gis.territory.map_data import (
     map_bounds,
 )
 from gis.territory.topology import VALIDATION_SOURCES, validate_topology
-from gis.tiles.versions import VersionedCache
 from maps.care import CARE_VISITS_PATH, add_care_visit_layer, care_visit_features
 from maps.coverage import build_coverage_map
 from maps.grids import build_grid_map, problem_features

@@ -46,9 +46,9 @@ from gis.core.crs import Bounds, city_window, utm_epsg
 from gis.core.db import make_engine
 from gis.core.errors import InvalidInput, NotEnoughData
 from gis.core.timewindow import check_window
+from gis.core.versions import VersionedCache
 from gis.core.vocabulary import EXCLUDED_FROM_ANALYSES, sql_list
 from gis.reports.categories import Category, validate_categories
-from gis.tiles.versions import VersionedCache
 
 UNITS: tuple[str, ...] = ("grid", "hex")
 # Hexagons by default: a city has far fewer grids than 200 m cells, and with a few dozen

@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidParameter, NotFound
+from gis.core.versions import VersionedCache
 from gis.ogc.params import TimeWindow
 from gis.territory.layers import BBox, bbox_filter
 from gis.tiles.extent import layer_extent
 from gis.tiles.registry import PUBLISHED, PublishedLayer, get_published
-from gis.tiles.versions import VersionedCache
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"

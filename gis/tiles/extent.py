@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
+from gis.core.versions import VersionedCache
 from gis.tiles.registry import PublishedLayer
-from gis.tiles.versions import VersionedCache
 
 BBox = tuple[float, float, float, float]
 

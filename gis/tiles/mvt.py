@@ -19,9 +19,10 @@ from sqlalchemy import Connection, TextClause, text
 
 from gis.core.db import AsyncPool, fetch_row, pyformat
 from gis.core.errors import InvalidParameter
+from gis.core.versions import ETAG_SQL
 from gis.tiles.extent import layer_extent
 from gis.tiles.registry import PublishedLayer
-from gis.tiles.versions import ETAG_SQL, etag_params, known_etags
+from gis.tiles.versions import etag_params, known_etags
 
 MAX_ZOOM = 22
 EXTENT = 4096
