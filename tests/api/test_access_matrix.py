@@ -51,11 +51,13 @@ from tests.endpoints import (
 )
 
 TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
+# The dispatch desk's action form: gated by ``report.dispatch``, it accepts a fresh report.
+DESK_ACTION = ("POST", "/app/dispatch/reports/{report_id}")
 # A track is stored once per content (the same upload again answers 200): each role's call
 # starts from a plan without tracks, so an allowed upload stores anew (201).
 TRACK = ("POST", "/patrols/{plan_id}/track")
 # Lists an in-scope grant may read out of scope too: they hold only what the scope reaches.
-SCOPED_LISTS = {("GET", "/patrols")}
+SCOPED_LISTS = {("GET", "/patrols"), ("GET", "/app/dispatch/queue")}
 # FastAPI's own pages and the static map assets: not API operations, public by nature.
 NOT_OPERATIONS = {"/openapi.json", "/docs", "/redoc", REDOC_JS_PATH}
 STATUS = {"unauthorized": 401, "forbidden": 403}
@@ -284,6 +286,8 @@ def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> N
             assert permission == TRANSITION_REPORT
             if expected == "allow":
                 expected = expected_outcome(role, "report.accept", in_scope=in_scope)
+            extra["report_id"] = world.new_report()
+        if key == DESK_ACTION:
             extra["report_id"] = world.new_report()
         if key == TRACK:
             world.forget_tracks()
