@@ -58,7 +58,7 @@ def dispatch_queue(
             f"SELECT q.*, q.next_due AS next_due_at FROM ("
             f"{_REPORT_SELECT.replace('SELECT ', f'SELECT {_NEXT_DUE} AS next_due, ', 1)}"
             f" WHERE {where}) q"
-            " ORDER BY (q.arrival_overdue OR q.resolution_overdue) DESC,"
+            " ORDER BY COALESCE(q.arrival_overdue OR q.resolution_overdue, false) DESC,"
             " q.next_due ASC NULLS LAST, q.id LIMIT :limit OFFSET :offset"
         ),
         params | {"limit": limit, "offset": offset},

@@ -65,6 +65,14 @@ def desk(pg_server: object, templates: dict[str, str]) -> Iterator[Desk]:
             reports = [first["id"], _report(client)["id"], _report(client)["id"]]
             outside = _report(client, lon=lon, lat=lat)["id"]
             with engine.begin() as conn:
+                # The second has no deadline (as imported history may): it comes last.
+                conn.execute(
+                    text(
+                        "UPDATE reports SET due_arrival_at = NULL, due_resolution_at = NULL "
+                        "WHERE id = :id"
+                    ),
+                    {"id": reports[1]},
+                )
                 # The last one's arrival deadline passed an hour ago: it leads the queue.
                 conn.execute(
                     text(
@@ -128,14 +136,15 @@ def test_the_queue_is_the_scope_overdue_first_with_time_left(
     with desk.engine.connect() as conn:
         expected = conn.execute(
             text(
-                "SELECT id, due_arrival_at < now() AS overdue FROM reports "
+                "SELECT id, COALESCE(due_arrival_at < now(), false) AS overdue FROM reports "
                 "WHERE status = 'reported' AND district_code = :d "
-                "ORDER BY due_arrival_at < now() DESC, due_arrival_at, id"
+                "ORDER BY 2 DESC, due_arrival_at NULLS LAST, id"
             ),
             {"d": desk.district},
         ).all()
     assert rows == [(r.id, r.overdue) for r in expected]
     assert rows[0] == (desk.reports[-1], True)
+    assert rows[-1] == (desk.reports[1], False)
     assert desk.outside not in {rid for rid, _ in rows}
     assert "overdue by 1 h" in page.text
     fragment = browser.get("/app/dispatch/queue?lang=en", headers=HTML)
