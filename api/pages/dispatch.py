@@ -91,7 +91,6 @@ _PAGE: dict[int | str, Any] = {200: {**_HTML, "description": "the page"}}
 _ACTION_ANSWERS: dict[int | str, Any] = {
     303: {"description": "done: back to the report on the desk"},
     409: {**_HTML, "description": "someone acted first: the desk again, saying what happened"},
-    422: {**_HTML, "description": "the action's input is wrong: the desk again, saying what"},
 }
 _LANG = "the page's language: zh-CN (default) or en; else the browser's Accept-Language"
 
