@@ -30,6 +30,8 @@ from api.routes.reports import report_scope
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.session import check_csrf
 from gis.access.policy import (
+    Access,
+    Permission,
     Principal,
     Role,
     allows,
@@ -205,7 +207,7 @@ def _report_context(
     with engine.connect() as conn:
         report = get_report(conn, report_id, include_contact=True)
         codes = report_codes(report)
-        authorize(principal, "read_report_contact", codes)
+        authorize(principal, Permission.READ_REPORT_CONTACT, codes)
         events = list_events(conn, report_id)
         actions = [
             a
@@ -283,12 +285,13 @@ async def dispatch_page(
     engine: EngineDep,
     settings: SettingsDep,
     categories: CategoriesDep,
-    principal: Annotated[Principal, require(DESK_PERMISSION)],
+    access: Annotated[Access, require(DESK_PERMISSION)],
     query: QueueDep,
     report: Annotated[int | None, Query(description="the report to show")] = None,
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> HTMLResponse:
     """The dispatcher's desk: the queue of the account's scope, a report and its actions."""
+    principal = access.principal
     return await _desk(
         request, engine, settings, principal, query, report_id=report, categories=categories
     )
@@ -299,11 +302,12 @@ async def queue_fragment(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    principal: Annotated[Principal, require(DESK_PERMISSION)],
+    access: Annotated[Access, require(DESK_PERMISSION, lists=True)],
     query: QueueDep,
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> HTMLResponse:
     """The queue alone (what the desk polls to refresh itself)."""
+    principal = access.principal
     context = await run_in_threadpool(
         _queue_context,
         request,
@@ -325,7 +329,7 @@ async def desk_action(
     engine: EngineDep,
     settings: SettingsDep,
     categories: CategoriesDep,
-    principal: Annotated[Principal, require(DESK_PERMISSION, scope_of=report_scope)],
+    access: Annotated[Access, require(DESK_PERMISSION, scope_of=report_scope)],
     action: Annotated[str, Form(max_length=40)],
     csrf_token: Annotated[str, Form(description="the page's CSRF token")] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
@@ -334,6 +338,7 @@ async def desk_action(
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> Response:
     """Take ``action`` on the report as the signed-in account; 403 without the CSRF token."""
+    principal = access.principal
     await check_csrf(request)
     gettext = _gettext(request)
 
