@@ -206,6 +206,10 @@ def add_exception_handlers(app: FastAPI) -> None:
         if isinstance(exc, Unauthorized) and is_page_navigation(request):
             # A person, not a client: a JSON 401 would be a dead end; sign in and come back.
             return sign_in_redirect(request)
+        if isinstance(exc, Forbidden) and is_page_navigation(request):
+            from api.pages.dispatch import refused_page  # the pages import this module
+
+            return refused_page(request, exc.detail)
         body: dict[str, Any] = {"detail": exc.detail}
         if isinstance(exc, ImportRejected) and exc.problems:
             body["problems"] = exc.problems

@@ -135,6 +135,15 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
             data={"username": "{account}", "password": "{password}", "csrf_token": "{csrf_token}"},
         ),
         Call("POST", "/app/logout", data={"csrf_token": "{csrf_token}"}),
+        # The dispatch desk: the queue with a report open, the polled queue, an action (the
+        # access matrix gives the action a fresh report, as it does the transitions).
+        Call("GET", "/app/dispatch", params={"report": "{report_id}", "lang": "en"}),
+        Call("GET", "/app/dispatch/queue", params={"status": "open", "page": 1}),
+        Call(
+            "POST",
+            "/app/dispatch/reports/{report_id}",
+            data={"action": "accept", "csrf_token": "{csrf_token}"},
+        ),
         *(Call("GET", f"/{layer}", params={"limit": 5}) for layer in _LAYERS),
         Call("GET", "/grids/{code}"),
         Call("GET", "/workers", params={"grid": "{code}"}),

@@ -51,6 +51,8 @@ from tests.endpoints import (
 )
 
 TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
+# The dispatch desk's action form: gated by ``report.dispatch``, it accepts a fresh report.
+DESK_ACTION = ("POST", "/app/dispatch/reports/{report_id}")
 # A track is stored once per content (the same upload again answers 200): each role's call
 # starts from a plan without tracks, so an allowed upload stores anew (201).
 TRACK = ("POST", "/patrols/{plan_id}/track")
@@ -324,6 +326,8 @@ def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> N
             assert permission == TRANSITION_REPORT
             if expected == "allow":
                 expected = expected_outcome(role, Permission.REPORT_ACCEPT, in_scope=in_scope)
+            extra["report_id"] = world.new_report()
+        if key == DESK_ACTION:
             extra["report_id"] = world.new_report()
         if key == TRACK:
             world.forget_tracks()
