@@ -74,6 +74,7 @@ STATUS_NAMES: dict[str, str] = {
     "resolved": N_("resolved"),
     "verified": N_("verified"),
     "closed": N_("closed"),
+    "invalid": N_("invalid (spam)"),
 }
 ACTION_NAMES: dict[str, str] = {
     "accept": N_("Accept"),
@@ -86,6 +87,7 @@ ACTION_NAMES: dict[str, str] = {
     "reopen": N_("Reopen"),
     "close": N_("Close"),
     "escalate": N_("Escalate"),
+    "mark_invalid": N_("Mark invalid (spam)"),
 }
 
 _HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
