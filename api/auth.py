@@ -1,10 +1,11 @@
 """Who is asking, and may they: the principal behind a bearer token, and ``require``.
 
 Handlers receive a ``Principal`` (``PrincipalDep``): ``ANONYMOUS`` without an
-``Authorization: Bearer`` header, else the signed-in account re-read on every request (so a
-disabled account stops at once). A token that is present but invalid or expired is a 401,
-also on public endpoints, so a client learns its token is dead rather than silently getting
-less. Decisions come from ``gis.access.policy``; nothing here decides on its own.
+``Authorization: Bearer`` header or a browser's session cookie (``api.session``), else the
+signed-in account re-read on every request (so a disabled account stops at once). A bearer
+token that is present but invalid or expired is a 401, also on public endpoints, so a client
+learns its token is dead rather than silently getting less. Decisions come from
+``gis.access.policy``; nothing here decides on its own.
 """
 
 from __future__ import annotations
@@ -20,43 +21,42 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 
 from api.deps import EngineDep, walk_dependants
+from api.session import SAFE_METHODS, SESSION_COOKIE, check_csrf
 from gis.access.accounts import load_principal
 from gis.access.policy import ANONYMOUS, POLICY, Principal, authorize
 from gis.access.tokens import TokenClaims, verify_token
+from gis.core.errors import Unauthorized
 
 TOKEN_URL = "/auth/token"
 # auto_error=False: no token is anonymous, not an error; the scheme documents sign-in in OpenAPI.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
-# A browser cannot send a bearer header when it opens a page: after signing in (on /docs, say)
-# the token also comes back in this cookie, which only map pages read, and only on GET (a
-# cookie never authorises a change, so it opens no door to cross-site requests).
-MAP_COOKIE = "gridpatrol_map_token"
-MAP_COOKIE_PATH = "/maps"
-
-
-def _map_cookie(request: Request) -> str | None:
-    if request.method not in ("GET", "HEAD"):
-        return None
-    path = request.url.path
-    if not (path == MAP_COOKIE_PATH or path.startswith(MAP_COOKIE_PATH + "/")):
-        return None
-    return request.cookies.get(MAP_COOKIE)
-
-
 async def get_principal(
     request: Request, engine: EngineDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     """The principal of this request: anonymous, or the account its bearer token (or, for a
-    map page opened in a browser, the sign-in cookie) names."""
+    browser, its session cookie: ``api.session``) names."""
     # A coroutine: FastAPI would run a plain function in a worker thread on every request,
     # anonymous ones included; only reading the account needs a thread.
-    token = token or _map_cookie(request)
-    if not token:
+    key = request.app.state.signing_key
+    if token:
+        claims = verify_token(token, key=key)
+        return await run_in_threadpool(_load_principal, engine, claims)
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session:
         return ANONYMOUS  # no database round trip for residents
-    claims = verify_token(token, key=request.app.state.signing_key)
-    return await run_in_threadpool(_load_principal, engine, claims)
+    try:
+        principal = await run_in_threadpool(_load_principal, engine, verify_token(session, key=key))
+    except Unauthorized:
+        # An expired session (or a disabled account) is a signed-out browser: public pages
+        # still open, the others send it to sign in (``api.errors``), which drops the cookie.
+        return ANONYMOUS
+    # The cookie comes with every request the browser makes, whichever site made it: a
+    # change must also carry the page's CSRF token. A bearer header is never sent by itself.
+    if request.method not in SAFE_METHODS:
+        await check_csrf(request)
+    return principal
 
 
 def _load_principal(engine: Engine, claims: TokenClaims) -> Principal:

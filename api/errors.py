@@ -12,15 +12,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlencode
 
 import psycopg
 from fastapi import FastAPI, Request, Response
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
+from api.session import LOGIN_PATH
 from gis.core.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -143,11 +146,32 @@ class BadRequestRoute(APIRoute):
         return route_handler
 
 
+def is_page_navigation(request: Request) -> bool:
+    """A browser opening a page (an HTML route, asked for HTML): not a script calling JSON."""
+    if request.method not in ("GET", "HEAD") or "text/html" not in request.headers.get(
+        "accept", ""
+    ):
+        return False
+    answers = getattr(request.scope.get("route"), "response_class", None)
+    if isinstance(answers, DefaultPlaceholder):
+        answers = answers.value
+    return isinstance(answers, type) and issubclass(answers, HTMLResponse)
+
+
+def sign_in_redirect(request: Request) -> RedirectResponse:
+    """To the sign-in page, which comes back to this page (``next``) once signed in."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': here})}", status_code=303)
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Install the domain-error and validation-error handlers on ``app``."""
 
-    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+    async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GridpatrolError)
+        if isinstance(exc, Unauthorized) and is_page_navigation(request):
+            # A person, not a client: a JSON 401 would be a dead end; sign in and come back.
+            return sign_in_redirect(request)
         body: dict[str, Any] = {"detail": exc.detail}
         if isinstance(exc, ImportRejected) and exc.problems:
             body["problems"] = exc.problems

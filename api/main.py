@@ -14,6 +14,10 @@ from sqlalchemy import Engine
 from api.auth import get_principal
 from api.errors import add_exception_handlers
 from api.hardening import BodyLimit, CatchAll, RequestGuard, check_parameters
+from api.pages import routes as pages
+from api.pages.docs import add_documentation
+from api.pages.render import STATIC_DIR as PAGES_STATIC
+from api.pages.render import STATIC_URL as PAGES_STATIC_URL
 from api.ratelimit import TokenBucketLimiter
 from api.routes import (
     analytics,
@@ -33,7 +37,7 @@ from api.routes import (
 from api.schemas.common import ValidationErrorBody
 from api.schemas.open311 import ServiceRequestForm
 from gis.access.tokens import signing_key
-from gis.core.db import async_pool, open_database, resolve_database_url
+from gis.core.db import async_pool, open_database, resolve_database_url, use_time_zone
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
 from maps.assets import ROOTS
@@ -53,6 +57,7 @@ ROUTE_MODULES = (
     maps,
     tiles,
     ogc,
+    pages,
 )
 
 
@@ -81,8 +86,11 @@ def _document_errors(app: FastAPI) -> None:
             for operation in operations.values():
                 for status, error in operation["responses"].items():
                     content = error.get("content", {})
-                    # Errors are JSON even where the page itself is HTML.
-                    if status[0] in "45" and "text/html" in content:
+                    # Errors are JSON even where the page itself is HTML, but for a form
+                    # page's refusal declared as a page (the form again, saying why).
+                    html = content.get("text/html")
+                    page = html is not None and html.get("schema") == {"type": "string"}
+                    if status[0] in "45" and html is not None and not page:
                         content["application/json"] = content.pop("text/html")
                 answer = operation["responses"].get("422")
                 if answer is None or "HTTPValidationError" not in str(answer):
@@ -112,6 +120,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         app.state.engine = engine or open_database(resolve_database_url(settings))
+        # Times read from the database carry the configured zone's offset, on every route.
+        use_time_zone(app.state.engine, settings.timezone)
         app.state.settings = settings
         app.state.categories = categories
         app.state.signing_key = key
@@ -149,7 +159,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # Every route: repeated scalars, huge integers, numbers as dates refused (422); a
         # bearer token, when sent, must be valid (401) — handlers reuse the cached principal.
         dependencies=[Depends(check_parameters), Depends(get_principal)],
+        # Served from the npm install instead of a CDN (api/pages/docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
+    add_documentation(app)
     add_exception_handlers(app)
     _document_errors(app)
     # Outermost last: CatchAll also answers for errors inside RequestGuard.
@@ -170,4 +184,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             StaticFiles(directory=directory, check_dir=False),
             name=f"static-{root}",
         )
+    app.mount(PAGES_STATIC_URL, StaticFiles(directory=PAGES_STATIC), name="static-pages")
     return app

@@ -185,7 +185,8 @@ def database_url(settings: Settings) -> str:
 def open_engine(settings: Settings) -> Engine:
     """The migrated database engine, disposed of when the command ends."""
     url = database_url(settings)
-    engine = run(lambda: open_database(url))
+    # Times the commands print are in GRIDPATROL_TIMEZONE, as the API gives them.
+    engine = run(lambda: open_database(url, timezone=settings.timezone))
     _open_engines.append(engine)
     return engine
 

@@ -94,8 +94,10 @@ def build_request(
 
 def print_plan(plan: dict[str, Any]) -> None:
     """Routes, stops and the comparison as tables."""
+    # Times as the API gives them: in GRIDPATROL_TIMEZONE, with its offset.
     console.print(
-        f"plan {plan['id']} ({plan['mode']}): {plan['served']} stop(s) served, "
+        f"plan {plan['id']} ({plan['mode']}) starting {plan['start_at']} "
+        f"({get_settings().timezone}): {plan['served']} stop(s) served, "
         f"{len(plan['unserved'])} unserved, {plan['total_length_m'] / 1000:,.2f} km, "
         f"{plan['total_minutes']:,.0f} patroller-minutes",
         highlight=False,

@@ -157,7 +157,8 @@ def users_token(
         if account.disabled:
             raise InvalidInput(f"account {name!r} is disabled")
         issued = issue_token(account, key=signing_key(settings), lifetime=timedelta(days=days))
-        return issued.token, issued.expires_at.isoformat()
+        # In GRIDPATROL_TIMEZONE, as every time the CLI prints.
+        return issued.token, issued.expires_at.astimezone(settings.zone).isoformat()
 
     token, expires_at = run(issue)
     if as_json:

@@ -91,6 +91,15 @@ ASSET_FILES: dict[str, str | None] = {
     ),
 }
 
+# Pages other than maps (served by the API, ``api/pages``): the API documentation and the
+# htmx of the server-rendered pages, from the same npm install.
+PAGE_ASSETS: dict[str, str] = {
+    "swagger_js": "vendor/swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger_css": "vendor/swagger-ui-dist/swagger-ui.css",
+    "redoc_js": "vendor/redoc/bundles/redoc.standalone.js",
+    "htmx_js": "vendor/htmx.org/dist/htmx.min.js",
+}
+
 _SCRIPT = re.compile(r'<script src="(https?://[^"]+)"></script>')
 _STYLESHEET = re.compile(r'<link rel="stylesheet" href="(https?://[^"]+)"\s*/?>')
 _CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
@@ -114,11 +123,12 @@ def local_path(asset: str) -> Path:
 
 def check_installed() -> None:
     """Raise ``AssetsMissing`` with the fix when the assets are not installed."""
-    missing = [a for a in ASSET_FILES.values() if a and not local_path(a).exists()]
+    needed = [*ASSET_FILES.values(), *PAGE_ASSETS.values()]
+    missing = [a for a in needed if a and not local_path(a).exists()]
     if missing:
         raise AssetsMissing(
-            f"map assets are not installed ({missing[0]} is missing): run scripts/setup.sh "
-            "or `python -m maps.assets install`"
+            f"map and page assets are not installed ({missing[0]} is missing): run "
+            "scripts/setup.sh or `python -m maps.assets install`"
         )
 
 
@@ -206,6 +216,16 @@ _INLINE_SCRIPT = re.compile(
 )
 
 
+def inline_script_hashes(html: str) -> list[str]:
+    """CSP sources (``'sha256-…'``) allowing exactly the inline scripts of ``html``."""
+    return sorted(
+        {
+            "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+            for body in _INLINE_SCRIPT.findall(html)
+        }
+    )
+
+
 def tile_origin(tile_url: str) -> str | None:
     """The origin basemap tiles come from (``{s}`` subdomains as ``*``); None without tiles."""
     if not tile_url:
@@ -223,12 +243,7 @@ def content_security_policy(html: str, *, tile_url: str) -> str:
     ``eval``; images also from the basemap's origin; nothing else from anywhere. Styles allow
     inline ``style`` attributes, which Leaflet sets on every tile and marker.
     """
-    hashes = sorted(
-        {
-            "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
-            for body in _INLINE_SCRIPT.findall(html)
-        }
-    )
+    hashes = inline_script_hashes(html)
     tiles = tile_origin(tile_url)
     directives = (
         "default-src 'none'",

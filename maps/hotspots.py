@@ -22,6 +22,17 @@ BIN_COLOURS: dict[int, str] = {
     -3: "#4575b5",
 }
 
+# The reports' kernel density: one hue (ColorBrewer Purples) from pale to dark, appearing in
+# no Gi* bin. Leaflet.heat's default ramp starts at blue, which over the pale not-significant
+# units read as cold spots.
+DENSITY_GRADIENT: dict[float, str] = {
+    0.2: "#dadaeb",
+    0.45: "#9e9ac8",
+    0.7: "#6a51a3",
+    1.0: "#3f007d",
+}
+DENSITY_LAYER = "report density (kernel)"
+
 
 def _style(feature: dict[str, Any]) -> dict[str, Any]:
     value = int(feature["properties"]["bin"])
@@ -49,7 +60,18 @@ def _legend(result: HotspotResult) -> str:
         'box-shadow:0 1px 4px rgba(0,0,0,.3)">'
         f"<b>Getis-Ord Gi* ({unit}), FDR-corrected</b>{rows}"
         f"<div style='margin-top:4px;color:#555'>{result.reports:,} reports · "
-        f"{result.permutations:,} permutations</div></div>"
+        f"{result.permutations:,} permutations</div>{_density_legend()}</div>"
+    )
+
+
+def _density_legend() -> str:
+    stops = ", ".join(f"{colour} {share * 100:g}%" for share, colour in DENSITY_GRADIENT.items())
+    return (
+        "<div style='margin-top:6px'><b>Report density (kernel)</b>, a layer off by default:"
+        "<br>where reports are, not a significance test"
+        "<div style='display:flex;align-items:center;gap:6px;margin-top:2px'>few"
+        f"<span style='display:inline-block;width:90px;height:10px;border:1px solid #777;"
+        f"background:linear-gradient(to right, transparent 0%, {stops})'></span>many</div></div>"
     )
 
 
@@ -97,7 +119,10 @@ def hotspot_map(
         top = max(w for _, _, w in heat_points)
         HeatMap(  # type: ignore[no-untyped-call]
             [[lat, lon, w / top] for lat, lon, w in heat_points],
-            name="report density (kernel)",
+            name=DENSITY_LAYER,
+            # A layer to turn on: the Gi* classes are the answer, the density a context.
+            show=False,
+            gradient=DENSITY_GRADIENT,
             radius=14,
             blur=18,
             min_opacity=0.25,

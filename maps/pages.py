@@ -4,6 +4,7 @@ hands it to a pure builder. The API serves them (``/maps/…``) and the CLI writ
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -67,6 +68,13 @@ def _grid_problems(conn: Connection, settings: Settings) -> dict[str, Any]:
     return problem_features(report, split_geometries={code: json.loads(g) for code, g in rows})
 
 
+def titled(fmap: folium.Map, what: str) -> folium.Map:
+    """``fmap`` with the page title (``<title>``) saying what it shows."""
+    # Branca writes the title unescaped, and a plan's name is anyone's text.
+    fmap.get_root().title = html.escape(f"{what} · gridpatrol")  # type: ignore[attr-defined]
+    return fmap
+
+
 def grids_page(
     conn: Connection,
     settings: Settings,
@@ -103,7 +111,12 @@ def grids_page(
         window, by_grid = coverage_by_grid(
             conn, since=patrol_window.since, until=patrol_window.until, source=patrol_source
         )
-        label = f"{patrol_source}, {window.since:%Y-%m-%d %H:%M} – {window.until:%Y-%m-%d %H:%M}"
+        # Shown to a person: in the configured zone, whatever zone the window was given in.
+        since, until = (t.astimezone(settings.zone) for t in (window.since, window.until))
+        label = (
+            f"{patrol_source}, {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M}"
+            f" ({settings.timezone})"
+        )
         grids = source.grids if isinstance(source, GridMapData) else source
         extra_layers.append(
             lambda fmap: add_patrol_coverage_layer(fmap, grids, by_grid, window=label)
@@ -115,7 +128,7 @@ def grids_page(
             if data is None
             else open_reports_geojson(conn, bbox=bbox, limit=OPEN_REPORT_LIMIT)
         )
-    return build_grid_map(
+    fmap = build_grid_map(
         source,
         bounds=map_bounds(conn, bbox) if data is None else data.bounds,
         problems=problem_source,
@@ -124,6 +137,8 @@ def grids_page(
         attribution=settings.tile_attribution,
         extra_layers=extra_layers,
     )
+    what = "Patrol coverage by grid" if patrol_coverage else "Grids, buildings and open reports"
+    return titled(fmap, what)
 
 
 def patrols_page(conn: Connection, settings: Settings, *, plan_id: int) -> folium.Map:
@@ -132,13 +147,14 @@ def patrols_page(conn: Connection, settings: Settings, *, plan_id: int) -> foliu
     plan = get_plan(conn, plan_id)
     other_id = (plan["alternative"] or {}).get("id") or plan["alternative_of"]
     alternative = get_plan(conn, other_id) if other_id is not None else None
-    return build_patrol_map(
+    fmap = build_patrol_map(
         plan,
         alternative=alternative,
         districts=district_layer(conn),
         tile_url=settings.tile_url,
         attribution=settings.tile_attribution,
     )
+    return titled(fmap, f"Patrol plan {plan['id']}: {plan['name']}")
 
 
 def coverage_page(
@@ -146,7 +162,7 @@ def coverage_page(
 ) -> folium.Map:
     """The cross-district coverage map of the whole city (districts and communities as tiles
     from ``tiles``, or inline)."""
-    return build_coverage_map(
+    fmap = build_coverage_map(
         find_cross_district_coverage(conn),
         district_names=district_names(conn),
         source=tiles if tiles is not None else admin_layers(conn),
@@ -154,6 +170,7 @@ def coverage_page(
         tile_url=settings.tile_url,
         attribution=settings.tile_attribution,
     )
+    return titled(fmap, "Cross-district coverage")
 
 
 def hotspots_page(
@@ -175,10 +192,11 @@ def hotspots_page(
         since=result.since,
         until=result.until,
     )
-    return hotspot_map(
+    fmap = hotspot_map(
         result,
         heat_points=heat,
         reference=tiles,
         tile_url=settings.tile_url,
         attribution=settings.tile_attribution,
     )
+    return titled(fmap, "Report hot and cold spots")

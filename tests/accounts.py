@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from gis.access.accounts import create_user
@@ -29,3 +31,16 @@ def account_headers(
         )
     issued = issue_token(account, key=TEST_SECRET_KEY, lifetime=timedelta(hours=1))
     return {"Authorization": f"Bearer {issued.token}"}
+
+
+_CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def page_csrf_token(client: TestClient, path: str = "/app/login") -> str:
+    """Open a page as a browser would (``client`` keeps its CSRF nonce cookie) and return the
+    token its forms carry."""
+    page = client.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 200, page.text
+    found = _CSRF_INPUT.search(page.text)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)

@@ -53,6 +53,12 @@ class PageReport:
     # Texts of the tooltips open at the end (after ``actions``).
     tooltips: list[str] = field(default_factory=list)
     responses: list[tuple[int, str]] = field(default_factory=list)
+    # Requests that failed other than by the harness blocking them (refused by the page's
+    # policy, a connection error), as "url: why".
+    failed: list[str] = field(default_factory=list)
+    # The page's title and address at the end (after ``actions``: a redirect, a sign-in).
+    title: str = ""
+    url: str = ""
 
 
 def chromium_path() -> str:
@@ -115,12 +121,22 @@ def load_page(
 
             page.route("**/*", route)
             page.on("response", lambda r: report.responses.append((r.status, r.url)))
+            page.on(
+                "requestfailed",
+                lambda r: (
+                    None
+                    if r.url in report.blocked
+                    else report.failed.append(f"{r.url}: {r.failure}")
+                ),
+            )
             page.goto(url, wait_until=wait_until)
             page.wait_for_timeout(wait_ms)
             if wait_for is not None:
                 page.wait_for_function(wait_for, timeout=30_000)
             if actions is not None:
                 actions(page)
+            report.title = page.title()
+            report.url = page.url
             report.counts = page.evaluate(_COUNT_LAYERS)
             report.vector = page.evaluate(
                 "() => window.gridpatrolVector ? window.gridpatrolVector.stats : {}"

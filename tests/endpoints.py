@@ -33,7 +33,7 @@ def leaks(text: str) -> list[str]:
 class Call:
     """A request to one operation; ``{name}`` in the path and values are filled in from
     ``code`` (a grid), ``report_id``, ``service_request_id``, ``service_code``, ``plan_id``,
-    ``account`` and ``password``."""
+    ``account``, ``password`` and ``csrf_token``."""
 
     method: str
     path: str
@@ -41,6 +41,11 @@ class Call:
     json: Mapping[str, Any] | None = None
     data: Mapping[str, Any] | None = None
     success: int = 200
+
+    @property
+    def needs_csrf(self) -> bool:
+        """Whether the call posts a form carrying the page's CSRF token."""
+        return "{csrf_token}" in (self.data or {}).values()
 
     def request(self, values: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
         """Method, URL and client keyword arguments, with ``values`` filled in."""
@@ -106,6 +111,15 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
         Call("GET", "/health"),
         Call("POST", "/auth/token", data={"username": "{account}", "password": "{password}"}),
         Call("GET", "/auth/me"),
+        # The browser's sign-in: ``{csrf_token}`` is the token of the sign-in page the caller
+        # opened first (its nonce cookie kept); both answer 303 to the sign-in page.
+        Call("GET", "/app/login", params={"next": "/maps/coverage", "lang": "en"}),
+        Call(
+            "POST",
+            "/app/login",
+            data={"username": "{account}", "password": "{password}", "csrf_token": "{csrf_token}"},
+        ),
+        Call("POST", "/app/logout", data={"csrf_token": "{csrf_token}"}),
         *(Call("GET", f"/{layer}", params={"limit": 5}) for layer in _LAYERS),
         Call("GET", "/grids/{code}"),
         Call("GET", "/workers", params={"grid": "{code}"}),

@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.auth import MAP_COOKIE, MAP_COOKIE_PATH, TOKEN_URL, require
+from api.auth import TOKEN_URL, require
 from api.deps import EngineDep, SettingsDep
 from api.ratelimit import SignInLimit
 from api.schemas.auth import Me, Token
 from api.schemas.common import COMMON_ERRORS, error_responses
+from api.session import set_session
 from gis.access.accounts import authenticate
 from gis.access.policy import POLICY, Principal
 from gis.access.tokens import issue_token
@@ -30,7 +31,8 @@ def sign_in(
     _limit: SignInLimit,
 ) -> Token:
     """Exchange an account name and password (form fields) for a bearer token; a browser also
-    keeps it as a cookie that opens the map pages (``/maps/…``, GET only) the account may see."""
+    keeps it as its session cookie, which opens the pages the account may see (changes made
+    with the cookie need the page's CSRF token)."""
     with engine.begin() as conn:
         account = authenticate(conn, name=form.username, password=form.password)
     issued = issue_token(
@@ -39,19 +41,13 @@ def sign_in(
         lifetime=timedelta(minutes=settings.token_minutes),
     )
     expires_in = int((issued.expires_at - datetime.now(UTC)).total_seconds())
-    # For map pages opened in this browser (GET /maps/… only; see api.auth.MAP_COOKIE).
-    response.set_cookie(
-        MAP_COOKIE,
-        issued.token,
-        max_age=max(expires_in, 0),
-        path=MAP_COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    # A browser (``/docs`` → Authorize) is then signed in for the pages too (api.session);
+    # not from another site's form, which would sign the browser in as someone else.
+    if request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none"):
+        set_session(request, response, issued.token, max_age_s=expires_in)
     return Token(
         access_token=issued.token,
-        expires_at=issued.expires_at,
+        expires_at=issued.expires_at.astimezone(settings.zone),
         expires_in=expires_in,
     )
 

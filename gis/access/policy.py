@@ -127,7 +127,12 @@ POLICY: dict[str, Permission] = {
             "submit_report", "submit a report (POST /reports, Open311 POST requests)", _EVERYONE
         ),
         Permission("read_analytics", "read hotspots and KPIs", _EVERYONE),
-        Permission("sign_in", "sign in for a bearer token (POST /auth/token)", _EVERYONE),
+        Permission(
+            "sign_in",
+            "sign in for a bearer token (POST /auth/token) or a browser session (/app/login), "
+            "sign out (/app/logout)",
+            _EVERYONE,
+        ),
         Permission(
             "read_report_contact",
             "read a report's reporter name, phone and photo, its worker's name, its events' "

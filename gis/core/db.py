@@ -3,6 +3,7 @@ the hot read paths."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from alembic.config import Config
 from psycopg import AsyncConnection
 from psycopg import OperationalError as DriverOperationalError
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.exc import OperationalError
 
@@ -77,13 +78,16 @@ def async_pool(
     parameters belong here; a tile's envelope is computed inside its statement.
     """
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    options = "-c plan_cache_mode=force_generic_plan"
+    if zone := time_zone_of(engine):
+        options += f" -c TimeZone={zone}"
     return AsyncConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
         timeout=timeout_s,
         reconnect_timeout=10.0,
-        kwargs={"autocommit": True, "options": "-c plan_cache_mode=force_generic_plan"},
+        kwargs={"autocommit": True, "options": options},
         open=False,
         name="read",
     )
@@ -155,11 +159,47 @@ def migrate(engine: Engine) -> None:
         raise
 
 
-def open_database(url: str) -> Engine:
-    """Connect to ``url`` and migrate: what every entry point does first."""
+def open_database(url: str, *, timezone: str | None = None) -> Engine:
+    """Connect to ``url`` and migrate: what every entry point does first. With ``timezone``
+    (GRIDPATROL_TIMEZONE) times are read in that zone (``use_time_zone``)."""
     engine = make_engine(url)
+    if timezone is not None:
+        use_time_zone(engine, timezone)
     migrate(engine)
     return engine
+
+
+# The zone each engine's connections are set to (``use_time_zone``).
+_ZONES: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def use_time_zone(engine: Engine, zone: str) -> None:
+    """Make ``engine``'s connections read times in ``zone`` (PostgreSQL's ``TimeZone``).
+
+    Every ``timestamptz`` then reaches Python with the configured zone's offset, so the same
+    stored time is written the same way by every route, page and command (GRIDPATROL_TIMEZONE)
+    without each of them converting. Connections already open with another zone are dropped.
+    """
+    if _ZONES.get(engine) == zone:
+        return
+    first = engine not in _ZONES
+    _ZONES[engine] = zone
+    if first:
+
+        def set_zone(dbapi_connection: Any, _record: Any) -> None:
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('TimeZone', %s, false)", (_ZONES[engine],))
+            dbapi_connection.autocommit = autocommit
+
+        event.listen(engine, "connect", set_zone)
+    engine.pool.dispose()
+
+
+def time_zone_of(engine: Engine) -> str | None:
+    """The zone ``use_time_zone`` set on ``engine`` (None: the server's default)."""
+    return _ZONES.get(engine)
 
 
 def server_versions(engine: Engine) -> dict[str, str]:

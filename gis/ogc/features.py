@@ -10,7 +10,7 @@ a million rows), then only those rows are read and encoded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -72,7 +72,8 @@ def conformance() -> dict[str, Any]:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+    # In the zone the connection reads times in (GRIDPATROL_TIMEZONE): as on every route.
+    return value.isoformat() if value else None
 
 
 def collection(conn: Connection, layer: PublishedLayer, *, base_url: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -229,21 +229,13 @@ ORDER BY s.route_id NULLS LAST, s.seq, s.id
 """
 
 
-def _time(value: datetime | None, tz: tzinfo | None = None) -> str | None:
-    """ISO 8601 to the second, in the plan's own offset (the one its ``start_at`` was given in)."""
-    if value is None:
-        return None
-    return (value.astimezone(tz) if tz else value).isoformat(timespec="seconds")
+def _time(value: datetime | None) -> str | None:
+    """ISO 8601 to the second, in the zone the database session reads times in (the
+    configured GRIDPATROL_TIMEZONE, ``gis.core.db.use_time_zone``): the same on every route."""
+    return None if value is None else value.isoformat(timespec="seconds")
 
 
-def _plan_tz(request: dict[str, Any]) -> tzinfo | None:
-    try:
-        return datetime.fromisoformat(str(request["start_at"])).tzinfo
-    except (KeyError, ValueError):
-        return None
-
-
-def _stop_json(row: Any, tz: tzinfo | None) -> dict[str, Any]:
+def _stop_json(row: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": int(row[19]),
         "kind": row[2],
@@ -256,7 +248,7 @@ def _stop_json(row: Any, tz: tzinfo | None) -> dict[str, Any]:
         "required": bool(row[9]),
         "value": round(float(row[10]), 3),
         "service_minutes": float(row[11]),
-        "due_at": _time(row[12], tz),
+        "due_at": _time(row[12]),
         "snap_distance_m": None if row[17] is None else round(float(row[17]), 1),
     }
     if row[0] is None:
@@ -265,8 +257,8 @@ def _stop_json(row: Any, tz: tzinfo | None) -> dict[str, Any]:
     return {
         "seq": int(row[1]),
         **body,
-        "arrive_at": _time(row[13], tz),
-        "depart_at": _time(row[14], tz),
+        "arrive_at": _time(row[13]),
+        "depart_at": _time(row[14]),
         "late": bool(row[15]),
         "late_minutes": round(float(row[16]), 1),
     }
@@ -277,15 +269,14 @@ def get_plan(conn: Connection, plan_id: int) -> dict[str, Any]:
     plan = conn.execute(text(_PLAN), {"plan_id": plan_id}).one_or_none()
     if plan is None:
         raise NotFound(f"no patrol plan with id {plan_id}")
-    tz = _plan_tz(plan[14])
     stops = conn.execute(text(_STOPS), {"plan_id": plan_id}).all()
     by_route: dict[int, list[dict[str, Any]]] = {}
     unserved: list[dict[str, Any]] = []
     for row in stops:
         if row[0] is None:
-            unserved.append(_stop_json(row, tz))
+            unserved.append(_stop_json(row))
         else:
-            by_route.setdefault(int(row[0]), []).append(_stop_json(row, tz))
+            by_route.setdefault(int(row[0]), []).append(_stop_json(row))
     routes = []
     for r in conn.execute(text(_ROUTES), {"plan_id": plan_id}).all():
         districts = list(r[15])
@@ -296,8 +287,8 @@ def get_plan(conn: Connection, plan_id: int) -> dict[str, Any]:
                 "shift_minutes": float(r[5]),
                 "length_m": round(float(r[6]), 1),
                 "duration_minutes": round(float(r[7]), 1),
-                "depart_at": _time(r[8], tz),
-                "return_at": _time(r[9], tz),
+                "depart_at": _time(r[8]),
+                "return_at": _time(r[9]),
                 "districts": [d["code"] for d in districts],
                 "district_lengths_m": {d["code"]: float(d["length_m"]) for d in districts},
                 "grids": [{"code": g["code"], "length_m": float(g["length_m"])} for g in r[16]],
@@ -311,8 +302,8 @@ def get_plan(conn: Connection, plan_id: int) -> dict[str, Any]:
         "id": int(plan[0]),
         "name": plan[1],
         "mode": plan[2],
-        "start_at": _time(plan[3], tz),
-        "created_at": _time(plan[4], tz),
+        "start_at": _time(plan[3]),
+        "created_at": _time(plan[4]),
         "walk_speed_kmh": float(plan[5]),
         "total_length_m": round(float(plan[6]), 1),
         "total_minutes": round(float(plan[7]), 1),

@@ -68,8 +68,9 @@ class PublishedLayer:
 
 
 def _iso(column: str) -> str:
-    """An RFC 3339 UTC timestamp string (tiles have no date type)."""
-    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+    """An RFC 3339 timestamp string (tiles have no date type), with the offset of the zone
+    the connection reads times in (GRIDPATROL_TIMEZONE): as the same report on every route."""
+    return f"""to_char({column}, 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM')"""
 
 
 # Numbers as float8: tiles have no decimal type (a numeric would arrive as a string).
@@ -87,17 +88,17 @@ _REPORT_PROPERTIES: dict[str, Prop] = {
     "id": Prop("t.id", "Number", "report id"),
     "category": Prop("t.category", "String", "category (see /categories)"),
     "status": Prop("t.status", "String", "lifecycle status"),
-    "reported_at": Prop(_iso("t.reported_at"), "String", "when it was reported (UTC)"),
+    "reported_at": Prop(_iso("t.reported_at"), "String", "when it was reported (ISO 8601)"),
     # Deadlines still running: a map flags a report overdue when one of them has passed.
     "due_arrival_at": Prop(
         _iso("CASE WHEN t.arrived_at IS NULL THEN t.due_arrival_at END"),
         "String",
-        "on-site deadline, while nobody has arrived (UTC)",
+        "on-site deadline, while nobody has arrived (ISO 8601)",
     ),
     "due_resolution_at": Prop(
         _iso("CASE WHEN t.resolved_at IS NULL THEN t.due_resolution_at END"),
         "String",
-        "resolution deadline, while unresolved (UTC)",
+        "resolution deadline, while unresolved (ISO 8601)",
     ),
     "grid_code": Prop("t.grid_code", "String", "grid it was located in"),
     "community_code": Prop("t.community_code", "String", "community"),
@@ -276,7 +277,7 @@ PUBLISHED: dict[str, PublishedLayer] = {
                 "duration_minutes": Prop(
                     "round(t.duration_minutes::numeric, 1)::float8", "Number", "planned minutes"
                 ),
-                "depart_at": Prop(_iso("t.depart_at"), "String", "planned departure (UTC)"),
+                "depart_at": Prop(_iso("t.depart_at"), "String", "planned departure (ISO 8601)"),
             },
             # A patroller's name is staff data: the plan's own endpoints show it to those
             # allowed, the public tiles do not.
@@ -295,7 +296,7 @@ PUBLISHED: dict[str, PublishedLayer] = {
             description="Every report, open or closed, public fields only; for analysis.",
             properties={
                 **_REPORT_PROPERTIES,
-                "closed_at": Prop(_iso("t.closed_at"), "String", "when it was closed (UTC)"),
+                "closed_at": Prop(_iso("t.closed_at"), "String", "when it was closed (ISO 8601)"),
             },
             where="",
             # Millions of points are for analysis in a desktop GIS, not for map tiles.

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from api.auth import require, route_permissions
 from api.main import create_app
+from api.pages.docs import REDOC_JS_PATH
 from cli.main import app as cli_app
 from gis.access.policy import (
     POLICY,
@@ -36,7 +37,7 @@ from gis.access.policy import (
 )
 from gis.core.settings import Settings
 from tests import conftest
-from tests.accounts import PASSWORD, account_headers
+from tests.accounts import PASSWORD, account_headers, page_csrf_token
 from tests.conftest import TEST_SECRET_KEY, fresh_database, settings_for
 from tests.endpoints import (
     INLAND,
@@ -56,7 +57,7 @@ TRACK = ("POST", "/patrols/{plan_id}/track")
 # Lists an in-scope grant may read out of scope too: they hold only what the scope reaches.
 SCOPED_LISTS = {("GET", "/patrols")}
 # FastAPI's own pages and the static map assets: not API operations, public by nature.
-NOT_OPERATIONS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+NOT_OPERATIONS = {"/openapi.json", "/docs", "/redoc", REDOC_JS_PATH}
 STATUS = {"unauthorized": 401, "forbidden": 403}
 
 
@@ -113,6 +114,7 @@ class World:
                 "feature_id": self.report["location"]["grid_code"],
                 "account": account,
                 "password": PASSWORD,
+                "csrf_token": "",
             }
             | LAYER_VALUES
             | extra
@@ -121,9 +123,11 @@ class World:
     def call(
         self, key: tuple[str, str], role: Role, in_scope: bool, **extra: Any
     ) -> tuple[str, Any]:
-        method, url, kwargs = SAMPLE_CALLS[key].request(self.values(role, in_scope, **extra))
-        # Each call is one role's alone: no map cookie kept from an earlier sign-in.
+        # Each call is one role's alone: no cookie kept from an earlier sign-in.
         self.client.cookies.clear()
+        if SAMPLE_CALLS[key].needs_csrf:
+            extra["csrf_token"] = page_csrf_token(self.client)
+        method, url, kwargs = SAMPLE_CALLS[key].request(self.values(role, in_scope, **extra))
         response = self.client.request(
             method, url, headers=self.headers[(role, in_scope)], **kwargs
         )

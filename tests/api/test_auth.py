@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from api.main import create_app
+from api.session import CSRF_HEADER, SESSION_COOKIE
 from gis.access.accounts import disable_user
 from gis.access.policy import (
     TRANSITION_REPORT,
@@ -20,7 +21,7 @@ from gis.access.policy import (
     transition_permission,
 )
 from gis.reports.actions import ACTIONS
-from tests.accounts import PASSWORD, account_headers
+from tests.accounts import PASSWORD, account_headers, page_csrf_token
 from tests.conftest import settings_for
 
 PLANTED = {
@@ -88,6 +89,7 @@ def test_sign_in_me_and_disable(client: TestClient, city_engine: Engine) -> None
     assert me["name"] == "li" and me["role"] == "dispatcher" and me["scopes"] == ["990101"]
     assert me["permissions"]["report.accept"] == "in_scope"
     assert "report.arrive" not in me["permissions"]
+    client.cookies.clear()  # the session cookie a browser would keep
     anonymous = client.get("/auth/me")
     assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
     with city_engine.begin() as conn:
@@ -247,11 +249,12 @@ def test_escalation_across_the_border_makes_the_report_visible_to_the_receiving_
     assert refused.status_code == 403 and "worker role may not" in refused.json()["detail"]
 
 
-def test_the_sign_in_cookie_opens_map_pages_only_and_never_writes(
+def test_the_session_cookie_is_the_account_and_changes_need_the_csrf_token(
     client: TestClient, city_engine: Engine
 ) -> None:
-    """A browser signed in (POST /auth/token) may open the map pages its account may see; the
-    cookie is read for GET /maps/… only, so it authorises no other read and no change."""
+    """A browser signed in (POST /auth/token, as /docs does) is that account on every route,
+    with its role and scope; a change made with the cookie alone (another site's form) is
+    refused, and goes through with the CSRF token of a page of this server."""
     account_headers(city_engine, "li", "dispatcher", scope="990101")
     report = _report(client, INLAND)
     coverage = "/maps/grids?patrol_coverage=true&problems=false&reports=false"
@@ -259,14 +262,31 @@ def test_the_sign_in_cookie_opens_map_pages_only_and_never_writes(
     signed = client.post("/auth/token", data={"username": "li", "password": PASSWORD})
     assert signed.status_code == 200
     (set_cookie,) = list(signed.cookies.jar)
-    assert set_cookie.path == "/maps" and set_cookie.has_nonstandard_attr("HttpOnly")
+    assert set_cookie.name == SESSION_COOKIE and set_cookie.path == "/"
+    assert set_cookie.has_nonstandard_attr("HttpOnly") and not set_cookie.secure
     assert "samesite=strict" in signed.headers["set-cookie"].lower()
     # The client keeps the cookie as a browser does.
     assert client.get(coverage).status_code == 200
-    assert client.get("/auth/me").status_code == 401
-    assert client.get("/patrols").status_code == 401
-    moved = client.post(f"/reports/{report['id']}/transitions", json={"action": "accept"})
-    assert moved.status_code == 401
+    assert client.get("/auth/me").json()["name"] == "li"
+    assert client.get("/patrols").status_code == 200
+    transition = f"/reports/{report['id']}/transitions"
+    refused = client.post(transition, json={"action": "accept"})
+    assert refused.status_code == 403 and refused.json()["detail"].startswith("csrf:")
+    forged = client.post(transition, json={"action": "accept"}, headers={CSRF_HEADER: "0" * 64})
+    assert forged.status_code == 403
+    token = page_csrf_token(client)
+    moved = client.post(transition, json={"action": "accept"}, headers={CSRF_HEADER: token})
+    assert moved.status_code == 200, moved.text
+    # Another site's form cannot sign a browser in as someone else through /auth/token.
+    client.cookies.clear()
+    cross_site = client.post(
+        "/auth/token",
+        data={"username": "li", "password": PASSWORD},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross_site.status_code == 200 and SESSION_COOKIE not in cross_site.cookies
+    client.post("/auth/token", data={"username": "li", "password": PASSWORD})
     with city_engine.begin() as conn:
         disable_user(conn, "li")
+    # A disabled account's session is a signed-out browser.
     assert client.get(coverage).status_code == 401

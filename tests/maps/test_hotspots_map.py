@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 import shapely
+from playwright.sync_api import Page
 from sqlalchemy import Engine
 
 from gis.analysis.hotspots import find_hotspots, report_heat_points
 from gis.city import demo_manifest
 from maps import assets
-from maps.hotspots import BIN_COLOURS, hotspot_map
+from maps.hotspots import BIN_COLOURS, DENSITY_GRADIENT, DENSITY_LAYER, hotspot_map
 from tests.browser import load_page
 from tests.conftest import CATEGORIES
 
@@ -28,11 +29,28 @@ def test_demo_hotspot_map_renders_offline_with_clusters_hot(
     html = assets.render(fmap, mode="standalone")
     path = tmp_path / "hotspots.html"
     path.write_text(html, encoding="utf-8")
-    report = load_page(path.as_uri(), screenshot=Path("/tmp/bench5/hotspots.png"), wait_ms=1500)
+    before: list[int] = []
+
+    def show_density(page: Page) -> None:
+        # Off by default; turned on from the layer control as a person would.
+        before.append(page.locator("canvas.leaflet-heatmap-layer").count())
+        page.get_by_text(DENSITY_LAYER).click()
+        page.wait_for_timeout(500)
+
+    report = load_page(
+        path.as_uri(),
+        screenshot=Path("/tmp/bench5/hotspots.png"),
+        wait_ms=1500,
+        actions=show_density,
+    )
     assert report.errors == []
     assert report.blocked == []
     assert report.counts["paths"] == len(result.units)
-    assert report.counts["canvases"] >= 1  # the heatmap
+    assert before == [0]
+    assert report.counts["canvases"] >= 1  # the heatmap, once turned on
+    # Its ramp is its own: none of the Gi* bins' colours, and Leaflet.heat's blue is replaced.
+    assert not set(DENSITY_GRADIENT.values()) & set(BIN_COLOURS.values())
+    assert all(colour in html for colour in DENSITY_GRADIENT.values())
     assert report.counts["legend"] == 1
     assert report.counts["controls"] == 1
     # The units drawn at the planted clusters are in the hot colour.
