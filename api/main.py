@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from api.auth import get_principal
 from api.errors import add_exception_handlers
 from api.hardening import BodyLimit, CatchAll, RequestGuard, check_parameters
+from api.pages import resident
 from api.pages import routes as pages
 from api.pages.docs import add_documentation
 from api.pages.render import STATIC_DIR as PAGES_STATIC
@@ -58,6 +59,7 @@ ROUTE_MODULES = (
     tiles,
     ogc,
     pages,
+    resident,
 )
 
 

@@ -57,6 +57,13 @@ class KpiUnit(BaseModel):
     on_time_closure_rate: float | None
     median_close_minutes: float | None
     escalated_share: float | None
+    rated: int = Field(
+        description="closed reports whose resident rated the outcome from the follow-up link"
+    )
+    satisfaction_rate: float | None = Field(
+        description="满意率: 0-1, the share of rated reports the resident was satisfied with; "
+        "None before any rating"
+    )
 
 
 class Kpis(BaseModel):

@@ -18,8 +18,10 @@ _NO_WORK_SQL = sql_list((ReportStatus.REJECTED, ReportStatus.DUPLICATE))
 # deadline is neither on time nor late yet. Rejected and duplicate reports are not work done.
 _KPIS = f"""
 WITH w AS (
-    SELECT r.{{column}} AS unit, r.*, COALESCE(CAST(:as_of AS timestamptz), now()) AS at
+    SELECT r.{{column}} AS unit, r.*, f.satisfied AS rated_satisfied,
+        COALESCE(CAST(:as_of AS timestamptz), now()) AS at
     FROM reports r
+    LEFT JOIN report_followups f ON f.report_id = r.id
     WHERE (CAST(:since AS timestamptz) IS NULL OR r.reported_at >= :since)
       AND (CAST(:until AS timestamptz) IS NULL OR r.reported_at < :until)
 ),
@@ -41,7 +43,9 @@ agg AS (
         percentile_cont(0.5) WITHIN GROUP (
             ORDER BY extract(epoch FROM closed_at - reported_at) / 60.0
         ) FILTER (WHERE status = '{ReportStatus.CLOSED}') AS median_close_minutes,
-        count(*) FILTER (WHERE escalation_level <> '{Level.GRID}') AS escalated
+        count(*) FILTER (WHERE escalation_level <> '{Level.GRID}') AS escalated,
+        count(rated_satisfied) AS rated,
+        count(*) FILTER (WHERE rated_satisfied) AS satisfied
     FROM w
     GROUP BY unit
 )
@@ -63,8 +67,9 @@ def compute_kpis(
     until: datetime | None = None,
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    """Counts by status, on-time arrival and resolution rates (0-1), median minutes to close and
-    the share escalated, per unit of ``level``; unlocated reports form a unit of their own."""
+    """Counts by status, on-time arrival and resolution rates (0-1), median minutes to close,
+    the share escalated and the residents' satisfaction rate, per unit of ``level``;
+    unlocated reports form a unit of their own."""
     if level not in set(Level):
         raise InvalidInput(f"level: expected one of {', '.join(Level)}, got {level!r}")
     check_window(since, until)
@@ -88,6 +93,10 @@ def compute_kpis(
                     else None
                 ),
                 "escalated_share": _rate(row.escalated, row.total),
+                # 满意率: residents satisfied among those who rated the outcome of a closed
+                # report from their follow-up link (gis/reports/followup.py).
+                "rated": row.rated,
+                "satisfaction_rate": _rate(row.satisfied, row.rated),
             }
         )
     return {
