@@ -214,7 +214,7 @@ def _number(raw: str) -> float | None:
     responses={
         303: {"description": "sent: on to the report's private follow-up link"},
         403: {**_HTML, "description": "the form's CSRF token is missing or stale: the form again"},
-        422: {**_HTML, "description": "the form again, naming what to correct; nothing stored"},
+        400: {**_HTML, "description": "the form again, naming what to correct; nothing stored"},
         409: {**_HTML, "description": "the form's key was used for another report"},
         **error_responses(429),
     },
@@ -265,18 +265,18 @@ async def send_report(
     except CsrfRefused:
         return await again(403, gettext("This form has expired. Please send it again."))
     if category not in cats:
-        return await again(422, gettext("Choose a category from the list."), "category")
+        return await again(400, gettext("Choose a category from the list."), "category")
     if not description.strip():
-        return await again(422, gettext("Describe the problem."), "description")
+        return await again(400, gettext("Describe the problem."), "description")
     point = (_number(lat), _number(lon))
     if point[0] is None or point[1] is None or not -90 <= point[0] <= 90:
         return await again(
-            422,
+            400,
             gettext("Give the place: use your position, tap the map or type its coordinates."),
             "lat",
         )
     if not -180 <= point[1] <= 180:
-        return await again(422, gettext("The longitude must be between -180 and 180."), "lon")
+        return await again(400, gettext("The longitude must be between -180 and 180."), "lon")
     report = ReportInput(
         lat=point[0],
         lon=point[1],
@@ -304,7 +304,7 @@ async def send_report(
     try:
         stored = await run_in_threadpool(store)
     except InvalidInput as exc:
-        return await again(422, str(exc.detail))
+        return await again(400, str(exc.detail))
     except Conflict:
         values["idempotency_key"] = ""
         return await again(
@@ -312,7 +312,7 @@ async def send_report(
         )
     if stored is None:
         return await again(
-            422,
+            400,
             gettext("This place is outside every district of the city. Choose a place inside."),
             "lat",
         )
@@ -420,7 +420,7 @@ async def follow_page(
         403: {**_HTML, "description": "the form's CSRF token is missing or stale"},
         404: {**_HTML, "description": "no report has this link"},
         409: {**_HTML, "description": "rated already, or not closed yet; nothing stored"},
-        422: {**_HTML, "description": "no choice made or the note too long; nothing stored"},
+        400: {**_HTML, "description": "no choice made or the note too long; nothing stored"},
     },
 )
 async def rate_report(
@@ -448,7 +448,7 @@ async def rate_report(
     except CsrfRefused:
         return await again(403, gettext("This form has expired. Please send it again."))
     if satisfied not in ("yes", "no"):
-        return await again(422, gettext("Choose satisfied or not satisfied."))
+        return await again(400, gettext("Choose satisfied or not satisfied."))
 
     def store() -> int:
         with engine.begin() as conn:
@@ -460,7 +460,7 @@ async def rate_report(
         return await again(404, "")
     except InvalidInput:
         return await again(
-            422,
+            400,
             gettext("The note is too long: at most %(n)d characters.")
             % {"n": MAX_RATING_NOTE_CHARS},
         )

@@ -317,6 +317,7 @@ def test_database_down_is_503_json_on_every_endpoint(doomed_cluster: EmbeddedClu
         "feature_id": "990101001001001",
         "account": "root",
         "password": "x" * 12,
+        "token": "x" * 43,
     } | LAYER_VALUES
     try:
         app = create_app(settings_for(engine), engine=engine)

@@ -75,8 +75,9 @@ def test_error_answers_are_documented_as_sent(spec: dict[str, Any]) -> None:
             if not status.startswith(("4", "5")):
                 continue
             if path.startswith("/app/") and "text/html" in answer.get("content", {}):
-                # A refused sign-in answers the form again, saying why (api/pages/routes.py).
-                assert status in ("401", "403"), f"{method} {path} {status}"
+                # A refused sign-in answers the form again, saying why (api/pages/routes.py);
+                # so does a resident's refused report or rating (api/pages/resident.py).
+                assert status in ("400", "401", "403", "404", "409"), f"{method} {path} {status}"
             else:
                 ref = str(answer["content"]["application/json"]["schema"])
                 expected = "Open311Error" if path.startswith("/open311") else "Body"
@@ -107,9 +108,10 @@ def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> N
         for name, schema in schemas.items()
         if any(word in field for field in schema.get("properties", {}) for word in PERSONAL)
     }
-    # What a resident sends (API and Open311), and what only accounts allowed the personal
-    # data see: a report's contact, the staff directory.
+    # What a resident sends (API, Open311 and the resident's page), and what only accounts
+    # allowed the personal data see: a report's contact, the staff directory.
     assert personal == {
+        "Body_send_report_app_report_post",
         "ReportCreate",
         "ServiceRequestForm",
         "ReportPrivate",

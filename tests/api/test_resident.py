@@ -165,7 +165,7 @@ def test_the_rating_is_taken_once_after_closing_and_counted(desk: Desk) -> None:
     assert "Closed" in page.text and 'name="satisfied"' in page.text
     assert "cleared" not in page.text and "desk-admin" not in page.text
     unchosen = desk.client.post(f"/app/follow/{token}", data={"csrf_token": csrf}, headers=HTML)
-    assert unchosen.status_code == 422
+    assert unchosen.status_code == 400
     rated = desk.client.post(
         f"/app/follow/{token}",
         data={"csrf_token": csrf, "satisfied": "no", "note": "came late"},
@@ -205,12 +205,12 @@ def test_the_rating_is_taken_once_after_closing_and_counted(desk: Desk) -> None:
 @pytest.mark.parametrize(
     ("fields", "status", "message"),
     [
-        ({"category": "unicorns"}, 422, "请从列表中选择类别"),
-        ({"description": "   "}, 422, "请描述问题"),
-        ({"lat": "north"}, 422, "请提供地点"),
-        ({"lon": "400"}, 422, "经度必须在"),
+        ({"category": "unicorns"}, 400, "请从列表中选择类别"),
+        ({"description": "   "}, 400, "请描述问题"),
+        ({"lat": "north"}, 400, "请提供地点"),
+        ({"lon": "400"}, 400, "经度必须在"),
         # The sea off the demo city: outside every district.
-        ({"lat": "0.5", "lon": "0.5"}, 422, "不在本市任何辖区内"),
+        ({"lat": "0.5", "lon": "0.5"}, 400, "不在本市任何辖区内"),
         ({"csrf_token": "forged"}, 403, "此表单已过期"),
     ],
 )
