@@ -32,6 +32,7 @@ from api.routes import (
     open311,
     patrols,
     reports,
+    service_areas,
     tiles,
     topology,
 )
@@ -55,6 +56,7 @@ ROUTE_MODULES = (
     topology,
     coverage,
     patrols,
+    service_areas,
     maps,
     tiles,
     ogc,

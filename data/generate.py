@@ -565,6 +565,12 @@ def _facilities(
     flat_grid = labels.grid.ravel()
     order = rng.permutation(nx * ny)
     first_in_comm = pd.Series(order).groupby(flat_comm[order]).first()
+    # The straddling community's station stands in its exclave, inside district B: the
+    # community's west end is then beyond a 15-minute walk, on district A's side, while B's
+    # stations across the border serve most of its body (the 15-minute life circle).
+    straddler = [c["code"] for c in meta["communities"]].index(meta["straddling_community"])
+    jx, jy = meta["junction"]
+    first_in_comm[straddler] = (jx + 6) * ny + (jy + 4)
     for comm, cell in first_in_comm.items():
         rows.append(
             (

@@ -114,8 +114,8 @@ def grids_page(
         # Shown to a person: in the configured zone, whatever zone the window was given in.
         since, until = (t.astimezone(settings.zone) for t in (window.since, window.until))
         label = (
-            f"{patrol_source}, {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M}"
-            f" ({settings.timezone})"
+            f"{patrol_source}, {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} "
+            f"({settings.timezone})"
         )
         grids = source.grids if isinstance(source, GridMapData) else source
         extra_layers.append(

@@ -152,7 +152,7 @@ def load_page(
 
 
 def sign_in_cookie(base_url: str, name: str, password: str) -> SetCookieParam:
-    """Sign in as a browser would (``POST /auth/token``) and return the map-page cookie the
+    """Sign in as a browser would (``POST /auth/token``) and return the session cookie the
     server set, for ``load_page(cookies=...)``."""
     response = httpx2.post(
         f"{base_url}/auth/token", data={"username": name, "password": password}, timeout=30

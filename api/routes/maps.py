@@ -12,14 +12,17 @@ from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
 from api.routes.patrols import plan_query_scope
+from api.routes.service_areas import WalkParams
 from api.schemas.common import COMMON_ERRORS, error_responses, media_response
 from api.schemas.tiles import ProblemFeatures
 from gis.access.policy import Principal, authorize
 from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
 from gis.patrols.coverage import CoverageSource
+from gis.service_areas.siting import MAX_NEW_SITES
 from maps.assets import check_installed, content_security_policy, render
 from maps.pages import coverage_page, grid_problems, grids_page, hotspots_page, patrols_page
+from maps.service_areas import service_areas_page
 from maps.vector import TileSource
 
 # Served pages load tiles and overlays from the server that served them.
@@ -119,6 +122,22 @@ def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) ->
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     check_installed()
     fmap = hotspots_page(conn, settings, tiles=SAME_ORIGIN, **params)
+    return _page(render(fmap, mode="served"), settings)
+
+
+@router.get("/maps/service-areas", responses=_PAGE, dependencies=[require("read_analytics")])
+def service_areas_map(
+    conn: ConnDep,
+    settings: SettingsDep,
+    params: WalkParams,
+    new_sites: Annotated[
+        int, Query(ge=0, le=MAX_NEW_SITES, description="also propose this many new sites")
+    ] = 0,
+) -> HTMLResponse:
+    """Walk areas per facility, buildings beyond the limit coloured by walk minutes, those
+    served across a district border, district borders; with ``new_sites``, proposed sites."""
+    check_installed()
+    fmap = service_areas_page(conn, settings, tiles=SAME_ORIGIN, new_sites=new_sites, **params)
     return _page(render(fmap, mode="served"), settings)
 
 

@@ -126,7 +126,11 @@ POLICY: dict[str, Permission] = {
         Permission(
             "submit_report", "submit a report (POST /reports, Open311 POST requests)", _EVERYONE
         ),
-        Permission("read_analytics", "read hotspots and KPIs", _EVERYONE),
+        Permission(
+            "read_analytics",
+            "read hotspots, KPIs and service areas (walk areas, gaps, siting)",
+            _EVERYONE,
+        ),
         Permission(
             "sign_in",
             "sign in for a bearer token (POST /auth/token) or a browser session (/app/login), "

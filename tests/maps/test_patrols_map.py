@@ -105,7 +105,7 @@ def test_patrol_map_renders_offline(stored: tuple[Engine, dict[str, Any]], tmp_p
 
 
 def test_patrol_map_is_served(stored: tuple[Engine, dict[str, Any]]) -> None:
-    """A dispatcher signs in (the browser keeps the map cookie) and opens the plan's page;
+    """A dispatcher signs in (the browser keeps the session cookie) and opens the plan's page;
     without signing in the page is refused."""
     engine, plan = stored
     account_headers(engine, "map-dispatcher", "dispatcher", scope="990101")

@@ -1,0 +1,110 @@
+"""Service areas, the 15-minute life circle: walk areas, the buildings beyond the walk limit,
+and where new facilities would bring the most residents within it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from api.auth import require
+from api.deps import ConnDep, SettingsDep
+from api.schemas.common import COMMON_ERRORS, error_responses
+from api.schemas.service_areas import GapsOut, SitingOut, SitingRequest, WalkAreaCollection
+from gis.service_areas.areas import walk_areas
+from gis.service_areas.gaps import find_gaps
+from gis.service_areas.siting import site_stations
+from gis.service_areas.walk import DEFAULT_KIND, DEFAULT_MINUTES, DEFAULT_WALK_SPEED_KMH
+
+router = APIRouter(tags=["service areas"], responses=error_responses(*COMMON_ERRORS))
+
+
+def walk_params(
+    kind: Annotated[str, Query(description="facility kind")] = DEFAULT_KIND,
+    minutes: Annotated[float, Query(description="the walk limit, minutes")] = DEFAULT_MINUTES,
+    walk_speed_kmh: Annotated[float, Query(description="walking speed, km/h")] = (
+        DEFAULT_WALK_SPEED_KMH
+    ),
+) -> dict[str, Any]:
+    """The walk limit; the domain function checks it and names a bad value (422)."""
+    return {"kind": kind, "minutes": minutes, "walk_speed_kmh": walk_speed_kmh}
+
+
+WalkParams = Annotated[dict[str, Any], Depends(walk_params)]
+
+
+@router.get(
+    "/service-areas",
+    response_model=WalkAreaCollection,
+    dependencies=[require("read_analytics")],
+)
+def service_areas(conn: ConnDep, params: WalkParams) -> dict[str, Any]:
+    """One feature per facility of ``kind``: the streets reachable within ``minutes`` of
+    walking (partial streets included), buffered into an area, with the buildings and
+    residents whose own walk to it is within the limit."""
+    areas = walk_areas(conn, **params)
+    return {
+        "type": "FeatureCollection",
+        **params,
+        "features": [
+            {
+                "type": "Feature",
+                "id": area.code,
+                "geometry": area.geometry,
+                "properties": {
+                    "code": area.code,
+                    "name": area.name,
+                    "district_code": area.district_code,
+                    "street_m": area.street_m,
+                    "buildings": area.buildings,
+                    "residents": area.residents,
+                },
+            }
+            for area in areas
+        ],
+    }
+
+
+@router.get(
+    "/service-areas/gaps",
+    response_model=GapsOut,
+    dependencies=[require("read_analytics")],
+)
+def service_area_gaps(
+    conn: ConnDep,
+    settings: SettingsDep,
+    params: WalkParams,
+    limit: Annotated[
+        int, Query(ge=1, description="rows of each list (at most GRIDPATROL_MAX_PAGE_SIZE)")
+    ] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Every building beyond the walk limit from all facilities of ``kind`` (walk minutes to
+    the nearest; null: not connected), totals per community and district, and the buildings
+    whose nearest facility lies in another district."""
+    gaps = find_gaps(conn, **params, limit=min(limit, settings.max_page_size), offset=offset)
+    return gaps.to_dict()
+
+
+@router.post(
+    "/service-areas/siting",
+    response_model=SitingOut,
+    dependencies=[require("read_analytics")],
+)
+def service_area_siting(conn: ConnDep, body: SitingRequest) -> dict[str, Any]:
+    """The ``new_sites`` candidates that bring the most residents within the limit (maximum
+    coverage solved exactly with HiGHS), residents covered before and after, per district,
+    and the greedy baseline's coverage. Nothing is stored."""
+    candidates: object = (
+        body.candidates
+        if isinstance(body.candidates, str)
+        else [point.model_dump() for point in body.candidates]
+    )
+    return site_stations(
+        conn,
+        new_sites=body.new_sites,
+        candidates=candidates,
+        kind=body.kind,
+        minutes=body.minutes,
+        walk_speed_kmh=body.walk_speed_kmh,
+    ).to_dict()
