@@ -24,6 +24,8 @@ from gis.territory.layers import BBox, parse_bbox
 # Tiles, TileJSON and OGC API Features are public data: any web page (or a standalone map
 # file) may load them, and read their ETag.
 PUBLIC_CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
+# A layer read per account (patrol routes): never in a shared cache, nor read cross-origin.
+PER_ACCOUNT = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
 
 
 def walk_dependants(dependant: Dependant) -> Iterator[Dependant]:

@@ -20,12 +20,9 @@ import json
 import logging
 import math
 import re
-import types
-import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Request
@@ -34,13 +31,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import walk_dependants
 from api.errors import error_content
+from api.kinds import Kind, parameter_kind
 from gis.core.errors import InvalidInput
 
 logger = logging.getLogger("gridpatrol.api")
 
 BIGINT_MAX = 2**63 - 1
 _NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
-_SEQUENCES = (list, tuple, set, frozenset, Sequence)
 
 
 async def _send_json(scope: Scope, send: Send, status: int, body: dict[str, Any]) -> None:
@@ -213,30 +210,6 @@ class CatchAll:
 
 
 # ----------------------------------------------------------------------------- parameters
-Kind = Literal["sequence", "int", "float", "datetime", "scalar"]
-
-
-def _kind(annotation: Any) -> Kind:
-    """How a parameter's annotation is parsed (Optional and Annotated unwrapped)."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _kind(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        kinds = {_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
-        return kinds.pop() if len(kinds) == 1 else "scalar"
-    if origin in _SEQUENCES or annotation in _SEQUENCES:
-        return "sequence"
-    if annotation is bool:
-        return "scalar"
-    if annotation is int:
-        return "int"
-    if annotation is float:
-        return "float"
-    if annotation in (datetime, date):
-        return "datetime"
-    return "scalar"
-
-
 # Kept on the route itself: a table keyed by id() could hand a new route the kinds of a
 # discarded one (tests build many apps), and routes are not hashable.
 _KINDS_ATTRIBUTE = "_gridpatrol_parameter_kinds"
@@ -250,9 +223,9 @@ def _route_kinds(route: APIRoute) -> tuple[dict[str, Kind], dict[str, Kind]]:
         path: dict[str, Kind] = {}
         for dependant in walk_dependants(route.dependant):
             for field in dependant.query_params:
-                query[field.alias] = _kind(field.field_info.annotation)
+                query[field.alias] = parameter_kind(field.field_info.annotation)
             for field in dependant.path_params:
-                path[field.alias] = _kind(field.field_info.annotation)
+                path[field.alias] = parameter_kind(field.field_info.annotation)
         kinds = (query, path)
         setattr(route, _KINDS_ATTRIBUTE, kinds)
     return kinds

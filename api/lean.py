@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import inspect
 import re
-import types
 import typing
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import fastapi
 from fastapi import Request, Response
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 
 from api.errors import BadRequestRoute
+from api.kinds import parameter_kind
 from gis.core.errors import InvalidParameter
 
 # Longer is out of any range a path takes (and int() refuses thousands of digits).
@@ -111,28 +112,18 @@ def _flatten(
     return feeds
 
 
-def _kind(annotation: Any) -> type | None:
-    """``int`` or ``str`` for ``int``/``str`` (Optional and Annotated unwrapped), else None."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _kind(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        kinds = {_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
-        return kinds.pop() if len(kinds) == 1 else None
-    return annotation if annotation in (int, str) else None
-
-
 def _parameters(dependant: Dependant) -> tuple[list[_Parameter], list[_Parameter]]:
     """The endpoint's path and header parameters, refusing types the handler cannot read."""
     path = []
     for field in dependant.path_params:
-        kind = _kind(field.field_info.annotation)
-        if kind is None:
+        kind = parameter_kind(field.field_info.annotation)
+        if kind not in ("int", "str"):
             raise _refuse(f"path parameter {field.name} is neither int nor str", dependant)
-        path.append(_Parameter(field.name, field.alias, kind is int))
+        path.append(_Parameter(field.name, field.alias, kind == "int"))
     headers = []
     for field in dependant.header_params:
-        if _kind(field.field_info.annotation) is not str or field.field_info.default is not None:
+        kind = parameter_kind(field.field_info.annotation)
+        if kind != "str" or field.field_info.default is not None:
             raise _refuse(f"header {field.name} is not an optional str", dependant)
         key = field.alias
         if getattr(field.field_info, "convert_underscores", True):
@@ -147,16 +138,26 @@ def _effective_dependant(route: fastapi_routing.APIRoute) -> Dependant:
     FastAPI builds an included route's handler once per app, with the app's and routers'
     dependencies in an "effective context" it sets while calling ``get_route_handler``
     (``APIRoute.get_route_handler`` reads it the same way); versions before it copied the
-    route with those dependencies into ``route.dependant``.
+    route with those dependencies into ``route.dependant``, and are refused. A route built
+    outside an inclusion (no context) has only its own dependant, as in FastAPI.
     """
-    variable = getattr(fastapi_routing, "_effective_route_context_var", None)
-    context = variable.get() if variable is not None else None
+    variable = getattr(fastapi_routing, _CONTEXT_VARIABLE, None)
+    if variable is None:
+        # Without it an included route's app and router dependencies (the principal, the
+        # parameter checks) could not be found: the app does not start rather than run
+        # without them.
+        raise RuntimeError(
+            f"LeanRoute needs fastapi.routing.{_CONTEXT_VARIABLE}, which this FastAPI "
+            f"({fastapi.__version__}) lacks; pin a FastAPI that has it or use ordinary routes"
+        )
+    context = variable.get()
     if context is not None and context.original_route is route and context.dependant:
         dependant: Dependant = context.dependant
         return dependant
     return route.dependant
 
 
+_CONTEXT_VARIABLE = "_effective_route_context_var"
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 

@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 from importlib import metadata
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.responses import Response
+from starlette.types import Scope
 
 from api.auth import get_principal
 from api.errors import add_exception_handlers
@@ -25,6 +27,7 @@ from api.routes import (
     auth,
     coverage,
     health,
+    households,
     kpis,
     layers,
     maps,
@@ -50,6 +53,7 @@ ROUTE_MODULES = (
     auth,
     layers,
     reports,
+    households,
     kpis,
     open311,
     analytics,
@@ -109,6 +113,25 @@ def _document_errors(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# What a map page loads: scripts, stylesheets, their images and fonts. npm's metadata
+# (package.json, .package-lock.json), READMEs and sources beside them are not served.
+ASSET_SUFFIXES = frozenset(
+    {".js", ".css", ".png", ".gif", ".jpg", ".jpeg", ".svg", ".woff", ".woff2", ".ttf", ".eot"}
+)
+
+
+class AssetFiles(StaticFiles):
+    """``StaticFiles`` serving map assets only: a file with an asset's suffix, under no
+    hidden directory; anything else is 404, as if it were not there."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        parts = path.replace("\\", "/").split("/")
+        suffix = "." + parts[-1].rsplit(".", 1)[-1].lower() if "." in parts[-1] else ""
+        if suffix not in ASSET_SUFFIXES or any(part.startswith(".") for part in parts):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -185,7 +208,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     for root, directory in ROOTS.items():
         app.mount(
             f"/static/{root}",
-            StaticFiles(directory=directory, check_dir=False),
+            AssetFiles(directory=directory, check_dir=False),
             name=f"static-{root}",
         )
     app.mount(PAGES_STATIC_URL, StaticFiles(directory=PAGES_STATIC), name="static-pages")

@@ -34,10 +34,11 @@ from data.generate import CitySpec, generate_city
 from gis.city import load_city
 from gis.core.db import make_engine, migrate
 from gis.core.settings import Settings
+from gis.patrols.balance import solve_balanced
 from gis.patrols.planning import PatrolProblem, prepare_problem, solver_input
 from gis.patrols.request import PlanRequest
+from gis.patrols.service import create_patrol_plan
 from gis.patrols.solver import UNREACHABLE, VALUE_PRIZE, Vehicle, Visit, solve_routes
-from gis.patrols.storage import create_patrol_plan
 from gis.reports.categories import get_categories
 from gis.routing.matrix import cost_matrix
 from gis.routing.snapping import snap_points
@@ -61,8 +62,17 @@ def _database(cluster_url: str, name: str) -> Engine:
 
 
 # ----------------------------------------------------------------------------- 1. plan
-def plan_request(engine: Engine, *, stops: int, patrollers: int, seed: int) -> PlanRequest:
-    """``stops`` buildings spread over the city and ``patrollers`` at service stations."""
+def plan_request(
+    engine: Engine,
+    *,
+    stops: int,
+    patrollers: int,
+    seed: int,
+    objective: str = "shortest",
+    time_limit_s: float = 5,
+) -> PlanRequest:
+    """``stops`` buildings spread over the city and ``patrollers`` leaving ONE service station
+    (the team that one patroller would do alone under the shortest objective)."""
     with engine.connect() as conn:
         buildings = conn.execute(text("SELECT code FROM buildings ORDER BY code")).scalars().all()
         stations = (
@@ -74,13 +84,15 @@ def plan_request(engine: Engine, *, stops: int, patrollers: int, seed: int) -> P
         )
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(buildings, stops, replace=False).tolist())
-    starts = rng.choice(stations, patrollers, replace=False).tolist()
+    station = str(rng.choice(stations))
+    starts = [station] * patrollers
     return PlanRequest.model_validate(
         {
             "name": "bench",
             "start_at": "2026-11-24T08:00:00+08:00",
             "mode": "joint",
-            "time_limit_s": 5,
+            "objective": objective,
+            "time_limit_s": time_limit_s,
             "service_minutes": 1,
             "patrollers": [
                 {"name": f"P{k + 1}", "start": {"facility": code}, "shift_minutes": 240}
@@ -168,8 +180,147 @@ def ortools_gls(problem: PatrolProblem, *, time_limit_s: float) -> dict[str, Any
     return {
         "solved": True,
         "seconds": elapsed,
+        "longest_min": max(route_minutes(problem, vehicles, visits, routes)),
         "served": sum(len(r) for r in routes),
         "length_m": route_length(problem.distance_m, vehicles, visits, routes),
+    }
+
+
+def vroom_solve(problem: PatrolProblem, *, time_limit_s: float) -> dict[str, Any] | None:
+    """The same vehicles and visits (joint mode) solved by VROOM (pyvroom), costs = metres."""
+    try:
+        import vroom
+    except ImportError:
+        return None
+    from datetime import timedelta
+
+    given = solver_input(problem, "joint")
+    vehicles, visits = given.vehicles, given.visits
+    nodes = sorted({v.start for v in vehicles} | {v.end for v in vehicles})
+    nodes += [v.location for v in visits]
+    index = {loc: k for k, loc in enumerate(dict.fromkeys(nodes))}
+    order = list(index)
+    finite = np.isfinite(problem.distance_m)
+    dist = np.where(finite, np.rint(np.where(finite, problem.distance_m, 0)), UNREACHABLE)
+    dur = np.where(finite, np.ceil(np.where(finite, given.duration_s, 0)), UNREACHABLE)
+    instance = vroom.Input()
+    instance.set_durations_matrix("foot", dur[np.ix_(order, order)].astype(np.uint32))
+    instance.set_distances_matrix("foot", dist[np.ix_(order, order)].astype(np.uint32))
+    instance.set_costs_matrix("foot", dist[np.ix_(order, order)].astype(np.uint32))
+    for k, v in enumerate(vehicles):
+        instance.add_vehicle(
+            vroom.Vehicle(
+                id=k,
+                start=index[v.start],
+                end=index[v.end],
+                profile="foot",
+                time_window=vroom.TimeWindow(math.ceil(v.ready_s), math.floor(v.latest_end_s)),
+            )
+        )
+    for k, visit in enumerate(visits):
+        instance.add_job(
+            vroom.Job(
+                id=k, location=index[visit.location], default_service=math.ceil(visit.service_s)
+            )
+        )
+    start = time.perf_counter()
+    solution = instance.solve(
+        exploration_level=5, nb_threads=1, timeout=timedelta(seconds=time_limit_s)
+    )
+    elapsed = time.perf_counter() - start
+    routes: list[list[int]] = [[] for _ in vehicles]
+    steps = solution.routes
+    for vehicle_id, job_id, kind in zip(
+        steps["vehicle_id"], steps["id"], steps["type"], strict=True
+    ):
+        if kind == "job":
+            routes[int(vehicle_id)].append(int(job_id))
+    return {
+        "seconds": elapsed,
+        "served": sum(len(r) for r in routes),
+        "length_m": route_length(problem.distance_m, vehicles, visits, routes),
+        "longest_min": max(route_minutes(problem, vehicles, visits, routes)),
+    }
+
+
+def route_minutes(
+    problem: PatrolProblem, vehicles: list[Vehicle], visits: list[Visit], routes: list[list[int]]
+) -> list[float]:
+    """Each route's time away (minutes) as the plan counts it: the walk to the street, the
+    legs, the time on site and the walk from the street at the end."""
+    minutes = []
+    for k, (vehicle, order) in enumerate(zip(vehicles, routes, strict=True)):
+        path = [vehicle.start, *[visits[v].location for v in order], vehicle.end]
+        if len(path) == 2 and vehicle.start == vehicle.end:
+            minutes.append(0.0)
+            continue
+        legs = sum(float(problem.distance_m[a, b]) for a, b in zip(path, path[1:], strict=False))
+        end_access = problem.depots[2 * k + 1].distance_m / problem.speed_mps
+        seconds = vehicle.ready_s + legs / problem.speed_mps + end_access
+        seconds += sum(visits[v].service_s for v in order)
+        minutes.append(seconds / 60.0)
+    return minutes
+
+
+def _plan_longest(plan: Any) -> dict[str, float]:
+    minutes = [r.duration_minutes for r in plan.routes]
+    return {
+        "longest_min": max(minutes),
+        "mean_min": sum(minutes) / len(minutes),
+        "longest_over_mean": max(minutes) / (sum(minutes) / len(minutes)),
+    }
+
+
+def bench_balanced(
+    engine: Engine, *, stops: int, patrollers: int, long_s: float, time_limit_s: float
+) -> dict[str, Any]:
+    """The balanced plan (whole ``create_patrol_plan``) against a ``long_s`` balanced search
+    on the same matrix; VROOM's and OR-Tools' longest routes (they minimise the team's metres)
+    side by side."""
+    request = plan_request(
+        engine,
+        stops=stops,
+        patrollers=patrollers,
+        seed=7,
+        objective="balanced",
+        time_limit_s=time_limit_s,
+    )
+    start = time.perf_counter()
+    plan = create_patrol_plan(engine, request, categories=CATEGORIES)
+    whole_s = time.perf_counter() - start
+    with engine.connect() as conn:
+        problem = prepare_problem(conn, request, categories=CATEGORIES)
+    given = solver_input(problem, "joint")
+    t0 = time.perf_counter()
+    long_run = solve_balanced(
+        lonlat=[(p.lon, p.lat) for p in problem.points],
+        distance_m=problem.distance_m,
+        duration_s=given.duration_s,
+        vehicles=given.vehicles,
+        visits=given.visits,
+        time_limit_s=long_s,
+        stop_early=False,
+    )
+    long_s_taken = time.perf_counter() - t0
+    long_minutes = route_minutes(problem, given.vehicles, given.visits, long_run.routes)
+    ours = _plan_longest(plan)
+    return {
+        "time_limit_s": time_limit_s,
+        "whole_plan_s": whole_s,
+        "served": plan.served,
+        "unserved": len(plan.unserved),
+        "length_m": plan.total_length_m,
+        **ours,
+        "shares_min": [r.duration_minutes for r in plan.routes],
+        f"balanced_{long_s:g}s": {
+            "seconds": long_s_taken,
+            "served": long_run.served,
+            "longest_min": max(long_minutes),
+            "length_m": route_length(
+                problem.distance_m, given.vehicles, given.visits, long_run.routes
+            ),
+        },
+        "longest_vs_long_pct": 100 * (ours["longest_min"] / max(long_minutes) - 1),
     }
 
 
@@ -205,28 +356,39 @@ def bench_plan(
             "length_m": route_length(
                 problem.distance_m, given.vehicles, given.visits, solution.routes
             ),
+            "longest_min": max(
+                route_minutes(problem, given.vehicles, given.visits, solution.routes)
+            ),
             "iterations": solution.iterations,
         }
 
-    # The plan's own solve is one draw of a time-limited search: five seeds show the spread.
+    # The plan's own solve is one draw of a time-limited search: seeds show the spread.
     same_budget = [pyvrp(request.time_limit_s, seed) for seed in range(seeds)]
     long_run = pyvrp(long_s, stop_early=False)
     ortools = ortools_gls(problem, time_limit_s=request.time_limit_s)
+    vroom = vroom_solve(problem, time_limit_s=request.time_limit_s)
     gaps = sorted(100 * (r["length_m"] / long_run["length_m"] - 1) for r in same_budget)
     return {
         "stops": stops,
         "patrollers": patrollers,
         "whole_plan_s": whole_s,
-        "plan_served": plan["served"],
-        "plan_unserved": len(plan["unserved"]),
-        "plan_length_m": plan["total_length_m"],
+        "plan_served": plan.served,
+        "plan_unserved": len(plan.unserved),
+        "plan_length_m": plan.total_length_m,
+        **{f"plan_{k}": v for k, v in _plan_longest(plan).items()},
         "prepare_s (patrollers, stops, snapping, matrix)": prepare_s,
         "pyvrp_5s_by_seed": same_budget,
         f"pyvrp_{long_s:g}s": long_run,
-        "gap_plan_vs_long_pct": 100 * (plan["total_length_m"] / long_run["length_m"] - 1),
+        "gap_plan_vs_long_pct": 100 * (plan.total_length_m / long_run["length_m"] - 1),
         "gap_5s_seeds_pct (sorted)": gaps,
+        "gap_5s_median_pct": float(np.median(gaps)),
         "seeds_within_1pct": sum(1 for g in gaps if g <= 1.0),
         "ortools_gls_5s": ortools or "not installed: pip install 'ortools>=9.12'",
+        "vroom_5s": vroom or "not installed: pip install 'pyvroom>=1.14'",
+        "ortools_gap_pct": (
+            100 * (ortools["length_m"] / long_run["length_m"] - 1) if ortools else None
+        ),
+        "vroom_gap_pct": 100 * (vroom["length_m"] / long_run["length_m"] - 1) if vroom else None,
     }
 
 
@@ -346,6 +508,10 @@ def main() -> None:
     parser.add_argument("--patrollers", type=int, default=5)
     parser.add_argument("--long-s", type=float, default=60.0)
     parser.add_argument("--seeds", type=int, default=5, help="5-second solves on the same matrix")
+    parser.add_argument(
+        "--balanced-s", type=float, default=10.0, help="the balanced plan's time_limit_s"
+    )
+    parser.add_argument("--skip-shortest", action="store_true")
     parser.add_argument("--grids", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=200)
     parser.add_argument("--nx-sources", type=int, default=20)
@@ -362,11 +528,24 @@ def main() -> None:
             empty = conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM grids)")).scalar_one()
         if empty:
             load_city(demo, categories=CATEGORIES)
-        results["plan"] = bench_plan(
-            demo, stops=args.stops, patrollers=args.patrollers, long_s=args.long_s, seeds=args.seeds
+        results["balanced"] = bench_balanced(
+            demo,
+            stops=args.stops,
+            patrollers=args.patrollers,
+            long_s=args.long_s,
+            time_limit_s=args.balanced_s,
         )
+        print(json.dumps(results["balanced"], indent=2))
+        if not args.skip_shortest:
+            results["plan"] = bench_plan(
+                demo,
+                stops=args.stops,
+                patrollers=args.patrollers,
+                long_s=args.long_s,
+                seeds=args.seeds,
+            )
+            print(json.dumps(results["plan"], indent=2))
         demo.dispose()
-        print(json.dumps(results["plan"], indent=2))
     if not args.skip_matrix:
         big = _database(url, f"bench_city_{args.grids}")
         results["network"] = load_big_network(big, args.grids)

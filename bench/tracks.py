@@ -29,7 +29,7 @@ from bench.patrols import CATEGORIES, _database
 from cli.cluster import EmbeddedCluster
 from gis.city import load_city
 from gis.patrols.request import PlanRequest
-from gis.patrols.storage import create_patrol_plan
+from gis.patrols.service import create_patrol_plan
 from gis.patrols.tracks import read_track, record_track
 
 _GEOD = Geod(ellps="WGS84")
@@ -140,7 +140,9 @@ def bench_track(
     engine: Engine, *, home: Path, points: int, seed: int, white: bool
 ) -> dict[str, Any]:
     """Plan once, then time reading and storing a ``points``-fix GPX walk of the first route."""
-    plan = create_patrol_plan(engine, PlanRequest.model_validate(PLAN), categories=CATEGORIES)
+    plan = create_patrol_plan(
+        engine, PlanRequest.model_validate(PLAN), categories=CATEGORIES
+    ).model_dump(mode="json")
     route = next(r for r in plan["routes"] if r["stops"])
     lon, lat, times = walk_route(
         route["geometry"]["coordinates"], points=points, seed=seed, white=white

@@ -8,7 +8,7 @@ import logging.config
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,6 +33,8 @@ from gis.city import load_city
 from gis.core.db import make_engine, migrate
 from gis.core.errors import InvalidInput
 from gis.core.settings import get_settings
+from gis.households.registry import LAYER as HOUSEHOLDS_LAYER
+from gis.households.registry import import_households_csv
 from gis.patrols.tracks import DEFAULT_RADIUS_M
 from gis.reports.history import REPORTS_LAYER, import_report_file
 from gis.reports.workers import import_workers_csv
@@ -100,7 +102,7 @@ def db_url() -> None:
 # ----------------------------------------------------------------------------- data
 # GPS tracks of patrols: GPX or GeoJSON, stored for a plan (cli/patrols.py).
 TRACKS_LAYER = "tracks"
-LOADABLE_LAYERS = (*LAYERS, REPORTS_LAYER, "workers", TRACKS_LAYER)
+LOADABLE_LAYERS = (*LAYERS, REPORTS_LAYER, "workers", HOUSEHOLDS_LAYER, TRACKS_LAYER)
 
 
 @app.command("load")
@@ -109,7 +111,7 @@ def load(
         Path,
         typer.Argument(
             help="GeoJSON, GeoPackage, Shapefile or .osm.pbf; CSV with lon/lat for reports; "
-            "CSV for workers; GPX or GeoJSON for tracks"
+            "CSV for workers and households; GPX or GeoJSON for tracks"
         ),
     ],
     layer: Annotated[
@@ -125,13 +127,27 @@ def load(
     radius_m: Annotated[
         float, typer.Option(help="tracks: a stop is passed within this many metres")
     ] = DEFAULT_RADIUS_M,
+    node_crossings: Annotated[
+        bool,
+        typer.Option(
+            "--node-crossings",
+            help="roads: every crossing of two streets of one level is a junction (drawn data "
+            "without junction vertices; bridge/tunnel/layer columns keep grades apart)",
+        ),
+    ] = False,
     as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
     """Import a file into a layer, all-or-nothing (reprojected to EPSG:4326); OpenStreetMap
-    .osm.pbf for roads and buildings; a GPS track (GPX/GeoJSON) with --layer tracks."""
+    .osm.pbf for roads and buildings; a GPS track (GPX/GeoJSON) with --layer tracks.
+
+    Streets meet where they share a vertex (or end within 1 m of each other); two that cross
+    without one are a bridge or a tunnel. --node-crossings is for drawn roads whose junctions
+    have no vertex."""
     if layer not in LOADABLE_LAYERS:
         known = ", ".join(LOADABLE_LAYERS)
         fail(InvalidInput(f"unknown layer {layer!r}; expected one of: {known}"))
+    if node_crossings and layer != "roads":
+        fail(InvalidInput(f"--node-crossings applies to --layer roads, not {layer}"))
     if layer == TRACKS_LAYER:
         load_track(path, plan_id=patrol, route=route, radius_m=radius_m, as_json=as_json)
         return
@@ -146,12 +162,22 @@ def load(
 
         print_results([run(load_workers)], as_json)
         return
+    if layer == HOUSEHOLDS_LAYER:
+        # The household registry: a CSV keyed by building code (gis/households/registry.py).
+        def load_households() -> ImportResult:
+            with engine.begin() as conn:
+                return import_households_csv(conn, path, zone=settings.zone)
+
+        print_results([run(load_households)], as_json)
+        return
 
     def action() -> ImportResult:
         with progress_bar(not as_json and sys.stderr.isatty()) as progress, engine.begin() as conn:
             if layer == REPORTS_LAYER:  # report history: located in bulk, upserted by id
                 return import_report_file(conn, path, categories=categories, progress=progress)
-            return import_file(conn, path, layer=layer, progress=progress)
+            return import_file(
+                conn, path, layer=layer, progress=progress, node_crossings=node_crossings
+            )
 
     try:
         print_results([run(action)], as_json)
@@ -168,7 +194,11 @@ def demo(
     categories = configured_categories(settings)
     engine = open_engine(settings)
     with progress_bar(not as_json and sys.stderr.isatty()) as progress:
-        results = run(lambda: load_city(engine, DEMO_DIR, categories=categories, progress=progress))
+        results = run(
+            lambda: load_city(
+                engine, DEMO_DIR, categories=categories, progress=progress, zone=settings.zone
+            )
+        )
     print_results(results, as_json)
 
 
@@ -200,6 +230,7 @@ def serve(
                     DEMO_DIR,
                     categories=configured_categories(settings),
                     progress=progress,
+                    zone=settings.zone,
                 )
             )
     bind_host = host or settings.host
@@ -214,6 +245,13 @@ def serve(
         "handlers": ["default"],
         "level": "INFO",
         "propagate": False,
+    }
+    # uvicorn reads X-Forwarded-For from loopback unless told otherwise: only the configured
+    # proxies may name the client (rate limits and the access log use that address).
+    proxies = settings.proxy_addresses
+    forwarding: dict[str, Any] = {
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
     }
     logging.config.dictConfig(log_config)
     supervisor = None
@@ -230,6 +268,7 @@ def serve(
                 host=bind_host,
                 port=bind_port,
                 log_config=log_config,
+                **forwarding,
             )
             return
         # Each worker process builds its own app and engine from the environment; the
@@ -242,6 +281,7 @@ def serve(
             port=bind_port,
             workers=workers,
             log_config=log_config,
+            **forwarding,
         )
     finally:
         if supervisor is not None:

@@ -13,7 +13,7 @@ import cli.maps  # noqa: F401  (registers map grids|coverage|hotspots)
 import cli.patrols  # noqa: F401  (registers plan-patrols, map patrols)
 import cli.service_areas  # noqa: F401  (registers service-areas, site-stations, map service-areas)
 import cli.topology  # noqa: F401  (registers validate, repair)
-import cli.users  # noqa: F401  (registers users add|list|disable|token, purge-contacts)
+import cli.users  # noqa: F401  (users, purge-contacts, purge-households)
 from cli.app import app
 
 __all__ = ["app", "main"]

@@ -26,7 +26,7 @@ from cli.maps import Output, _write_page, map_app
 from gis.core.errors import InvalidInput, validation_problems
 from gis.core.settings import get_settings
 from gis.patrols.request import PlanRequest
-from gis.patrols.storage import create_patrol_plan
+from gis.patrols.service import create_patrol_plan
 from gis.patrols.tracks import check_track_target, read_track, read_track_file, record_track
 from maps.pages import patrols_page
 
@@ -96,14 +96,16 @@ def print_plan(plan: dict[str, Any]) -> None:
     """Routes, stops and the comparison as tables."""
     # Times as the API gives them: in GRIDPATROL_TIMEZONE, with its offset.
     console.print(
-        f"plan {plan['id']} ({plan['mode']}) starting {plan['start_at']} "
+        f"plan {plan['id']} ({plan['mode']}, {plan['objective']}) starting {plan['start_at']} "
         f"({get_settings().timezone}): {plan['served']} stop(s) served, "
         f"{len(plan['unserved'])} unserved, {plan['total_length_m'] / 1000:,.2f} km, "
         f"{plan['total_minutes']:,.0f} patroller-minutes",
         highlight=False,
     )
-    routes = Table("#", "patroller", "district", "stops", "km", "minutes", "back at", "districts")
-    for r in plan["routes"]:
+    routes = Table(
+        "#", "patroller", "district", "stops", "km", "minutes", "share", "back at", "districts"
+    )
+    for r, share in zip(plan["routes"], plan["shares"], strict=True):
         routes.add_row(
             str(r["seq"]),
             r["patroller"]["name"],
@@ -111,10 +113,18 @@ def print_plan(plan: dict[str, Any]) -> None:
             str(len(r["stops"])),
             f"{r['length_m'] / 1000:,.2f}",
             f"{r['duration_minutes']:,.0f}",
+            f"{100 * share['of_longest']:.0f} %",
             r["return_at"][11:16],
             ", ".join(r["districts"]),
         )
     console.print(routes)
+    if plan["over_capacity"]:
+        console.print(
+            f"[bold red]over capacity[/]: {plan['over_capacity']} required stop(s) do not fit "
+            f"the shifts; about {plan['missing_patroller_hours']:,.1f} more patroller-hour(s) "
+            "would serve them",
+            highlight=False,
+        )
     late = [s for r in plan["routes"] for s in r["stops"] if s["late"]]
     if late:
         console.print(
@@ -154,6 +164,13 @@ def plan_patrols_command(
         float | None, typer.Option(help="furthest each --patroller one walks (km of street)")
     ] = None,
     mode: Annotated[str | None, typer.Option(help="joint or by_district")] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            help="balanced (default: the longest patroller's time first, then the team's "
+            "walk) or shortest (the team's walk only)"
+        ),
+    ] = None,
     compare: Annotated[
         bool | None, typer.Option("--compare/--no-compare", help="also plan the other mode")
     ] = None,
@@ -163,6 +180,9 @@ def plan_patrols_command(
     open_reports: Annotated[bool, typer.Option(help="open reports (required stops)")] = False,
     hot_grids: Annotated[
         int | None, typer.Option(help="Gi* hot grids at this confidence (90, 95, 99)")
+    ] = None,
+    stale_grids: Annotated[
+        int | None, typer.Option(help="grids no GPS track has passed in this many days")
     ] = None,
     facility: Annotated[list[str] | None, typer.Option(help="facility kind (repeat)")] = None,
     building: Annotated[list[str] | None, typer.Option(help="building code (repeat)")] = None,
@@ -174,6 +194,7 @@ def plan_patrols_command(
     """Plan patrols on the street network and store the plan (same fields as the API)."""
     flags: dict[str, Any] = {
         "mode": mode,
+        "objective": objective,
         "compare": compare,
         "start_at": start_at,
         "time_limit_s": time_limit_s,
@@ -186,6 +207,7 @@ def plan_patrols_command(
     stop_flags: dict[str, Any] = {
         "open_reports": open_reports,
         "hot_grids": None if hot_grids is None else {"confidence": hot_grids},
+        "stale_grids": None if stale_grids is None else {"days": stale_grids},
         "facilities": facility or [],
         "buildings": building or [],
         "points": run(lambda: [_point(p) for p in point or []]),
@@ -197,7 +219,9 @@ def plan_patrols_command(
     categories = configured_categories(settings)
     engine = open_engine(settings)
     warn_if_empty(engine, settings, consequence="no street, report or grid to plan with")
-    plan = run(lambda: create_patrol_plan(engine, request, categories=categories))
+    plan = run(lambda: create_patrol_plan(engine, request, categories=categories)).model_dump(
+        mode="json"
+    )
     if as_json:
         print(json.dumps(plan, ensure_ascii=False))
         return

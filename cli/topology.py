@@ -107,6 +107,8 @@ def print_report(report: TopologyReport) -> None:
         )
     elif network is not None:
         console.print("street network: none (load a roads layer to plan patrols)")
+    if network is not None and network.crossings_hint:
+        console.print(f"[yellow]warning[/]: {network.crossings_hint}", highlight=False)
 
 
 @app.command("validate")

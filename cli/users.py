@@ -1,4 +1,5 @@
-"""Accounts on the server's machine: ``users add|list|disable|token``; ``purge-contacts``.
+"""Accounts on the server's machine: ``users add|list|disable|token``; ``purge-contacts`` and
+``purge-households`` (retention of residents' personal data).
 
 Passwords come from a prompt (typed twice) or, when stdin is not a terminal, from its first
 line (``printf '%s\\n' "$PW" | gridpatrol users add …``); never from a flag, which would
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -30,6 +31,8 @@ from gis.access.policy import ACCOUNT_ROLES
 from gis.access.tokens import MAX_TOKEN_DAYS, issue_token, signing_key
 from gis.core.errors import InvalidInput
 from gis.core.settings import get_settings
+from gis.core.timewindow import in_zone
+from gis.households.retention import purge_moved_out
 from gis.reports.retention import purge_contacts
 
 users_app = typer.Typer(help="Accounts that sign in (workers, dispatchers, analysts, admins).")
@@ -195,5 +198,40 @@ def purge_contacts_command(
             f"blanked the contact of {result['reports']} closed report(s) older than "
             f"{older_than} day(s); {result['events']} intake event(s) no longer name the "
             "reporter",
+            highlight=False,
+        )
+
+
+@app.command("purge-households")
+def purge_households_command(
+    moved_out_before: Annotated[
+        datetime,
+        typer.Option(
+            "--moved-out-before",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
+            help="a date (or time) in GRIDPATROL_TIMEZONE: households that left before it",
+        ),
+    ],
+    as_json: Annotated[bool, json_option("machine-readable result")] = False,
+) -> None:
+    """Blank head's name, phone, members and care flags of households that moved out before
+    the date, and their visits' notes (codes, buildings and visit times stay)."""
+    settings = get_settings()
+    engine = open_engine(settings)
+    before = in_zone(moved_out_before, settings.zone)
+    assert before is not None
+
+    def purge() -> dict[str, object]:
+        with engine.begin() as conn:
+            result = purge_moved_out(conn, before=before)
+        return dataclasses.asdict(result)
+
+    result = run(purge)
+    if as_json:
+        console.print_json(json.dumps(result))
+    else:
+        console.print(
+            f"blanked the personal data of {result['households']} household(s) that moved out "
+            f"before {result['moved_out_before']}; {result['visit_notes']} visit note(s) removed",
             highlight=False,
         )

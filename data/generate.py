@@ -31,8 +31,8 @@ import shapely
 from pyproj import Transformer
 
 from data import DEMO_DIR
-from gis.city import LAYER_ORDER, REPORTS_FILE
-from gis.core.vocabulary import ReportStatus
+from gis.city import HOUSEHOLDS_FILE, LAYER_ORDER, REPORTS_FILE, VISITS_FILE
+from gis.core.vocabulary import CARE_VISIT_DAYS, ReportStatus
 
 SEED = 20261123
 CELL_M = 100.0
@@ -361,6 +361,8 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
     facilities = _facilities(rng, labels, meta, mx, my, proj)
     roads = _roads(lon, lat)
     reports, clusters = generate_reports(buildings, n=spec.reports, seed=spec.seed)
+    skip = {*planted["split_buildings"], *planted["unassigned_buildings"]}
+    households, visits = generate_households(buildings, seed=spec.seed, skip=skip)
 
     manifest = {
         "seed": spec.seed,
@@ -383,6 +385,11 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
             "timezone": "+08:00",
             "clusters": clusters,
         },
+        "household_registry": {
+            "households": len(households),
+            "with_care": int((households["care"] != "").sum()),
+            "visits": len(visits),
+        },
     }
     return {
         "districts": districts,
@@ -393,6 +400,8 @@ def generate_city(spec: CitySpec = DEMO) -> dict[str, gpd.GeoDataFrame | dict[st
         "facilities": facilities,
         "roads": roads,
         "reports": reports,
+        "households": households,
+        "visits": visits,
         "manifest": manifest,
         "planted": planted,
     }
@@ -779,6 +788,90 @@ def generate_reports(
     return rows, clusters
 
 
+# Care flags among a building's households (independent draws), and the share of households
+# registered without any (the registry of the demo holds the care households and a few others).
+CARE_RATES = {
+    "elderly_alone": 0.012,
+    "disabled": 0.006,
+    "left_behind_child": 0.005,
+    "low_income": 0.008,
+    "other": 0.002,
+}
+PLAIN_REGISTERED = 0.005
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
+_GIVEN = "秀英桂兰玉芳建华国强志明淑珍春梅德福永红海燕文杰子涵雨桐浩然思远"
+VISIT_NOTES = ("身体状况良好", "已送米油", "提醒按时服药", "家中无人，已电话联系", "孩子学习正常")
+
+
+def generate_households(
+    buildings: gpd.GeoDataFrame, *, seed: int = SEED, skip: set[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A household registry for the demo (the care households and a few others, per
+    building) and their visit history as days before the load (``days_ago``, local time).
+
+    About one visited household in five is past its deadline; one in twelve was never met.
+    """
+    rng = np.random.default_rng(seed + 7)  # own stream: the other layers stay as they were
+    rows: list[dict[str, Any]] = []
+    visits: list[dict[str, Any]] = []
+    flags = list(CARE_RATES)
+    rates = np.array(list(CARE_RATES.values()))
+    for code, floors, count in zip(
+        buildings["code"], buildings["floors"], buildings["households"], strict=True
+    ):
+        if skip and code in skip:
+            continue
+        drawn = rng.random((int(count), len(flags))) < rates
+        plain = rng.random(int(count)) < PLAIN_REGISTERED
+        for k in np.flatnonzero(drawn.any(axis=1) | plain):
+            care = [flags[f] for f in np.flatnonzero(drawn[k])]
+            per_floor = max(1, int(count) // int(floors))
+            floor, door = int(k) // per_floor + 1, int(k) % per_floor + 1
+            household = f"H-{code.removeprefix('BLD-')}-{floor:02d}{door:02d}"
+            name = _SURNAMES[rng.integers(len(_SURNAMES))] + "".join(
+                _GIVEN[i] for i in rng.integers(len(_GIVEN), size=int(rng.integers(1, 3)))
+            )
+            members = 1 if "elderly_alone" in care else int(rng.integers(1, 6))
+            rows.append(
+                {
+                    "code": household,
+                    "building": code,
+                    "unit": f"{floor}{door:02d}",
+                    "head_name": name,
+                    "phone": f"1{rng.integers(3, 9)}{rng.integers(0, 10**9):09d}",
+                    "members": members,
+                    "care": ";".join(care),
+                    "visit_every_days": "",
+                }
+            )
+            if not care:
+                continue
+            every = min(CARE_VISIT_DAYS[flag] for flag in care)
+            if rng.random() < 1 / 12:
+                continue  # never met yet
+            last = int(rng.integers(0, int(every * 1.25) + 1))
+            for days_ago, outcome in (
+                (last + every + int(rng.integers(-2, 3)), "met"),
+                (last, "met"),
+            ):
+                visits.append(_visit(rng, household, max(days_ago, 0), outcome))
+            if last > 0 and rng.random() < 0.15:
+                visits.append(_visit(rng, household, int(rng.integers(0, last)), "not_home"))
+    return pd.DataFrame(rows), pd.DataFrame(visits)
+
+
+def _visit(rng: np.random.Generator, household: str, days_ago: int, outcome: str) -> dict[str, Any]:
+    note = VISIT_NOTES[3] if outcome == "not_home" else VISIT_NOTES[rng.integers(3)]
+    return {
+        "household": household,
+        "days_ago": days_ago,
+        "time": f"{rng.integers(9, 18):02d}:{rng.integers(0, 60):02d}",
+        "worker": "demo",
+        "outcome": outcome,
+        "note": note,
+    }
+
+
 def write_city(city: dict[str, Any], out: Path, *, file_format: str = "geojson") -> list[Path]:
     """Write each layer as ``<layer>.geojson`` (or one ``city.gpkg``) plus the manifests."""
     out.mkdir(parents=True, exist_ok=True)
@@ -806,6 +899,9 @@ def write_city(city: dict[str, Any], out: Path, *, file_format: str = "geojson")
         written.append(path)
     city["reports"].to_csv(out / REPORTS_FILE, index=False)
     written.append(out / REPORTS_FILE)
+    for name, key in ((HOUSEHOLDS_FILE, "households"), (VISITS_FILE, "visits")):
+        city[key].to_csv(out / name, index=False)
+        written.append(out / name)
     (out / "manifest.json").write_text(
         json.dumps(city["manifest"], ensure_ascii=False, indent=2) + "\n"
     )

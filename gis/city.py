@@ -4,13 +4,17 @@ and loading it layer by layer."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from data import DEMO_DIR
 from gis.core.errors import ImportRejected
+from gis.households.registry import import_households_csv
+from gis.households.visits import import_visit_history
 from gis.reports.categories import Category
 from gis.reports.history import REPORTS_LAYER, import_report_file
 from gis.reports.workers import import_workers_csv
@@ -22,6 +26,10 @@ from gis.territory.layers import LAYERS
 LAYER_ORDER = tuple(LAYERS)
 REPORTS_FILE = "reports.csv"
 WORKERS_FILE = "workers.csv"
+# The household registry and its visit history (days before the load, so it stays recent).
+HOUSEHOLDS_FILE = "households.csv"
+VISITS_FILE = "visits.csv"
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def layer_paths(directory: Path) -> dict[str, Path]:
@@ -48,12 +56,15 @@ def load_city(
     *,
     categories: dict[str, Category],
     progress: Progress | None = None,
+    zone: tzinfo = DEFAULT_ZONE,
+    now: datetime | None = None,
 ) -> list[ImportResult]:
     """Import every layer file of a generated city, parents first, then its report history.
 
     All in one transaction; the history (``reports.csv``, if any) comes last because it is
     located against the grids, buildings and districts just loaded, and its categories must
-    be among ``categories``.
+    be among ``categories``. Households follow the buildings; their visit history is placed
+    relative to ``now`` (default: the current time) on the calendar of ``zone``.
     """
     paths = layer_paths(directory)
     if not paths:
@@ -71,6 +82,12 @@ def load_city(
         workers_csv = directory / WORKERS_FILE
         if workers_csv.exists():
             results.append(import_workers_csv(conn, workers_csv))
+        households_csv = directory / HOUSEHOLDS_FILE
+        if households_csv.exists():
+            results.append(import_households_csv(conn, households_csv, zone=zone))
+            visits_csv = directory / VISITS_FILE
+            if visits_csv.exists():
+                import_visit_history(conn, visits_csv, now=now or datetime.now(UTC), zone=zone)
         history = directory / REPORTS_FILE
         if history.exists():
 

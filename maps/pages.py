@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import folium
@@ -14,6 +15,7 @@ from sqlalchemy import Connection, text
 from gis.analysis.hotspots import find_hotspots, report_heat_points
 from gis.core.settings import Settings
 from gis.core.timewindow import TimeWindow
+from gis.households.listing import overdue_buildings_geojson
 from gis.patrols.coverage import CoverageSource, coverage_by_grid
 from gis.patrols.storage import get_plan
 from gis.reports.categories import Category
@@ -31,6 +33,7 @@ from gis.territory.map_data import (
 )
 from gis.territory.topology import VALIDATION_SOURCES, validate_topology
 from gis.tiles.versions import VersionedCache
+from maps.care import CARE_VISITS_PATH, add_care_visit_layer, care_visit_features
 from maps.coverage import build_coverage_map
 from maps.grids import build_grid_map, problem_features
 from maps.hotspots import hotspot_map
@@ -68,6 +71,15 @@ def _grid_problems(conn: Connection, settings: Settings) -> dict[str, Any]:
     return problem_features(report, split_geometries={code: json.loads(g) for code, g in rows})
 
 
+def care_visit_map(
+    conn: Connection, settings: Settings, *, bbox: BBox | None = None
+) -> dict[str, Any]:
+    """The buildings with overdue care visits as the grids map draws them (counts only)."""
+    return care_visit_features(
+        overdue_buildings_geojson(conn, now=datetime.now(UTC), zone=settings.zone, bbox=bbox)
+    )
+
+
 def titled(fmap: folium.Map, what: str) -> folium.Map:
     """``fmap`` with the page title (``<title>``) saying what it shows."""
     # Branca writes the title unescaped, and a plan's name is anyone's text.
@@ -88,10 +100,12 @@ def grids_page(
     patrol_coverage: bool = False,
     patrol_window: TimeWindow = TimeWindow(),  # noqa: B008 (frozen, so a shared default is safe)
     patrol_source: CoverageSource = "walked",
+    care_visits: bool = True,
 ) -> folium.Map:
     """The grids map: topology problems highlighted and open reports shown, unless off; with
     ``patrol_coverage``, grids coloured by patrol staleness in ``patrol_window`` too (of the
-    tracks walked, or of the plans' routes with ``patrol_source="planned"``).
+    tracks walked, or of the plans' routes with ``patrol_source="planned"``); with
+    ``care_visits``, the buildings with overdue care visits (counts only, no names).
 
     With ``tiles`` the layers come as vector tiles from that server (the page holds no
     features), and with ``problems_url`` the problems are fetched after the map is drawn;
@@ -121,6 +135,11 @@ def grids_page(
         extra_layers.append(
             lambda fmap: add_patrol_coverage_layer(fmap, grids, by_grid, window=label)
         )
+    if care_visits:
+        care: dict[str, Any] | str = (
+            tiles.url(CARE_VISITS_PATH) if tiles is not None else care_visit_map(conn, settings)
+        )
+        extra_layers.append(lambda fmap: add_care_visit_layer(fmap, care))
     open_reports: TileSource | dict[str, Any] | None = None
     if reports:
         open_reports = (
@@ -145,16 +164,16 @@ def patrols_page(conn: Connection, settings: Settings, *, plan_id: int) -> foliu
     """A stored plan's routes, stops and unserved stops over the district borders; with a
     compared plan (either of the pair's ids), the other mode as a toggled layer."""
     plan = get_plan(conn, plan_id)
-    other_id = (plan["alternative"] or {}).get("id") or plan["alternative_of"]
+    other_id = plan.alternative.id if plan.alternative is not None else plan.alternative_of
     alternative = get_plan(conn, other_id) if other_id is not None else None
     fmap = build_patrol_map(
-        plan,
-        alternative=alternative,
+        plan.model_dump(mode="json"),
+        alternative=None if alternative is None else alternative.model_dump(mode="json"),
         districts=district_layer(conn),
         tile_url=settings.tile_url,
         attribution=settings.tile_attribution,
     )
-    return titled(fmap, f"Patrol plan {plan['id']}: {plan['name']}")
+    return titled(fmap, f"Patrol plan {plan.id}: {plan.name}")
 
 
 def coverage_page(

@@ -15,6 +15,7 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
+from gis.patrols.kinds import KIND_LABELS
 from maps.base import base_map
 from maps.grids import GRIDS_MIN_ZOOM
 from maps.legend import CATEGORY_COLOURS, PROBLEM_COLOUR, LegendItem, add_legend
@@ -23,13 +24,6 @@ from maps.vector import TileSource, add_vector_layer, vector_spec
 POLYLINE_DECORATOR_URL = (
     "https://cdn.jsdelivr.net/npm/leaflet-polylinedecorator@1.6.0/dist/leaflet.polylineDecorator.js"
 )
-KIND_LABELS = {
-    "report": "诉求 report",
-    "hot_grid": "热点网格 hot grid",
-    "facility": "部件 facility",
-    "building": "楼栋 building",
-    "point": "地点 point",
-}
 STALE_COLOUR = "#d7191c"
 PATROLLED_COLOUR = "#1a9850"
 UNKNOWN_COLOUR = "#bbbbbb"

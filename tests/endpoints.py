@@ -17,7 +17,15 @@ PLANTED_CONTACT = {
     "photo_url": "https://photos.example.cn/planted-photo-7f3a.jpg",
 }
 PLANTED_WORKER = {"name": "Planted Worker Zhao", "phone": "13799990000"}
-PLANTED = (*PLANTED_CONTACT.values(), *PLANTED_WORKER.values())
+# A household in the planted report's grid: its head, phone and a visit's note.
+PLANTED_HOUSEHOLD = {"head_name": "Planted Household Sun", "phone": "13655557777"}
+PLANTED_VISIT_NOTE = "planted visit note 9b2e: knee pain"
+PLANTED = (
+    *PLANTED_CONTACT.values(),
+    *PLANTED_WORKER.values(),
+    *PLANTED_HOUSEHOLD.values(),
+    PLANTED_VISIT_NOTE,
+)
 # Public, and distinctive: shows where the planted report is drawn.
 PLANTED_DESCRIPTION = "planted report 5e1c: bins overflowing"
 # A point inside district 990101, away from its borders.
@@ -33,7 +41,8 @@ def leaks(text: str) -> list[str]:
 class Call:
     """A request to one operation; ``{name}`` in the path and values are filled in from
     ``code`` (a grid), ``report_id``, ``service_request_id``, ``service_code``, ``plan_id``,
-    ``account``, ``password``, ``csrf_token`` and ``token`` (a report's follow-up link)."""
+    ``household``, ``account``, ``password``, ``csrf_token`` and ``token`` (a report's
+    follow-up link)."""
 
     method: str
     path: str
@@ -63,7 +72,7 @@ class Call:
 
 _LAYERS = ("districts", "subdistricts", "communities", "grids", "buildings", "facilities", "roads")
 # A patrol from INLAND to a point 300 m east and back: in the report's district and grid.
-PATROL_PLAN = {
+PATROL_PLAN: dict[str, Any] = {
     "name": "matrix patrol",
     "start_at": "2026-11-24T18:00:00+08:00",
     "time_limit_s": 0.2,
@@ -91,6 +100,13 @@ PATROL_TRACK = {
 }
 # Path values of the layer operations: the grids layer, the zoom-14 tile holding INLAND.
 LAYER_VALUES = {"layer": "grids", "collection_id": "grids", "z": 14, "x": 12927, "y": 6724}
+# A visit recorded in the sample call (in the past, whenever the tests run).
+VISIT = {
+    "visited_at": "2026-11-20T10:00:00+08:00",
+    "worker": "W-sample",
+    "outcome": "not_home",
+    "note": "sample visit",
+}
 # Fast but real settings of the heavier analyses.
 _HOTSPOTS = {"unit": "grid", "permutations": 99}
 _REPORT = {"category": "sanitation", "description": "bins overflowing", **INLAND}
@@ -151,6 +167,10 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
         Call("GET", "/reports/{report_id}"),
         Call("POST", "/reports/{report_id}/transitions", json={"action": "accept"}),
         Call("GET", "/reports/{report_id}/events"),
+        Call("GET", "/households", params={"grid": "{code}"}),
+        Call("GET", "/households/{household}/visits"),
+        Call("POST", "/households/{household}/visits", json=VISIT, success=201),
+        Call("GET", "/analytics/visits", params={"level": "community"}),
         Call("GET", "/analytics/kpis"),
         Call("GET", "/analytics/hotspots", params=_HOTSPOTS),
         Call("GET", "/open311/v2/services.json"),
@@ -165,6 +185,7 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
         Call("GET", "/maps/coverage"),
         Call("GET", "/maps/hotspots", params=_HOTSPOTS),
         Call("GET", "/maps/grids/problems"),
+        Call("GET", "/maps/grids/care-visits"),
         Call("GET", "/maps/patrols", params={"id": "{plan_id}"}),
         Call("GET", "/maps/service-areas"),
         Call("GET", "/service-areas"),
@@ -175,6 +196,7 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
         Call("GET", "/patrols/coverage"),
         Call("GET", "/patrols/{plan_id}"),
         Call("POST", "/patrols/{plan_id}/track", json=PATROL_TRACK, success=201),
+        Call("POST", "/patrols/{plan_id}/publish"),
         Call("GET", "/tiles"),
         Call("GET", "/tiles/{layer}.json"),
         Call("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"),

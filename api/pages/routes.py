@@ -35,7 +35,7 @@ from api.session import (
     set_session,
 )
 from gis.access.accounts import authenticate
-from gis.access.policy import Principal, Role
+from gis.access.policy import Access, Permission, Principal, Role
 from gis.access.tokens import issue_token
 from gis.core.errors import Unauthorized
 
@@ -100,11 +100,12 @@ def _form(
 @router.get(LOGIN_PATH, responses=_PAGE)
 async def login_page(
     request: Request,
-    principal: Annotated[Principal, require("read_public")],
+    access: Annotated[Access, require(Permission.READ_PUBLIC)],
     next_path: Annotated[str | None, Query(alias="next", description=_NEXT)] = None,
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> HTMLResponse:
     """The sign-in form (or, signed in, who you are, the pages and signing out)."""
+    principal = access.principal
     response = render_page(
         request,
         "login.html",
@@ -120,7 +121,7 @@ async def login_page(
 @router.post(
     LOGIN_PATH,
     responses={**_FORM_ANSWERS, **error_responses(429)},
-    dependencies=[require("sign_in")],
+    dependencies=[require(Permission.SIGN_IN)],
 )
 async def login(
     request: Request,
@@ -176,7 +177,7 @@ async def login(
 @router.post(
     LOGOUT_PATH,
     responses={303: {"description": "signed out: on to the sign-in page"}, **error_responses(403)},
-    dependencies=[require("sign_in")],
+    dependencies=[require(Permission.SIGN_IN)],
 )
 async def logout(
     request: Request,

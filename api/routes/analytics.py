@@ -10,6 +10,7 @@ from api.auth import require
 from api.deps import CategoriesDep, ConnDep, WindowDep
 from api.schemas.analytics import HotspotCollection
 from api.schemas.common import COMMON_ERRORS, error_responses
+from gis.access.policy import Permission
 from gis.analysis.hotspots import (
     DEFAULT_PERMUTATIONS,
     DEFAULT_UNIT,
@@ -56,7 +57,7 @@ HotspotParams = Annotated[dict[str, Any], Depends(hotspot_params)]
 @router.get(
     "/analytics/hotspots",
     response_model=HotspotCollection,
-    dependencies=[require("read_analytics")],
+    dependencies=[require(Permission.READ_ANALYTICS)],
 )
 def hotspots(conn: ConnDep, params: HotspotParams) -> Any:
     """Units with report count, Gi* z, permutation p, FDR-adjusted p and bin (+-3..0)."""

@@ -15,13 +15,13 @@ from api.schemas.auth import Me, Token
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.session import set_session
 from gis.access.accounts import authenticate
-from gis.access.policy import POLICY, Principal
+from gis.access.policy import POLICY, Access, Permission
 from gis.access.tokens import issue_token
 
 router = APIRouter(tags=["auth"], responses=error_responses(*COMMON_ERRORS))
 
 
-@router.post(TOKEN_URL, responses=error_responses(429), dependencies=[require("sign_in")])
+@router.post(TOKEN_URL, responses=error_responses(429), dependencies=[require(Permission.SIGN_IN)])
 def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
@@ -53,8 +53,9 @@ def sign_in(
 
 
 @router.get("/auth/me")
-def me(principal: Annotated[Principal, require("read_own_account")]) -> Me:
+def me(access: Annotated[Access, require(Permission.READ_OWN_ACCOUNT)]) -> Me:
     """Who the bearer token signs in, the units it reaches and what its role may do."""
+    principal = access.principal
     assert principal.name is not None  # read_own_account is granted to accounts only
     return Me(
         name=principal.name,

@@ -10,6 +10,7 @@ from api.auth import require
 from api.deps import ConnDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.territory import CrossDistrictCoverage
+from gis.access.policy import Permission
 from gis.territory.coverage import find_cross_district_coverage
 
 router = APIRouter(tags=["coverage"], responses=error_responses(*COMMON_ERRORS))
@@ -18,7 +19,7 @@ router = APIRouter(tags=["coverage"], responses=error_responses(*COMMON_ERRORS))
 @router.get(
     "/coverage/cross-district",
     response_model=CrossDistrictCoverage,
-    dependencies=[require("read_public")],
+    dependencies=[require(Permission.READ_PUBLIC)],
 )
 def get_cross_district(conn: ConnDep) -> Any:
     """Communities and grids whose area lies in more than one district: area (m²), share,

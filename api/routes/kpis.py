@@ -10,6 +10,7 @@ from api.auth import require
 from api.deps import ConnDep, WindowDep
 from api.schemas.analytics import Kpis
 from api.schemas.common import COMMON_ERRORS, error_responses
+from gis.access.policy import Permission
 from gis.core.vocabulary import Level
 from gis.reports.kpis import compute_kpis
 
@@ -21,7 +22,7 @@ router = APIRouter(tags=["analytics"], responses=error_responses(*COMMON_ERRORS)
     response_model=Kpis,
     # A unit's code appears under its level's name only.
     response_model_exclude_unset=True,
-    dependencies=[require("read_analytics")],
+    dependencies=[require(Permission.READ_ANALYTICS)],
 )
 def kpis(conn: ConnDep, window: WindowDep, level: Level = Level.GRID) -> Any:
     """Counts by status, on-time arrival/closure rates, median minutes to close, share escalated."""

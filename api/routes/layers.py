@@ -10,6 +10,7 @@ from api.auth import require
 from api.deps import BBoxDep, ConnDep, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.layers import LAYER_PAGES, GridFeature
+from gis.access.policy import Permission
 from gis.territory.layers import DEFAULT_PAGE_SIZE, LAYERS, get_feature, list_features
 
 router = APIRouter(tags=["layers"], responses=error_responses(*COMMON_ERRORS))
@@ -39,7 +40,7 @@ def _register(layer: str) -> None:
         methods=["GET"],
         name=f"list_{layer}",
         response_model=LAYER_PAGES[layer],
-        dependencies=[require("read_public")],
+        dependencies=[require(Permission.READ_PUBLIC)],
     )
 
 
@@ -51,7 +52,7 @@ for _layer in LAYERS:
     "/grids/{code}",
     response_model=GridFeature,
     responses=error_responses(404),
-    dependencies=[require("read_public")],
+    dependencies=[require(Permission.READ_PUBLIC)],
 )
 def get_grid(conn: ConnDep, code: str) -> Any:
     """One grid as a GeoJSON Feature."""

@@ -9,19 +9,28 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.auth import require
-from api.deps import NAIVE_TIME, BBoxDep, ConnDep, SettingsDep
+from api.deps import NAIVE_TIME, PUBLIC_CORS, BBoxDep, ConnDep, SettingsDep
 from api.routes.analytics import HotspotParams
 from api.routes.patrols import plan_query_scope
 from api.routes.service_areas import WalkParams
 from api.schemas.common import COMMON_ERRORS, error_responses, media_response
+from api.schemas.households import CareVisitFeatures
 from api.schemas.tiles import ProblemFeatures
-from gis.access.policy import Principal, authorize
+from gis.access.policy import Access, Permission, authorize
 from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
 from gis.patrols.coverage import CoverageSource
 from gis.service_areas.siting import MAX_NEW_SITES
 from maps.assets import check_installed, content_security_policy, render
-from maps.pages import coverage_page, grid_problems, grids_page, hotspots_page, patrols_page
+from maps.care import CARE_VISITS_PATH
+from maps.pages import (
+    care_visit_map,
+    coverage_page,
+    grid_problems,
+    grids_page,
+    hotspots_page,
+    patrols_page,
+)
 from maps.service_areas import service_areas_page
 from maps.vector import TileSource
 
@@ -49,7 +58,7 @@ def _page(html: str, settings: Settings) -> HTMLResponse:
 
 @router.get("/maps/grids", responses=_PAGE)
 def grids_map(
-    principal: Annotated[Principal, require("read_public")],
+    access: Annotated[Access, require(Permission.READ_PUBLIC)],
     conn: ConnDep,
     settings: SettingsDep,
     bbox: BBoxDep,
@@ -73,13 +82,16 @@ def grids_map(
         CoverageSource,
         Query(description="patrol coverage of the GPS tracks walked, or of the plans' routes"),
     ] = "walked",
+    care_visits: Annotated[
+        bool, Query(description="buildings with overdue care visits (counts, no names)")
+    ] = True,
 ) -> HTMLResponse:
     """Districts, communities, grids (code, buildings, residents), buildings coloured by grid
     and open reports as vector tiles; topology problems load after the map is drawn
-    (``/maps/grids/problems``); with ``patrol_coverage``, grids coloured by patrol staleness.
-    ``bbox`` sets the view."""
+    (``/maps/grids/problems``); with ``patrol_coverage``, grids coloured by patrol staleness;
+    buildings with overdue care visits as counts. ``bbox`` sets the view."""
     if patrol_coverage:
-        authorize(principal, "read_patrol_coverage")
+        authorize(access.principal, Permission.READ_PATROL_COVERAGE)
     check_installed()
     fmap = grids_page(
         conn,
@@ -94,6 +106,7 @@ def grids_map(
             patrol_since, patrol_until, zone=settings.zone, names=("patrol_since", "patrol_until")
         ),
         patrol_source=patrol_source,
+        care_visits=care_visits,
     )
     return _page(render(fmap, mode="served"), settings)
 
@@ -103,21 +116,38 @@ def grids_map(
     response_model=ProblemFeatures,
     response_class=JSONResponse,
     responses={200: media_response("application/geo+json", ProblemFeatures)},
-    dependencies=[require("read_public")],
+    dependencies=[require(Permission.READ_PUBLIC)],
 )
 def grids_map_problems(conn: ConnDep, settings: SettingsDep) -> Any:
     """The topology problems as the grids map draws them (GeoJSON, styled, with a summary)."""
     return JSONResponse(grid_problems(conn, settings), media_type="application/geo+json")
 
 
-@router.get("/maps/coverage", responses=_PAGE, dependencies=[require("read_public")])
+@router.get(
+    CARE_VISITS_PATH,
+    response_model=CareVisitFeatures,
+    response_class=JSONResponse,
+    responses={200: media_response("application/geo+json", CareVisitFeatures)},
+    dependencies=[require(Permission.READ_PUBLIC)],
+)
+def grids_map_care_visits(conn: ConnDep, settings: SettingsDep, bbox: BBoxDep) -> Any:
+    """Buildings with overdue care visits as the grids map draws them: counts, never a name
+    (GeoJSON, styled). Any page may load it, a standalone map file included."""
+    return JSONResponse(
+        care_visit_map(conn, settings, bbox=bbox),
+        media_type="application/geo+json",
+        headers=PUBLIC_CORS,
+    )
+
+
+@router.get("/maps/coverage", responses=_PAGE, dependencies=[require(Permission.READ_PUBLIC)])
 def coverage_map(conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
     """District borders, communities and grids spanning districts by share, enclave parts."""
     check_installed()
     return _page(render(coverage_page(conn, settings, tiles=SAME_ORIGIN), mode="served"), settings)
 
 
-@router.get("/maps/hotspots", responses=_PAGE, dependencies=[require("read_analytics")])
+@router.get("/maps/hotspots", responses=_PAGE, dependencies=[require(Permission.READ_ANALYTICS)])
 def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) -> HTMLResponse:
     """Hot and cold spots coloured by bin, with a heatmap of the reports (same options)."""
     check_installed()
@@ -125,7 +155,9 @@ def hotspots_map(conn: ConnDep, settings: SettingsDep, params: HotspotParams) ->
     return _page(render(fmap, mode="served"), settings)
 
 
-@router.get("/maps/service-areas", responses=_PAGE, dependencies=[require("read_analytics")])
+@router.get(
+    "/maps/service-areas", responses=_PAGE, dependencies=[require(Permission.READ_ANALYTICS)]
+)
 def service_areas_map(
     conn: ConnDep,
     settings: SettingsDep,
@@ -144,7 +176,7 @@ def service_areas_map(
 @router.get(
     "/maps/patrols",
     responses={**_PAGE, **error_responses(403, 404)},
-    dependencies=[require("read_patrols", scope_of=plan_query_scope)],
+    dependencies=[require(Permission.READ_PATROLS, scope_of=plan_query_scope)],
 )
 def patrols_map(
     conn: ConnDep,

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from api.auth import require
+from api.auth import PrincipalDep, access_to, require
 from api.deps import PUBLIC_CORS, ConnDep, base_url
 from api.errors import BadRequestRoute
 from api.schemas.common import error_responses, media_response
 from api.schemas.ogc import Collection, Collections, Conformance, Items, ItemWithLinks, LandingPage
+from gis.access.policy import Permission, Principal, allows
 from gis.core.errors import InvalidParameter
 from gis.ogc.features import (
     GEOJSON,
@@ -37,15 +38,18 @@ from gis.ogc.params import (
     parse_datetime,
     parse_ogc_bbox,
 )
+from gis.tiles.registry import PUBLISHED, PublishedLayer
 from gis.tiles.versions import etag_matches, layer_etag
+
+Scopes = tuple[str, ...] | None
 
 # OGC API Features answers a bad parameter with 400 (the standard's requirement).
 router = APIRouter(
     prefix="/ogc",
     tags=["OGC API Features"],
     route_class=BadRequestRoute,
-    dependencies=[require("read_public")],
-    responses=error_responses(400, 401, 404, 413, 503),
+    dependencies=[require(Permission.READ_PUBLIC)],
+    responses=error_responses(400, 401, 403, 404, 413, 503),
 )
 
 _JSON_FORMATS = ("json", "geojson", JSON, GEOJSON)
@@ -69,12 +73,29 @@ def _only(*names: str) -> Any:
     return Depends(check)
 
 
-def _json(document: dict[str, Any], media_type: str = JSON, **headers: str) -> Response:
+def _json(
+    document: dict[str, Any], media_type: str = JSON, *, public: bool = True, **headers: str
+) -> Response:
     return Response(
         content=json.dumps(document, ensure_ascii=False),
         media_type=media_type,
-        headers=PUBLIC_CORS | headers,
+        headers=_headers(public) | headers,
     )
+
+
+def _headers(public: bool) -> dict[str, str]:
+    """Public data: any origin may read it; a layer read per account: no shared cache."""
+    return (
+        PUBLIC_CORS if public else {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    )
+
+
+def _layer(collection_id: str, principal: Principal) -> tuple[PublishedLayer, Scopes]:
+    """The collection's layer once the principal may read it, and the scopes it keeps to."""
+    layer = get_collection_layer(collection_id)
+    if layer.public:
+        return layer, None
+    return layer, access_to(principal, layer.permission).scopes
 
 
 @router.get("", response_model=LandingPage, dependencies=[_only()])
@@ -90,16 +111,21 @@ def ogc_conformance() -> Response:
 
 
 @router.get("/collections", response_model=Collections, dependencies=[_only()])
-def ogc_collections(request: Request, conn: ConnDep) -> Response:
-    """Every collection with its extent (CRS84; report time for reports) and links."""
-    return _json(collections(conn, base_url=base_url(request)))
+def ogc_collections(request: Request, conn: ConnDep, principal: PrincipalDep) -> Response:
+    """Every collection the caller may read, with its extent (CRS84; report time for
+    reports) and links."""
+    shown = [layer for layer in PUBLISHED.values() if allows(principal, layer.permission)]
+    public = all(layer.public for layer in shown)
+    return _json(collections(conn, base_url=base_url(request), layers=shown), public=public)
 
 
 @router.get("/collections/{collection_id}", response_model=Collection, dependencies=[_only()])
-def ogc_collection(request: Request, conn: ConnDep, collection_id: str) -> Response:
+def ogc_collection(
+    request: Request, conn: ConnDep, principal: PrincipalDep, collection_id: str
+) -> Response:
     """One collection's metadata."""
-    layer = get_collection_layer(collection_id)
-    return _json(collection(conn, layer, base_url=base_url(request)))
+    layer, _ = _layer(collection_id, principal)
+    return _json(collection(conn, layer, base_url=base_url(request)), public=layer.public)
 
 
 def _page_url(request: Request, offset: int, limit: int) -> str:
@@ -115,6 +141,7 @@ def _page_url(request: Request, offset: int, limit: int) -> str:
 def ogc_items(
     request: Request,
     conn: ConnDep,
+    principal: PrincipalDep,
     collection_id: str,
     bbox: Annotated[
         str | None,
@@ -135,16 +162,21 @@ def ogc_items(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """A page of features as GeoJSON, with ``numberMatched``, ``numberReturned`` and
-    ``next``/``prev`` links."""
-    layer = get_collection_layer(collection_id)
+    ``next``/``prev`` links. Patrol routes need an account allowed to read patrols, and show
+    the plans of its units."""
+    layer, scopes = _layer(collection_id, principal)
     box = parse_ogc_bbox(bbox)
     window = parse_datetime(datetime_)
     size = check_limit(limit)
     start = check_offset(offset)
-    etag = layer_etag(conn, layer, salt=str(request.url.query))
+    salt = str(request.url.query)
+    if layer.scope:
+        salt += "|scopes=" + ("*" if scopes is None else ",".join(scopes))
+    etag = layer_etag(conn, layer, salt=salt)
+    headers = _headers(layer.public)
     if etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers=PUBLIC_CORS | {"ETag": etag})
-    page = read_items(conn, layer, bbox=box, window=window, limit=size, offset=start)
+        return Response(status_code=304, headers=headers | {"ETag": etag})
+    page = read_items(conn, layer, bbox=box, window=window, limit=size, offset=start, scopes=scopes)
     href = f"{base_url(request)}/ogc/collections/{layer.name}"
     links = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "this page"},
@@ -170,7 +202,7 @@ def ogc_items(
     )
     # The features are GeoJSON text from PostGIS: spliced in, never parsed here.
     body = f'{head[:-1]}, "features": [{page.features_json}]}}'
-    return Response(content=body, media_type=GEOJSON, headers=PUBLIC_CORS | {"ETag": etag})
+    return Response(content=body, media_type=GEOJSON, headers=headers | {"ETag": etag})
 
 
 @router.get(
@@ -179,13 +211,15 @@ def ogc_items(
     responses={200: media_response(GEOJSON, ItemWithLinks)},
     dependencies=[_only()],
 )
-def ogc_item(request: Request, conn: ConnDep, collection_id: str, feature_id: str) -> Response:
+def ogc_item(
+    request: Request, conn: ConnDep, principal: PrincipalDep, collection_id: str, feature_id: str
+) -> Response:
     """One feature as GeoJSON, with links to itself and its collection."""
-    layer = get_collection_layer(collection_id)
-    feature = json.loads(read_item(conn, layer, feature_id))
+    layer, scopes = _layer(collection_id, principal)
+    feature = json.loads(read_item(conn, layer, feature_id, scopes=scopes))
     href = f"{base_url(request)}/ogc/collections/{layer.name}"
     feature["links"] = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
         {"href": href, "rel": "collection", "type": JSON, "title": layer.title},
     ]
-    return _json(feature, GEOJSON)
+    return _json(feature, GEOJSON, public=layer.public)

@@ -28,6 +28,7 @@ from api.schemas.open311 import (
     ServiceRequestCreated,
     ServiceRequestForm,
 )
+from gis.access.policy import Permission
 from gis.core.errors import InvalidInput
 from gis.reports.intake import MAX_DESCRIPTION_CHARS
 from gis.reports.open311 import (
@@ -53,7 +54,7 @@ router = APIRouter(
     tags=["open311"],
     responses=_errors(400, *(s for s in COMMON_ERRORS if s != 422)),
 )
-_PUBLIC = [require("read_public")]
+_PUBLIC = [require(Permission.READ_PUBLIC)]
 # The POST body is read by hand (form or JSON, as GeoReport v2 clients send either); this
 # declares it in the OpenAPI document all the same.
 _FORM_REF = {"$ref": f"#/components/schemas/{ServiceRequestForm.__name__}"}
@@ -129,7 +130,7 @@ async def _form_fields(request: Request) -> dict[str, str]:
     status_code=201,
     response_model=list[ServiceRequestCreated],
     responses=_errors(409, 429),
-    dependencies=[require("submit_report")],
+    dependencies=[require(Permission.SUBMIT_REPORT)],
     openapi_extra=_FORM_BODY,
 )
 async def create_request(

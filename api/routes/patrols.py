@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -12,13 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import require
 from api.deps import NAIVE_TIME, BBoxDep, CategoriesDep, ConnDep, EngineDep, SettingsDep
 from api.schemas.common import COMMON_ERRORS, ErrorBody, error_responses
-from api.schemas.patrols import CoverageOut, PlanOut, PlanPageOut, TrackOut
-from gis.access.policy import Principal, authorize, list_scopes
+from api.schemas.patrols import CoverageOut, TrackOut
+from gis.access.policy import Access, Permission
 from gis.core.timewindow import resolve_window
+from gis.patrols.answer import PlanOut, PlanPageOut
 from gis.patrols.coverage import CoverageSource, patrol_coverage
-from gis.patrols.planning import resolve_patrollers
+from gis.patrols.publishing import publish_plan
 from gis.patrols.request import PlanRequest
-from gis.patrols.storage import create_patrol_plan, get_plan, list_plans, plan_codes
+from gis.patrols.scope import check_plan_request, plan_codes, route_codes
+from gis.patrols.service import create_patrol_plan
+from gis.patrols.storage import get_plan, list_plans
 from gis.patrols.tracks import DEFAULT_RADIUS_M, read_track, record_track
 
 router = APIRouter(tags=["patrols"], responses=error_responses(*COMMON_ERRORS, 403, 404))
@@ -34,8 +37,14 @@ _TRACK_EXAMPLE = {
 
 
 def plan_scope(conn: ConnDep, plan_id: int) -> tuple[str, ...]:
-    """The unit codes of the plan in the path (404 when there is none)."""
+    """The units the plan in the path belongs to: its patrollers' and stops' (404 when there
+    is none)."""
     return plan_codes(conn, plan_id)
+
+
+def patrollers_scope(conn: ConnDep, plan_id: int) -> tuple[str, ...]:
+    """The units of the patrollers of the plan in the path (404 when there is none)."""
+    return route_codes(conn, plan_id)
 
 
 def plan_query_scope(
@@ -48,29 +57,30 @@ def plan_query_scope(
 @router.post("/patrols/plan", status_code=201, response_model=PlanOut)
 def plan(
     # First: refused roles are answered before a connection is taken.
-    principal: Annotated[Principal, require("plan_patrols")],
+    access: Annotated[Access, require(Permission.PLAN_PATROLS)],
     body: PlanRequest,
     engine: EngineDep,
     settings: SettingsDep,
     categories: CategoriesDep,
-) -> dict[str, Any]:
+) -> PlanOut:
     """Plan patrols along the streets (PyVRP on a pgRouting matrix) and store the plan.
 
     With ``compare`` the other mode is planned on the same stops, stored too, and the
     difference reported (metres saved and stops gained by joint patrolling). Stops that cannot
-    be served are listed in ``unserved`` with the reason. Every patroller's district must be
-    in the account's scope (a joint plan across districts needs an account reaching them all).
+    be served are listed in ``unserved`` with the reason. Everything the plan touches must be
+    in the account's scope — each patroller's worker, start, end and district, the districts
+    and communities of its stops, each building and point (a joint plan across districts
+    needs an account reaching them all); a worker code out of scope is refused as one that
+    does not exist.
     """
     with engine.connect() as conn:
-        patrollers = resolve_patrollers(conn, body.patrollers)
-    for patroller in patrollers:
-        authorize(principal, "plan_patrols", (patroller.district_code,))
+        check_plan_request(conn, body, reaches=access.allows)
     return create_patrol_plan(engine, body.in_zone(settings.zone), categories=categories)
 
 
 @router.get("/patrols", response_model=PlanPageOut)
 def plans(
-    principal: Annotated[Principal, require("read_patrols")],
+    access: Annotated[Access, require(Permission.READ_PATROLS, lists=True)],
     conn: ConnDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1)] = 100,
@@ -78,21 +88,27 @@ def plans(
     alternatives: Annotated[
         bool, Query(description="also list the compared other-mode plans")
     ] = False,
-) -> dict[str, Any]:
-    """Stored plans, newest first, paged."""
+    published_to: Annotated[
+        Literal["me"] | None,
+        Query(description="me: only plans with a route published to the signed-in account"),
+    ] = None,
+) -> PlanPageOut:
+    """Stored plans, newest first, paged: those belonging to the account's units (its
+    patrollers' or its stops'; a street it merely crosses does not count)."""
     return list_plans(
         conn,
         limit=min(limit, settings.max_page_size),
         offset=offset,
         include_alternatives=alternatives,
-        scopes=list_scopes(principal, "read_patrols"),
+        scopes=access.scopes,
+        published_to=access.principal.name if published_to == "me" else None,
     )
 
 
 @router.get(
     "/patrols/coverage",
     response_model=CoverageOut,
-    dependencies=[require("read_patrol_coverage")],
+    dependencies=[require(Permission.READ_PATROL_COVERAGE)],
 )
 def coverage(
     conn: ConnDep,
@@ -136,18 +152,31 @@ def coverage(
 @router.get(
     "/patrols/{plan_id}",
     response_model=PlanOut,
-    dependencies=[require("read_patrols", scope_of=plan_scope)],
+    dependencies=[require(Permission.READ_PATROLS, scope_of=plan_scope)],
 )
-def plan_by_id(conn: ConnDep, plan_id: int) -> dict[str, Any]:
+def plan_by_id(conn: ConnDep, plan_id: int) -> PlanOut:
     """One stored plan: routes with their street geometry, stops in order, unserved stops."""
     return get_plan(conn, plan_id)
+
+
+@router.post(
+    "/patrols/{plan_id}/publish",
+    response_model=PlanOut,
+    dependencies=[require(Permission.PUBLISH_PATROLS, scope_of=plan_scope)],
+)
+def publish(engine: EngineDep, plan_id: int) -> PlanOut:
+    """Hand each route to its patroller's worker account: the worker then finds the plan with
+    ``GET /patrols?published_to=me`` and reads it with ``GET /patrols/{id}``. A route whose
+    patroller has no worker account stays unpublished (``published_to`` null). Publishing
+    again keeps the first hand-over time."""
+    with engine.begin() as conn:
+        return publish_plan(conn, plan_id)
 
 
 @router.post(
     "/patrols/{plan_id}/track",
     status_code=201,
     response_model=TrackOut,
-    dependencies=[require("record_patrol_track", scope_of=plan_scope)],
     responses={
         200: {
             "model": TrackOut,
@@ -175,6 +204,9 @@ async def track(
     request: Request,
     response: Response,
     engine: EngineDep,
+    # Reaching one of the plan's patrollers opens the door; the route the track lands on
+    # must then be one of a patroller the account reaches (checked before it is kept).
+    access: Annotated[Access, require(Permission.RECORD_PATROL_TRACK, scope_of=patrollers_scope)],
     route: Annotated[
         int | None, Query(ge=1, description="route seq (default: the route it follows best)")
     ] = None,
@@ -187,13 +219,18 @@ async def track(
     its route's stops (passed when the track passes the stop's point on the street). A bad
     track (empty, unreadable, no times, times going backwards, points outside the city) is
     refused with 422 and nothing is stored; a body over ``GRIDPATROL_MAX_TRACK_BYTES`` with 413
-    while it streams in. The same fixes sent again answer 200 with the track stored first."""
+    while it streams in. The same fixes sent again answer 200 with the track stored first.
+    Writing needs the patroller's unit: a route merely passing the account's units on its
+    streets is not enough."""
     data = await request.body()
 
     def store() -> dict[str, Any]:
         # Parsed and matched before the transaction opens: none waits idle in it meanwhile.
         parsed = read_track(data)
-        return record_track(engine, plan_id, parsed, route_seq=route, radius_m=radius_m)
+        # The route it lands on must be a reached patroller's, checked in the transaction.
+        return record_track(
+            engine, plan_id, parsed, route_seq=route, radius_m=radius_m, reaches=access.allows
+        )
 
     # Parsing and the database work are blocking: off the event loop.
     stored = await run_in_threadpool(store)

@@ -31,10 +31,11 @@ from api.schemas.reports import (
 )
 from gis.access.policy import (
     TRANSITION_REPORT,
+    Access,
+    Permission,
     Principal,
     allows,
     authorize,
-    list_scopes,
     transition_permission,
 )
 from gis.access.scope import load_report_codes, report_codes
@@ -66,16 +67,18 @@ def _grid_scope(grid: GridQuery) -> tuple[str | None, ...] | None:
 )
 def workers(
     # First: refused roles are answered before a connection is taken.
-    principal: Annotated[Principal, require("read_workers", scope_of=_grid_scope)],
+    access: Annotated[Access, require(Permission.READ_WORKERS, scope_of=_grid_scope, lists=True)],
     conn: ConnDep,
     grid: GridQuery,
 ) -> Any:
     """The staff directory: workers with phone and grids (whom a report can be dispatched to),
     those serving a grid in the account's scope."""
-    return list_workers(conn, grid_code=grid, scopes=list_scopes(principal, "read_workers"))
+    return list_workers(conn, grid_code=grid, scopes=access.scopes)
 
 
-@router.get("/categories", response_model=list[Category], dependencies=[require("read_public")])
+@router.get(
+    "/categories", response_model=list[Category], dependencies=[require(Permission.READ_PUBLIC)]
+)
 def categories(cats: CategoriesDep) -> Any:
     """Report categories with their arrival and resolution deadlines (minutes)."""
     return list(cats.values())
@@ -83,7 +86,7 @@ def categories(cats: CategoriesDep) -> Any:
 
 def _view(principal: Principal, report: dict[str, Any]) -> ReportPrivate | ReportPublic:
     """The report as ``principal`` may see it: with contact in scope, else the public view."""
-    if allows(principal, "read_report_contact", report_codes(report)):
+    if allows(principal, Permission.READ_REPORT_CONTACT, report_codes(report)):
         return ReportPrivate.model_validate(report)
     return ReportPublic.model_validate(public_report(report))
 
@@ -108,7 +111,7 @@ def create_report(
     engine: EngineDep,
     cats: CategoriesDep,
     response: Response,
-    principal: Annotated[Principal, require("submit_report")],
+    access: Annotated[Access, require(Permission.SUBMIT_REPORT)],
     _limit: IntakeLimit,
     idempotency_key: Annotated[
         str | None,
@@ -124,6 +127,7 @@ def create_report(
     The answer is the report as the caller may see it: an anonymous resident gets the public
     view (a replayed Idempotency-Key must not hand out someone else's contact).
     """
+    principal = access.principal
     with engine.begin() as conn:
         submission = submit_report(
             conn,
@@ -139,7 +143,7 @@ def create_report(
     return _view(principal, submission.report)
 
 
-@router.get("/reports", response_model=ReportPage, dependencies=[require("read_public")])
+@router.get("/reports", response_model=ReportPage, dependencies=[require(Permission.READ_PUBLIC)])
 def reports(
     conn: ConnDep,
     settings: SettingsDep,
@@ -178,11 +182,11 @@ def reports(
 
 @router.get("/reports/{report_id}", response_model=_REPORT_VIEW, responses=error_responses(404))
 def report(
-    conn: ConnDep, report_id: int, principal: Annotated[Principal, require("read_public")]
+    conn: ConnDep, report_id: int, access: Annotated[Access, require(Permission.READ_PUBLIC)]
 ) -> Any:
     """One report; the reporter's name, phone and photo only for workers, dispatchers and
     admins whose scope reaches it."""
-    return _view(principal, get_report(conn, report_id, include_contact=True))
+    return _view(access.principal, get_report(conn, report_id, include_contact=True))
 
 
 @router.post(
@@ -194,10 +198,11 @@ def transition(
     report_id: int,
     body: TransitionIn,
     engine: EngineDep,
-    principal: Annotated[Principal, require(TRANSITION_REPORT, scope_of=report_scope)],
+    access: Annotated[Access, require(TRANSITION_REPORT, scope_of=report_scope)],
 ) -> Any:
     """Apply an action as the signed-in account (a role allowed that action, on a report in
     its scope); 409 names the current status and the allowed actions."""
+    principal = access.principal
     permission = transition_permission(body.action)
     with engine.begin() as conn:
         # Locked and checked in the transaction that changes it: a concurrent escalation
@@ -223,12 +228,12 @@ def transition(
     responses=error_responses(404),
 )
 def events(
-    conn: ConnDep, report_id: int, principal: Annotated[Principal, require("read_public")]
+    conn: ConnDep, report_id: int, access: Annotated[Access, require(Permission.READ_PUBLIC)]
 ) -> Any:
     """The report's append-only audit trail, oldest first: action, statuses and time; who
     acted and the notes only for accounts allowed the report's contact."""
     codes = load_report_codes(conn, report_id)
     trail = list_events(conn, report_id)
-    if allows(principal, "read_report_contact", codes):
+    if allows(access.principal, Permission.READ_REPORT_CONTACT, codes):
         return [ReportEvent.model_validate(event) for event in trail]
     return [ReportEventPublic.model_validate(public_event(event)) for event in trail]

@@ -11,6 +11,7 @@ from api.auth import require
 from api.deps import ConnDep, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.service_areas import GapsOut, SitingOut, SitingRequest, WalkAreaCollection
+from gis.access.policy import Permission
 from gis.service_areas.areas import walk_areas
 from gis.service_areas.gaps import find_gaps
 from gis.service_areas.siting import site_stations
@@ -36,7 +37,7 @@ WalkParams = Annotated[dict[str, Any], Depends(walk_params)]
 @router.get(
     "/service-areas",
     response_model=WalkAreaCollection,
-    dependencies=[require("read_analytics")],
+    dependencies=[require(Permission.READ_ANALYTICS)],
 )
 def service_areas(conn: ConnDep, params: WalkParams) -> dict[str, Any]:
     """One feature per facility of ``kind``: the streets reachable within ``minutes`` of
@@ -68,7 +69,7 @@ def service_areas(conn: ConnDep, params: WalkParams) -> dict[str, Any]:
 @router.get(
     "/service-areas/gaps",
     response_model=GapsOut,
-    dependencies=[require("read_analytics")],
+    dependencies=[require(Permission.READ_ANALYTICS)],
 )
 def service_area_gaps(
     conn: ConnDep,
@@ -89,7 +90,7 @@ def service_area_gaps(
 @router.post(
     "/service-areas/siting",
     response_model=SitingOut,
-    dependencies=[require("read_analytics")],
+    dependencies=[require(Permission.READ_ANALYTICS)],
 )
 def service_area_siting(conn: ConnDep, body: SitingRequest) -> dict[str, Any]:
     """The ``new_sites`` candidates that bring the most residents within the limit (maximum

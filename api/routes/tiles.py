@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response
 
-from api.auth import require
-from api.deps import PUBLIC_CORS, ConnDep, base_url
+from api.auth import PrincipalDep, access_to, require
+from api.deps import PER_ACCOUNT, PUBLIC_CORS, ConnDep, base_url
 from api.errors import BadRequestRoute
 from api.lean import LeanRoute
 from api.schemas.common import error_responses
 from api.schemas.tiles import TileIndex, TileJSON
+from gis.access.policy import Permission, allows
 from gis.tiles.mvt import MEDIA_TYPE, check_tile, read_tile, tile_sql, tilejson
 from gis.tiles.registry import PUBLISHED, PublishedLayer, get_published
 
@@ -21,12 +22,15 @@ router = APIRouter(
     prefix="/tiles",
     tags=["tiles"],
     route_class=BadRequestRoute,
-    dependencies=[require("read_public")],
-    responses=error_responses(400, 401, 404, 413, 503),
+    dependencies=[require(Permission.READ_PUBLIC)],
+    responses=error_responses(400, 401, 403, 404, 413, 503),
 )
 
 
 def _cache_headers(layer: PublishedLayer, etag: str) -> dict[str, str]:
+    if not layer.public:
+        # Per account: never in a shared cache, never read by another origin's script.
+        return PER_ACCOUNT | {"ETag": etag}
     policy = f"public, max-age={layer.max_age_s}" if layer.max_age_s > 0 else "no-cache"
     return PUBLIC_CORS | {"ETag": etag, "Cache-Control": policy}
 
@@ -43,8 +47,8 @@ _SQL_DIGEST = {
 
 
 @router.get("", response_model=TileIndex)
-async def list_tile_layers(request: Request) -> dict[str, Any]:
-    """Every tile layer with its TileJSON and tile URL template."""
+async def list_tile_layers(request: Request, principal: PrincipalDep) -> dict[str, Any]:
+    """Every tile layer the caller may read, with its TileJSON and tile URL template."""
     base = base_url(request)
     return {
         "layers": [
@@ -55,22 +59,25 @@ async def list_tile_layers(request: Request) -> dict[str, Any]:
                 "tiles": _tile_url(request, name),
             }
             for name, layer in PUBLISHED.items()
-            if layer.tiles
+            if layer.tiles and allows(principal, layer.permission)
         ]
     }
 
 
 async def get_tile(
     request: Request,
+    principal: PrincipalDep,
     layer: Annotated[str, Path(description="tile layer, see GET /tiles")],
     z: Annotated[int, Path(description="zoom")],
     x: Annotated[int, Path(description="column, from the west")],
     y: Annotated[int, Path(description="row, from the north (XYZ)")],
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """One vector tile of ``layer``: 204 when empty, 304 when the ETag still holds."""
+    """One vector tile of ``layer``: 204 when empty, 304 when the ETag still holds. Patrol
+    routes need an account allowed to read patrols, and show the plans of its units."""
     check_tile(z, x, y)
     spec = get_published(layer, tiles=True)
+    scopes = None if spec.public else access_to(principal, spec.permission).scopes
     tile = await read_tile(
         request.app.state.read_pool,
         spec,
@@ -79,6 +86,7 @@ async def get_tile(
         y=y,
         if_none_match=if_none_match,
         salt=_SQL_DIGEST[spec.name],
+        scopes=scopes,
     )
     headers = _cache_headers(spec, tile.etag)
     if tile.data is None:
@@ -109,10 +117,14 @@ router.add_api_route(
 
 
 @router.get("/{layer}.json", response_model=TileJSON)
-def get_tilejson(request: Request, conn: ConnDep, layer: str) -> Response:
+def get_tilejson(request: Request, conn: ConnDep, principal: PrincipalDep, layer: str) -> Response:
     """TileJSON 3.0.0 of ``layer``: tile URL, bounds, zoom range and attribute fields."""
     spec = get_published(layer, tiles=True)
+    if not spec.public:
+        access_to(principal, spec.permission)
     document = TileJSON.model_validate(tilejson(conn, spec, tile_url=_tile_url(request, layer)))
     return Response(
-        content=document.model_dump_json(), media_type="application/json", headers=PUBLIC_CORS
+        content=document.model_dump_json(),
+        media_type="application/json",
+        headers=PUBLIC_CORS if spec.public else PER_ACCOUNT,
     )

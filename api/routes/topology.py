@@ -10,12 +10,15 @@ from api.auth import require
 from api.deps import ConnDep, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.territory import TopologyReport
+from gis.access.policy import Permission
 from gis.territory.topology import validate_topology
 
 router = APIRouter(tags=["topology"], responses=error_responses(*COMMON_ERRORS))
 
 
-@router.get("/topology", response_model=TopologyReport, dependencies=[require("read_public")])
+@router.get(
+    "/topology", response_model=TopologyReport, dependencies=[require(Permission.READ_PUBLIC)]
+)
 def get_topology(
     conn: ConnDep,
     settings: SettingsDep,

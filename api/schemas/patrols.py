@@ -1,156 +1,54 @@
 """Response models of the patrol endpoints (the "Patrols" contract).
 
 The request model is the domain's own ``gis.patrols.request.PlanRequest``: the CLI validates a
-JSON file with the very same class.
+JSON file with the very same class. A plan's answer is the domain's ``gis.patrols.answer``,
+re-exported here with the tracks' and coverage's models.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from gis.patrols.answer import (
+    AlternativeOut,
+    ComparisonOut,
+    GridLengthOut,
+    LineStringGeometry,
+    LonLatOut,
+    ModeTotals,
+    PatrollerOut,
+    PlanOut,
+    PlanPageOut,
+    PlanSummaryOut,
+    RouteOut,
+    StopOut,
+    UnservedOut,
+)
 from gis.patrols.coverage import CoverageSource
-from gis.patrols.models import StopKind, TrackSource
-from gis.patrols.request import Mode
+from gis.patrols.models import TrackSource
 
-
-class LineStringGeometry(BaseModel):
-    """A GeoJSON LineString in EPSG:4326 (lon, lat)."""
-
-    type: Literal["LineString"]
-    coordinates: list[list[float]]
-
-
-class LonLatOut(BaseModel):
-    lon: float
-    lat: float
-
-
-class PatrollerOut(BaseModel):
-    name: str
-    worker: str | None = Field(description="worker code, if the patroller is a stored worker")
-    district: str | None
-
-
-class _StopFields(BaseModel):
-    id: int
-    kind: StopKind
-    ref: str = Field(description="report id, grid code, facility or building code, or label")
-    label: str | None
-    lon: float
-    lat: float
-    grid_code: str | None
-    district_code: str | None
-    required: bool
-    value: float
-    service_minutes: float
-    due_at: datetime | None
-    snap_distance_m: float | None = Field(description="metres from the stop to its street")
-
-
-class StopOut(_StopFields):
-    """A stop on a route, in order, with its arrival and whether it is late."""
-
-    seq: int
-    arrive_at: datetime
-    depart_at: datetime
-    late: bool
-    late_minutes: float
-
-
-class UnservedOut(_StopFields):
-    """A stop no route visits, and why."""
-
-    reason: str
-
-
-class GridLengthOut(BaseModel):
-    code: str
-    length_m: float
-
-
-class RouteOut(BaseModel):
-    """One patroller's route along the streets."""
-
-    seq: int
-    patroller: PatrollerOut
-    shift_minutes: float
-    length_m: float = Field(description="street metres walked (not the walk to each stop)")
-    duration_minutes: float
-    depart_at: datetime
-    return_at: datetime
-    districts: list[str] = Field(description="districts the route passes, most metres first")
-    district_lengths_m: dict[str, float]
-    grids: list[GridLengthOut]
-    start: LonLatOut
-    end: LonLatOut
-    geometry: LineStringGeometry | None
-    stops: list[StopOut]
-
-
-class ModeTotals(BaseModel):
-    total_length_m: float
-    total_minutes: float
-    served: int
-
-
-class ComparisonOut(BaseModel):
-    """Joint against district-siloed patrolling of the same stops."""
-
-    joint: ModeTotals
-    by_district: ModeTotals
-    saved_m: float = Field(description="by_district minus joint total length")
-    saved_pct: float
-    stops_gained: int = Field(description="joint minus by_district stops served")
-
-
-class AlternativeOut(BaseModel):
-    id: int
-    mode: Mode
-
-
-class PlanOut(BaseModel):
-    """A stored patrol plan."""
-
-    id: int
-    name: str | None
-    mode: Mode
-    start_at: datetime
-    created_at: datetime
-    walk_speed_kmh: float
-    total_length_m: float
-    total_minutes: float
-    served: int
-    routes: list[RouteOut]
-    unserved: list[UnservedOut]
-    comparison: ComparisonOut | None
-    alternative_of: int | None = Field(description="the plan this one is the compared mode of")
-    alternative: AlternativeOut | None = Field(description="the other mode's plan (compare)")
-
-
-class PlanSummaryOut(BaseModel):
-    id: int
-    name: str | None
-    mode: Mode
-    start_at: datetime
-    created_at: datetime
-    total_length_m: float
-    total_minutes: float
-    served: int
-    unserved: int
-    alternative_of: int | None
-    patrollers: int
-    saved_m: float | None
-
-
-class PlanPageOut(BaseModel):
-    plans: list[PlanSummaryOut]
-    numberMatched: int  # noqa: N815 (the paging names of the layer lists)
-    numberReturned: int  # noqa: N815
-    limit: int
-    offset: int
+__all__ = [
+    "AlternativeOut",
+    "ComparisonOut",
+    "CoverageGridOut",
+    "CoverageOut",
+    "GridLengthOut",
+    "LineStringGeometry",
+    "LonLatOut",
+    "ModeTotals",
+    "PatrollerOut",
+    "PlanOut",
+    "PlanPageOut",
+    "PlanSummaryOut",
+    "RouteOut",
+    "StopOut",
+    "TrackGridOut",
+    "TrackOut",
+    "TrackStopOut",
+    "UnservedOut",
+]
 
 
 class TrackGridOut(BaseModel):

@@ -89,6 +89,11 @@ class NetworkReach(BaseModel):
     unreachable_service_stations: list[str]
     unreachable_buildings: int
     unreachable_building_codes: list[str]
+    crossings_without_junction: int = Field(
+        description="streets of one level crossing with no junction (bridges and tunnels "
+        "stay apart; drawn roads without junction vertices need --node-crossings)"
+    )
+    crossings_hint: str | None = Field(description="what to do about them (null: none)")
 
 
 class TopologyReport(BaseModel):

@@ -1,10 +1,11 @@
 """The one access policy: which role may take which permission, and where.
 
-``POLICY`` is data — a permission name → for each role granted it, its *reach*: ``EVERYWHERE``
-or ``IN_SCOPE``. A role absent from a permission's grants is refused it. The HTTP layer asks
-``authorize`` (raises) or ``allows`` (answers) and never decides on its own, so a test matrix
-can be generated from this table alone: for every permission × role × (in scope, out of
-scope), ``expected_outcome`` says what must happen.
+``POLICY`` is data — a ``Permission`` (an enum: a misspelt one fails the type check) → for
+each role granted it, its *reach*: ``EVERYWHERE`` or ``IN_SCOPE``. A role absent from a
+permission's grants is refused it. The HTTP layer asks ``authorize`` (raises) or ``allows``
+(answers) and never decides on its own, so a test matrix can be generated from this table
+alone: for every permission × role × (in scope, out of scope), ``expected_outcome`` says what
+must happen.
 
 Scope is a unit-code prefix: an account scoped to a district code reaches every sub-district,
 community, grid and report whose code starts with it; an empty scope is the whole city. A
@@ -14,9 +15,12 @@ location (district … grid), its ``responsible_code`` and, once escalated past 
 ``coordinating_community_code`` — so an escalation across a district border is what makes it
 visible to the receiving unit (``gis.access.scope``).
 
-Personal data (``personal_data=True``) is the reporter's contact and photo, and staff's names
-and phones (the directory, patrol plans, a report's assigned worker): never granted to
-anonymous callers or analysts. Every route declares one permission with ``api.auth.require``.
+Personal data (``personal_data=True``) is the reporter's contact and photo, staff's names
+and phones (the directory, patrol plans, a report's assigned worker), and households (head's
+name, phone, members, care flags, visit notes; scoped by their building's grid): never granted to
+anonymous callers or analysts. Every route declares one permission with ``api.auth.require``,
+which hands the handler an ``Access``: the principal, the permission, the scopes a list keeps
+to and ``check(codes)`` for an object, so a handler never names the permission twice.
 
 Row-level security: not used (yet). The policy is not only about rows — a report out of scope
 is still visible in its public view, with fields (contact, photo, worker's name, event actors)
@@ -60,11 +64,51 @@ class Reach(StrEnum):
     IN_SCOPE = "in_scope"
 
 
+class Permission(StrEnum):
+    """Every permission there is; ``POLICY`` says who holds each (a typo fails mypy)."""
+
+    READ_PUBLIC = "read_public"
+    SUBMIT_REPORT = "submit_report"
+    READ_ANALYTICS = "read_analytics"
+    SIGN_IN = "sign_in"
+    READ_REPORT_CONTACT = "read_report_contact"
+    READ_WORKERS = "read_workers"
+    READ_HOUSEHOLDS = "read_households"
+    RECORD_VISIT = "record_visit"
+    PLAN_PATROLS = "plan_patrols"
+    PUBLISH_PATROLS = "publish_patrols"
+    READ_PATROLS = "read_patrols"
+    READ_PATROL_COVERAGE = "read_patrol_coverage"
+    RECORD_PATROL_TRACK = "record_patrol_track"
+    READ_OWN_ACCOUNT = "read_own_account"
+    MANAGE_USERS = "manage_users"
+    # The transitions route's own gate; each lifecycle action then has its own permission.
+    TRANSITION_REPORT = "transition_report"
+    REPORT_ACCEPT = "report.accept"
+    REPORT_REJECT = "report.reject"
+    REPORT_CONFIRM_DUPLICATE = "report.confirm_duplicate"
+    REPORT_DISPATCH = "report.dispatch"
+    REPORT_ARRIVE = "report.arrive"
+    REPORT_RESOLVE = "report.resolve"
+    REPORT_VERIFY = "report.verify"
+    REPORT_REOPEN = "report.reopen"
+    REPORT_CLOSE = "report.close"
+    REPORT_ESCALATE = "report.escalate"
+
+
+_ACTION_PREFIX = "report."
+_MISSING_ACTIONS = {f"{_ACTION_PREFIX}{a}" for a in ACTIONS} ^ {
+    p for p in Permission if p.startswith(_ACTION_PREFIX)
+}
+if _MISSING_ACTIONS:  # a lifecycle action added without its permission, or one left behind
+    raise RuntimeError(f"permissions and lifecycle actions disagree: {sorted(_MISSING_ACTIONS)}")
+
+
 @dataclass(frozen=True)
-class Permission:
+class Rule:
     """A permission, what it covers, and the roles granted it with their reach."""
 
-    name: str
+    name: Permission
     description: str
     grants: Mapping[Role, Reach]
     # Personal data (reporter contact, staff names): never granted to anonymous or analysts.
@@ -81,21 +125,21 @@ _STAFF_IN_SCOPE: dict[Role, Reach] = dict.fromkeys(
 )
 # Report actions a grid worker takes on site; dispatchers take every other one.
 WORKER_ACTIONS: frozenset[str] = frozenset({"arrive", "resolve"})
-TRANSITION_REPORT = "transition_report"
+TRANSITION_REPORT = Permission.TRANSITION_REPORT
 
 
-def transition_permission(action: str) -> str:
-    """The permission name of a lifecycle action (``report.accept``, …); unknown: 422."""
-    return f"report.{check_action(action)}"
+def transition_permission(action: str) -> Permission:
+    """The permission of a lifecycle action (``report.accept``, …); unknown: 422."""
+    return Permission(f"{_ACTION_PREFIX}{check_action(action)}")
 
 
-def _transition_permissions() -> list[Permission]:
+def _transition_permissions() -> list[Rule]:
     permissions = []
     for action in ACTIONS:
         grants: dict[Role, Reach] = {Role.ADMIN: _SCOPE}
         grants[Role.WORKER if action in WORKER_ACTIONS else Role.DISPATCHER] = _SCOPE
         permissions.append(
-            Permission(
+            Rule(
                 transition_permission(action),
                 f"take the {action!r} action on a report (POST /reports/{{id}}/transitions)",
                 grants,
@@ -106,7 +150,7 @@ def _transition_permissions() -> list[Permission]:
     for permission in permissions:
         anyone |= permission.grants
     permissions.append(
-        Permission(
+        Rule(
             TRANSITION_REPORT,
             "change a report's status (the action's own permission decides which)",
             anyone,
@@ -115,72 +159,99 @@ def _transition_permissions() -> list[Permission]:
     return permissions
 
 
-POLICY: dict[str, Permission] = {
+POLICY: dict[Permission, Rule] = {
     p.name: p
     for p in (
-        Permission(
-            "read_public",
+        Rule(
+            Permission.READ_PUBLIC,
             "read layers, topology, coverage, categories, maps, Open311 and public report fields",
             _EVERYONE,
         ),
-        Permission(
-            "submit_report", "submit a report (POST /reports, Open311 POST requests)", _EVERYONE
-        ),
-        Permission(
-            "read_analytics",
-            "read hotspots, KPIs and service areas (walk areas, gaps, siting)",
+        Rule(
+            Permission.SUBMIT_REPORT,
+            "submit a report (POST /reports, Open311 POST requests)",
             _EVERYONE,
         ),
-        Permission(
-            "sign_in",
+        Rule(
+            Permission.READ_ANALYTICS,
+            "read hotspots, KPIs, service areas (walk areas, gaps, siting) and care-visit counts "
+            "(GET /analytics/visits; no names)",
+            _EVERYONE,
+        ),
+        Rule(
+            Permission.SIGN_IN,
             "sign in for a bearer token (POST /auth/token) or a browser session (/app/login), "
             "sign out (/app/logout)",
             _EVERYONE,
         ),
-        Permission(
-            "read_report_contact",
+        Rule(
+            Permission.READ_REPORT_CONTACT,
             "read a report's reporter name, phone and photo, its worker's name, its events' "
             "actors and notes",
             _STAFF_IN_SCOPE,
             personal_data=True,
         ),
         *_transition_permissions(),
-        Permission(
-            "read_workers",
+        Rule(
+            Permission.READ_WORKERS,
             "read the staff directory: workers' names, phones and grids (GET /workers)",
             _STAFF_IN_SCOPE,
             personal_data=True,
         ),
-        Permission(
-            "plan_patrols",
-            "plan patrols (POST /patrols/plan)",
-            {Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
-        ),
-        Permission(
-            "read_patrols",
-            "read patrol plans and tracks, which name the patrollers (GET /patrols, /maps/patrols)",
+        Rule(
+            Permission.READ_HOUSEHOLDS,
+            "read households: head's name, phone, members, care flags and visits "
+            "(GET /households, /households/{household}/visits)",
             _STAFF_IN_SCOPE,
             personal_data=True,
         ),
-        Permission(
-            "read_patrol_coverage",
+        Rule(
+            Permission.RECORD_VISIT,
+            "record a care visit to a household (POST /households/{household}/visits)",
+            _STAFF_IN_SCOPE,
+            personal_data=True,
+        ),
+        Rule(
+            Permission.PLAN_PATROLS,
+            "plan patrols (POST /patrols/plan)",
+            {Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
+        ),
+        Rule(
+            Permission.PUBLISH_PATROLS,
+            "hand a plan's routes to the patrollers' worker accounts (POST /patrols/{id}/publish)",
+            {Role.DISPATCHER: _SCOPE, Role.ADMIN: _SCOPE},
+        ),
+        Rule(
+            Permission.READ_PATROLS,
+            "read patrol plans, routes and tracks, which name the patrollers and say when they "
+            "walk where (GET /patrols, /maps/patrols, the patrol_routes tiles and collection)",
+            _STAFF_IN_SCOPE,
+            personal_data=True,
+        ),
+        Rule(
+            Permission.READ_PATROL_COVERAGE,
             "read when each grid was last patrolled (GET /patrols/coverage; no names)",
             _SIGNED_IN,
         ),
-        Permission(
-            "record_patrol_track",
+        Rule(
+            Permission.RECORD_PATROL_TRACK,
             "upload a patrol's GPS track (POST /patrols/{id}/track)",
             _STAFF_IN_SCOPE,
         ),
-        Permission("read_own_account", "say who the token signs in (GET /auth/me)", _SIGNED_IN),
-        Permission(
-            "manage_users",
+        Rule(Permission.READ_OWN_ACCOUNT, "say who the token signs in (GET /auth/me)", _SIGNED_IN),
+        Rule(
+            Permission.MANAGE_USERS,
             "create, list and disable accounts within the admin's scope",
             {Role.ADMIN: _SCOPE},
             personal_data=True,
         ),
     )
 }
+
+
+_UNRULED = set(Permission) - set(POLICY)
+if _UNRULED:
+    raise RuntimeError(f"permissions without a rule in POLICY: {sorted(_UNRULED)}")
 
 
 @dataclass(frozen=True)
@@ -202,19 +273,19 @@ class Principal:
 ANONYMOUS = Principal(role=Role.ANONYMOUS)
 
 
-def grant(principal: Principal, permission: str) -> Reach | None:
+def grant(principal: Principal, permission: Permission) -> Reach | None:
     """The reach of ``permission`` for the principal's role, None when refused."""
     return POLICY[permission].grants.get(principal.role)
 
 
-def list_scopes(principal: Principal, permission: str) -> tuple[str, ...] | None:
+def list_scopes(principal: Principal, permission: Permission) -> tuple[str, ...] | None:
     """The code prefixes a list read under ``permission`` keeps to: None when the role's grant
     reaches everywhere, else the principal's scopes."""
     return None if grant(principal, permission) is Reach.EVERYWHERE else principal.scopes
 
 
 def allows(
-    principal: Principal, permission: str, codes: Iterable[str | None] | None = None
+    principal: Principal, permission: Permission, codes: Iterable[str | None] | None = None
 ) -> bool:
     """Whether the principal may take ``permission`` (on an object with ``codes``, if given).
 
@@ -230,7 +301,7 @@ def allows(
 
 
 def authorize(
-    principal: Principal, permission: str, codes: Iterable[str | None] | None = None
+    principal: Principal, permission: Permission, codes: Iterable[str | None] | None = None
 ) -> None:
     """Raise ``Unauthorized`` (anonymous: sign in) or ``Forbidden`` unless ``allows``."""
     if allows(principal, permission, codes):
@@ -248,7 +319,31 @@ def authorize(
     )
 
 
-def expected_outcome(role: Role, permission: str, *, in_scope: bool) -> str:
+@dataclass(frozen=True)
+class Access:
+    """A permission granted to a principal (what ``api.auth.require`` hands a handler): the
+    handler checks an object's codes with ``check`` and filters a list with ``scopes``, never
+    naming the permission a second time."""
+
+    principal: Principal
+    permission: Permission
+
+    @property
+    def scopes(self) -> tuple[str, ...] | None:
+        """The code prefixes a list keeps to (``list_scopes``): None when it reaches
+        everywhere."""
+        return list_scopes(self.principal, self.permission)
+
+    def allows(self, codes: Iterable[str | None]) -> bool:
+        """Whether the grant reaches an object with ``codes``."""
+        return allows(self.principal, self.permission, codes)
+
+    def check(self, codes: Iterable[str | None]) -> None:
+        """``Forbidden`` unless the grant reaches an object with ``codes``."""
+        authorize(self.principal, self.permission, codes)
+
+
+def expected_outcome(role: Role, permission: Permission, *, in_scope: bool) -> str:
     """What the policy says happens: "allow", "unauthorized" (401) or "forbidden" (403).
 
     The generator of the endpoint × role × scope test matrix.
@@ -272,9 +367,9 @@ def policy_rows() -> list[tuple[str, dict[Role, str]]]:
     for permission in POLICY.values():
         if permission.name == TRANSITION_REPORT:
             continue
-        if permission.name.startswith("report."):
+        if permission.name.startswith(_ACTION_PREFIX):
             key = tuple(sorted(permission.grants.items()))
-            actions.setdefault(key, []).append(permission.name.removeprefix("report."))
+            actions.setdefault(key, []).append(permission.name.removeprefix(_ACTION_PREFIX))
             continue
         cells = {role: _CELLS[permission.grants.get(role)] for role in Role}
         rows.append((f"`{permission.name}`: {permission.description}", cells))

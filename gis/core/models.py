@@ -19,6 +19,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     false,
@@ -157,6 +158,11 @@ class Road(Base):
     length_m: Mapped[float] = mapped_column(Float)
     # Traffic may go only in the line's direction (migration 0004); walking ignores it.
     oneway: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Loaded with --node-crossings: drawn data whose junctions have no shared vertex, so its
+    # crossings with roads of the same level are junctions (migration 0007).
+    node_crossings: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Grade: the file's layer, else +1 for a bridge, -1 for a tunnel, 0 (migration 0007).
+    level: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -89,6 +90,29 @@ class Settings(BaseSettings):
     # Sign-in attempts (POST /auth/token) per client address: a burst, then per minute.
     login_rate_per_minute: float = Field(default=10.0, ge=0)
     login_burst: int = Field(default=10, ge=1)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto name the client: addresses or
+    # networks, comma-separated. Default none: the peer of the TCP connection is the client,
+    # so a header cannot pick a new rate-limit bucket or write the access log's address.
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        """Each entry an IP address or network (``10.0.0.0/8``), refused at start otherwise."""
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"GRIDPATROL_TRUSTED_PROXIES: {entry!r} is not an IP address or network; "
+                    "list the reverse proxies' addresses, comma-separated"
+                ) from None
+        return value
+
+    @property
+    def proxy_addresses(self) -> list[str]:
+        """``trusted_proxies`` as a list (empty: forwarded headers are not read)."""
+        return _entries(self.trusted_proxies)
 
     @field_validator("timezone")
     @classmethod
@@ -112,6 +136,10 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+
+def _entries(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 @lru_cache(maxsize=1)

@@ -102,6 +102,39 @@ class WorkerRole(StrEnum):
 WORKER_ROLES: tuple[str, ...] = tuple(WorkerRole)
 
 
+class CareFlag(StrEnum):
+    """Why a household is visited on a cadence (家访 of the field)."""
+
+    ELDERLY_ALONE = "elderly_alone"
+    DISABLED = "disabled"
+    LEFT_BEHIND_CHILD = "left_behind_child"
+    LOW_INCOME = "low_income"
+    OTHER = "other"
+
+
+CARE_FLAGS: tuple[str, ...] = tuple(CareFlag)
+# Days between care visits each flag asks for; a household's cadence is the shortest of its
+# flags' unless its ``visit_every_days`` says otherwise; no flag, no cadence.
+CARE_VISIT_DAYS: dict[str, int] = {
+    CareFlag.ELDERLY_ALONE: 7,
+    CareFlag.DISABLED: 14,
+    CareFlag.LEFT_BEHIND_CHILD: 14,
+    CareFlag.LOW_INCOME: 30,
+    CareFlag.OTHER: 30,
+}
+
+
+class VisitOutcome(StrEnum):
+    """How a visit went; only ``met`` resets the household's cadence."""
+
+    MET = "met"
+    NOT_HOME = "not_home"
+    REFUSED = "refused"
+
+
+VISIT_OUTCOMES: tuple[str, ...] = tuple(VisitOutcome)
+
+
 def sql_list(values: tuple[str, ...]) -> str:
     """``'a', 'b'`` for an SQL ``IN (...)`` of fixed vocabulary words (never user input)."""
     return ", ".join(f"'{value}'" for value in values)

@@ -9,6 +9,7 @@ a million rows), then only those rows are read and encoded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -114,11 +115,14 @@ def collection(conn: Connection, layer: PublishedLayer, *, base_url: str) -> dic
     return document
 
 
-def collections(conn: Connection, *, base_url: str) -> dict[str, Any]:
-    """Every published layer as a collection."""
+def collections(
+    conn: Connection, *, base_url: str, layers: Iterable[PublishedLayer] | None = None
+) -> dict[str, Any]:
+    """The published ``layers`` (default: every one) as collections."""
+    shown = PUBLISHED.values() if layers is None else layers
     return {
         "links": [_link(f"{base_url}/ogc/collections", "self", JSON, "the collections")],
-        "collections": [collection(conn, layer, base_url=base_url) for layer in PUBLISHED.values()],
+        "collections": [collection(conn, layer, base_url=base_url) for layer in shown],
     }
 
 
@@ -131,14 +135,27 @@ def _feature_sql(layer: PublishedLayer) -> str:
     )
 
 
+def _scoped(layer: PublishedLayer, scopes: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+    """The condition keeping a layer kept to scopes to ``scopes`` (None: everything)."""
+    if not layer.scope or scopes is None:
+        return "", {}
+    return f"({layer.scope})", {"scopes": list(scopes)}
+
+
 def _filters(
-    layer: PublishedLayer, bbox: BBox | None, window: TimeWindow | None
+    layer: PublishedLayer,
+    bbox: BBox | None,
+    window: TimeWindow | None,
+    scopes: Sequence[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = [f"({layer.where})"] if layer.where else []
-    params: dict[str, Any] = {}
+    scoped, params = _scoped(layer, scopes)
+    if scoped:
+        clauses.append(scoped)
     if bbox is not None:
-        in_view, params = bbox_filter(bbox, column="t.geom")
+        in_view, box = bbox_filter(bbox, column="t.geom")
         clauses.append(in_view)
+        params |= box
     if window is not None:
         if layer.datetime is None:
             raise InvalidParameter(
@@ -171,10 +188,12 @@ def read_items(
     window: TimeWindow | None = None,
     limit: int,
     offset: int,
+    scopes: Sequence[str] | None = None,
 ) -> ItemsPage:
-    """The features of ``layer`` matching ``bbox`` and ``window``, ``limit`` from ``offset``
-    in the layer's key order, with the number matched."""
-    where, params = _filters(layer, bbox, window)
+    """The features of ``layer`` matching ``bbox`` and ``window`` (and, for a layer kept to
+    scopes, reached by ``scopes``), ``limit`` from ``offset`` in the layer's key order, with
+    the number matched."""
+    where, params = _filters(layer, bbox, window, scopes)
     key = layer.order_by.removeprefix("t.")
     row = conn.execute(
         text(
@@ -213,20 +232,30 @@ def _count(conn: Connection, layer: PublishedLayer, where: str, params: dict[str
     )
 
 
-def read_item(conn: Connection, layer: PublishedLayer, feature_id: str) -> str:
-    """One feature of ``layer`` as GeoJSON text; ``NotFound`` when there is none."""
+def read_item(
+    conn: Connection,
+    layer: PublishedLayer,
+    feature_id: str,
+    *,
+    scopes: Sequence[str] | None = None,
+) -> str:
+    """One feature of ``layer`` as GeoJSON text; ``NotFound`` when there is none (or, for a
+    layer kept to scopes, when ``scopes`` do not reach it: out of scope is not there)."""
     lookup: str | int = feature_id
     if layer.feature_id_is_integer:
         if not feature_id.isdigit():
             raise NotFound(f"no feature {feature_id!r} in {layer.name}: ids there are integers")
         lookup = int(feature_id)
     where = f" AND ({layer.where})" if layer.where else ""
+    scoped, params = _scoped(layer, scopes)
+    if scoped:
+        where += f" AND {scoped}"
     found = conn.execute(
         text(
             f"SELECT {_feature_sql(layer)} FROM {layer.table} t {layer.joins} "
             f"WHERE {layer.feature_id} = :id{where}"
         ),
-        {"id": lookup},
+        params | {"id": lookup},
     ).scalar_one_or_none()
     if found is None:
         raise NotFound(f"no feature {feature_id!r} in collection {layer.name}")

@@ -32,12 +32,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.core.models import SRID, Base
 from gis.core.vocabulary import sql_list
-from gis.patrols.request import Mode
+from gis.patrols.kinds import KIND_CODES
+from gis.patrols.reasons import UNSERVED_CODES
+from gis.patrols.request import Mode, Objective
 
-StopKind = Literal["report", "hot_grid", "facility", "building", "point"]
 TrackSource = Literal["gpx", "geojson"]
 PLAN_MODES: tuple[str, ...] = get_args(Mode)
-STOP_KINDS: tuple[str, ...] = get_args(StopKind)
+OBJECTIVES: tuple[str, ...] = get_args(Objective)
 TRACK_SOURCES: tuple[str, ...] = get_args(TrackSource)
 
 
@@ -48,6 +49,8 @@ class PatrolPlan(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str | None] = mapped_column(Text)
     mode: Mapped[str] = mapped_column(Text)
+    # What the plan minimised (migration 0007; plans before it were all "shortest").
+    objective: Mapped[str] = mapped_column(Text, server_default=text("'shortest'"))
     start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     walk_speed_kmh: Mapped[float] = mapped_column(Float)
@@ -55,6 +58,9 @@ class PatrolPlan(Base):
     total_minutes: Mapped[float] = mapped_column(Float)
     served: Mapped[int] = mapped_column(Integer)
     unserved: Mapped[int] = mapped_column(Integer)
+    # Required stops the shifts had no room for, and the patroller-hours they would take.
+    over_capacity: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    missing_patroller_hours: Mapped[float] = mapped_column(Float, server_default=text("0"))
     # With compare=true the other mode's plan is stored too, pointing at the one asked for.
     alternative_of: Mapped[int | None] = mapped_column(
         ForeignKey("patrol_plans.id", ondelete="CASCADE"), index=True
@@ -63,6 +69,7 @@ class PatrolPlan(Base):
     comparison: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     __table_args__ = (
         CheckConstraint(f"mode IN ({sql_list(PLAN_MODES)})", name="patrol_plans_mode"),
+        CheckConstraint(f"objective IN ({sql_list(OBJECTIVES)})", name="patrol_plans_objective"),
     )
 
 
@@ -87,6 +94,11 @@ class PatrolRoute(Base):
     end_geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
     # NULL for a patroller given no stop (it stays at its start).
     geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True))
+    # Handed to the patroller's worker account (POST /patrols/{id}/publish; migration 0007).
+    published_to: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (UniqueConstraint("plan_id", "seq", name="patrol_routes_plan_seq"),)
 
 
@@ -126,12 +138,18 @@ class PatrolStop(Base):
     late_minutes: Mapped[float] = mapped_column(Float, server_default=text("0"))
     # Metres from the stop to the street point it is reached at (walked there and back).
     snap_distance_m: Mapped[float | None] = mapped_column(Float)
+    # Why it is unserved: a code (``gis.patrols.reasons.UnservedCode``) and the detail.
+    reason_code: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
     __table_args__ = (
-        CheckConstraint(f"kind IN ({sql_list(STOP_KINDS)})", name="patrol_stops_kind"),
+        CheckConstraint(f"kind IN ({sql_list(KIND_CODES)})", name="patrol_stops_kind"),
         CheckConstraint(
-            "(route_id IS NULL) = (seq IS NULL) AND (route_id IS NULL) = (reason IS NOT NULL)",
+            f"reason_code IN ({sql_list(UNSERVED_CODES)})", name="patrol_stops_reason_code"
+        ),
+        CheckConstraint(
+            "(route_id IS NULL) = (seq IS NULL) AND (route_id IS NULL) = (reason IS NOT NULL) "
+            "AND (reason IS NULL) = (reason_code IS NULL)",
             name="patrol_stops_served_or_reason",
         ),
         UniqueConstraint("route_id", "seq", name="patrol_stops_route_seq"),

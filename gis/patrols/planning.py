@@ -1,11 +1,12 @@
 """Patrol planning: patrollers and stops snapped to the streets, one pgRouting matrix, PyVRP.
 
-``plan_patrols`` does, for a ``PlanRequest``:
+The steps of a plan (``gis.patrols.service.plan_patrols`` runs them), for a ``PlanRequest``:
 
 1. resolves each patroller (start/end point or facility, worker, district — by default the
    district holding the start) and snaps starts and ends onto the street network;
-2. gathers the stops (``gis.patrols.stops``) and snaps them onto the components the patrollers
-   stand on; a stop with no such street within ``max_snap_m`` is unserved, with the reason;
+2. gathers the stops (every kind of ``gis.patrols.kinds.STOP_KINDS`` the request chooses) and
+   snaps them onto the components the patrollers stand on; a stop with no such street
+   within ``max_snap_m`` is unserved, with the reason;
 3. computes every walking distance in ONE ``pgr_withPointsCostMatrix`` call; durations are
    metres over the walking speed, and a stop's service time includes the walk from its street
    to it and back (``snap_distance_m`` both ways), which route lengths do not count;
@@ -23,20 +24,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NewType
 
 import numpy as np
 from sqlalchemy import Connection, text
 
 from gis.core.errors import InvalidInput
 from gis.core.timewindow import check_window
+from gis.patrols.answer import ComparisonOut, ModeTotals
+from gis.patrols.balance import solve_balanced
+from gis.patrols.kinds import gather_stops
+from gis.patrols.reasons import Unserved, UnservedCode
 from gis.patrols.request import FacilityRef, LonLat, Mode, PatrollerIn, PlanRequest
 from gis.patrols.solver import RouteSolution, Vehicle, Visit, solve_routes
-from gis.patrols.stops import Scope, Stop, gather_stops, locate_points
+from gis.patrols.stops import GatherContext, Scope, Stop, locate_points
 from gis.reports.categories import Category
 from gis.routing.matrix import FloatMatrix, cost_matrix, street_paths
 from gis.routing.network import has_network
 from gis.routing.snapping import SnappedPoint, snap_points
+
+# Index types: a stop's position in ``PatrolProblem.stops``; a row of the distance matrix; a
+# reachable stop's position in ``PatrolProblem.stop_of``; a visit's position in what one mode
+# hands the solver (``SolverInput.visits``).
+StopIndex = NewType("StopIndex", int)
+Location = NewType("Location", int)
+Reachable = NewType("Reachable", int)
+Candidate = NewType("Candidate", int)
 
 
 @dataclass(frozen=True)
@@ -63,12 +76,12 @@ class PlannedStop:
     snap_distance_m: float | None = None
     seq: int | None = None
     # Position in the plan's list of stops (joins a visit back to its street point).
-    index: int = -1
+    index: StopIndex = StopIndex(-1)
     arrive_at: datetime | None = None
     depart_at: datetime | None = None
     late: bool = False
     late_minutes: float = 0.0
-    reason: str | None = None
+    reason: Unserved | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,18 @@ class Plan:
     routes: list[PlannedRoute]
     unserved: list[PlannedStop]
     solver: dict[str, Any] = field(default_factory=dict)
+    objective: str = "balanced"
+    # Required stops the team has no time for: estimated patroller-minutes they would take.
+    missing_minutes: float = 0.0
+
+    @property
+    def over_capacity(self) -> int:
+        """Required stops left out because the shifts are full."""
+        return sum(
+            1
+            for s in self.unserved
+            if s.reason is not None and s.reason.code == UnservedCode.OVER_CAPACITY
+        )
 
     @property
     def total_length_m(self) -> float:
@@ -112,7 +137,7 @@ class PlanOutcome:
 
     plan: Plan
     alternative: Plan | None = None
-    comparison: dict[str, Any] | None = None
+    comparison: ComparisonOut | None = None
 
 
 # ----------------------------------------------------------------------------- patrollers
@@ -216,9 +241,12 @@ def _snap_depots(
     return snapped
 
 
-def _unreachable_reason(far: SnappedPoint, nearest_any: SnappedPoint, max_snap_m: float) -> str:
+def _unreachable_reason(
+    far: SnappedPoint, nearest_any: SnappedPoint, max_snap_m: float
+) -> Unserved:
     if nearest_any.edge_id is not None and nearest_any.distance_m <= max_snap_m:
-        return (
+        return Unserved(
+            UnservedCode.OTHER_COMPONENT,
             f"unreachable: its nearest street ({nearest_any.distance_m:,.0f} m away) belongs to "
             f"street network component {nearest_any.component}, which no patroller's start is "
             f"connected to"
@@ -226,22 +254,29 @@ def _unreachable_reason(far: SnappedPoint, nearest_any: SnappedPoint, max_snap_m
                 f"; the connected network is {far.distance_m:,.0f} m away"
                 if np.isfinite(far.distance_m)
                 else ""
-            )
+            ),
         )
     distance = (
         f"{nearest_any.distance_m:,.0f} m" if np.isfinite(nearest_any.distance_m) else "no street"
     )
-    return f"unreachable: no street within {max_snap_m:g} m (nearest: {distance})"
+    return Unserved(
+        UnservedCode.NO_STREET,
+        f"unreachable: no street within {max_snap_m:g} m (nearest: {distance})",
+    )
 
 
 def _snap_stops(
     conn: Connection, stops: Sequence[Stop], *, components: Sequence[int], max_snap_m: float
-) -> tuple[list[SnappedPoint | None], dict[int, str]]:
+) -> tuple[list[SnappedPoint | None], dict[StopIndex, Unserved]]:
     """Each stop's street point on the patrollers' components, or why it has none."""
     places = [(s.lon, s.lat) for s in stops]
     snapped = snap_points(conn, places, components=components)
-    far = [k for k, p in enumerate(snapped) if p.edge_id is None or p.distance_m > max_snap_m]
-    reasons: dict[int, str] = {}
+    far = [
+        StopIndex(k)
+        for k, p in enumerate(snapped)
+        if p.edge_id is None or p.distance_m > max_snap_m
+    ]
+    reasons: dict[StopIndex, Unserved] = {}
     if far:
         anywhere = snap_points(conn, [places[k] for k in far])
         for k, nearest in zip(far, anywhere, strict=True):
@@ -259,21 +294,21 @@ class PatrolProblem:
     depots: list[SnappedPoint]
     stops: list[Stop]
     snapped: list[SnappedPoint | None]
-    unreachable: dict[int, str]
+    unreachable: dict[StopIndex, Unserved]
     # Locations (matrix rows; pid = location + 1): 2 per patroller (start, end), then the
     # reachable stops in ``stop_of``'s order.
     points: list[SnappedPoint]
-    stop_of: list[int]
+    stop_of: list[StopIndex]
     distance_m: FloatMatrix
 
     @property
     def speed_mps(self) -> float:
         return self.request.walk_speed_kmh * 1000.0 / 3600.0
 
-    def location_of(self, stop_index: int) -> int:
+    def location_of(self, stop_index: StopIndex) -> Location:
         snapped = self.snapped[stop_index]
         assert snapped is not None, "only reachable stops have a location"
-        return snapped.pid - 1
+        return Location(snapped.pid - 1)
 
 
 def _snap_m(snapped: SnappedPoint | None) -> float | None:
@@ -298,7 +333,7 @@ def _vehicle(problem: PatrolProblem, i: int, allowed: frozenset[int] | None) -> 
     )
 
 
-def _visit(problem: PatrolProblem, k: int) -> Visit:
+def _visit(problem: PatrolProblem, k: StopIndex) -> Visit:
     stop = problem.stops[k]
     snapped = problem.snapped[k]
     access = _access_s(problem, snapped)
@@ -316,18 +351,24 @@ def _visit(problem: PatrolProblem, k: int) -> Visit:
     )
 
 
-def _may_serve(problem: PatrolProblem, mode: Mode, i: int, k: int) -> bool:
+def _may_serve(problem: PatrolProblem, mode: Mode, i: int, k: StopIndex) -> bool:
     if mode == "joint":
         return True
     district = problem.patrollers[i].district_code
     return district is not None and problem.stops[k].district_code == district
 
 
-def _district_reason(problem: PatrolProblem, k: int) -> str:
+def _district_reason(problem: PatrolProblem, k: StopIndex) -> Unserved:
     district = problem.stops[k].district_code
     if district is None:
-        return "by_district: the stop lies in no district, so no district's patroller may serve it"
-    return f"by_district: no patroller of district {district} (the district holding the stop)"
+        return Unserved(
+            UnservedCode.OUT_OF_DISTRICT,
+            "by_district: the stop lies in no district, so no district's patroller may serve it",
+        )
+    return Unserved(
+        UnservedCode.OUT_OF_DISTRICT,
+        f"by_district: no patroller of district {district} (the district holding the stop)",
+    )
 
 
 def _round_trip_m(problem: PatrolProblem, vehicle: Vehicle, visit: Visit) -> float:
@@ -353,9 +394,50 @@ class SolverInput:
 
     vehicles: list[Vehicle]
     visits: list[Visit]
-    candidates: list[int]
-    reasons: dict[int, str]
+    candidates: list[Reachable]
+    reasons: dict[StopIndex, Unserved]
     duration_s: FloatMatrix
+
+
+def _alone_reason(
+    problem: PatrolProblem,
+    k: StopIndex,
+    visit: Visit,
+    vehicles: Sequence[Vehicle],
+    allowed: Sequence[int],
+) -> Unserved | None:
+    """Why no allowed patroller could serve stop ``k`` even if it were its only stop (None:
+    one could)."""
+    needs = [_fits(problem, vehicles[i], visit) for i in allowed]
+    if not any(np.isfinite(t) for t in needs):
+        return Unserved(
+            UnservedCode.NOT_CONNECTED,
+            "unreachable: its street is not connected to the start of any patroller "
+            "allowed to serve it",
+        )
+    best = min(range(len(allowed)), key=lambda a: needs[a])
+    i = allowed[best]
+    if needs[best] > vehicles[i].latest_end_s:
+        return Unserved(
+            UnservedCode.SHIFT_TOO_SHORT,
+            "no shift is long enough: the quickest round trip to it "
+            f"({problem.patrollers[i].name}, with {problem.stops[k].service_minutes:g} min "
+            f"on site) takes {needs[best] / 60:,.0f} min of a "
+            f"{problem.patrollers[i].shift_minutes:g}-min shift",
+        )
+    in_time = [
+        allowed[a] for a in range(len(allowed)) if needs[a] <= vehicles[allowed[a]].latest_end_s
+    ]
+    walks = {i: _round_trip_m(problem, vehicles[i], visit) for i in in_time}
+    if any(_walk_allows(vehicles[i], walks[i]) for i in in_time):
+        return None
+    shortest = min(in_time, key=lambda i: walks[i])
+    p = problem.patrollers[shortest]
+    return Unserved(
+        UnservedCode.BEYOND_WALK_LIMIT,
+        f"beyond every walking limit: the shortest round trip to it ({p.name}) is "
+        f"{walks[shortest] / 1000:,.2f} km, over {p.name}'s {(p.max_walk_m or 0) / 1000:g} km",
+    )
 
 
 def solver_input(problem: PatrolProblem, mode: Mode) -> SolverInput:
@@ -372,42 +454,19 @@ def solver_input(problem: PatrolProblem, mode: Mode) -> SolverInput:
         _vehicle(problem, i, None if mode == "joint" else allowed_sets[i])
         for i in range(n_patrollers)
     ]
-    reasons: dict[int, str] = dict(problem.unreachable)
-    candidates: list[int] = []
+    reasons: dict[StopIndex, Unserved] = dict(problem.unreachable)
+    candidates: list[Reachable] = []
     for j, k in enumerate(problem.stop_of):
         allowed = [i for i in range(n_patrollers) if j in allowed_sets[i]]
-        if not allowed:
-            reasons[k] = _district_reason(problem, k)
-            continue
-        needs = [_fits(problem, vehicles[i], visits[j]) for i in allowed]
-        if not any(np.isfinite(t) for t in needs):
-            reasons[k] = (
-                "unreachable: its street is not connected to the start of any patroller "
-                "allowed to serve it"
-            )
-            continue
-        best = min(range(len(allowed)), key=lambda a: needs[a])
-        i = allowed[best]
-        if needs[best] > vehicles[i].latest_end_s:
-            reasons[k] = (
-                "no shift is long enough: the quickest round trip to it "
-                f"({problem.patrollers[i].name}, with {problem.stops[k].service_minutes:g} min "
-                f"on site) takes {needs[best] / 60:,.0f} min of a "
-                f"{problem.patrollers[i].shift_minutes:g}-min shift"
-            )
-            continue
-        in_time = [a for a in range(len(allowed)) if needs[a] <= vehicles[allowed[a]].latest_end_s]
-        walks = {a: _round_trip_m(problem, vehicles[allowed[a]], visits[j]) for a in in_time}
-        if not any(_walk_allows(vehicles[allowed[a]], walks[a]) for a in in_time):
-            shortest = min(in_time, key=lambda a: walks[a])
-            p = problem.patrollers[allowed[shortest]]
-            reasons[k] = (
-                f"beyond every walking limit: the shortest round trip to it ({p.name}) is "
-                f"{walks[shortest] / 1000:,.2f} km, over {p.name}'s "
-                f"{(p.max_walk_m or 0) / 1000:g} km"
-            )
-            continue
-        candidates.append(j)
+        reason = (
+            _district_reason(problem, k)
+            if not allowed
+            else _alone_reason(problem, k, visits[j], vehicles, allowed)
+        )
+        if reason is None:
+            candidates.append(Reachable(j))
+        else:
+            reasons[k] = reason
     # The solver sees only the candidates; locations stay as they are.
     index_of = {j: c for c, j in enumerate(candidates)}
     return SolverInput(
@@ -416,7 +475,7 @@ def solver_input(problem: PatrolProblem, mode: Mode) -> SolverInput:
                 v,
                 allowed=None
                 if v.allowed is None
-                else frozenset(index_of[j] for j in v.allowed if j in index_of),
+                else frozenset(index_of[Reachable(j)] for j in v.allowed if j in index_of),
             )
             for v in vehicles
         ],
@@ -427,12 +486,22 @@ def solver_input(problem: PatrolProblem, mode: Mode) -> SolverInput:
     )
 
 
-# Why a stop that some shift could reach is left out: the others took the time (or the walk).
-_FULL = "shifts are full: no patroller has time or walking distance left for it"
+def _left_out(stop: Stop) -> Unserved:
+    """Why a stop that some shift could reach is left out: the others took the time."""
+    if stop.required:
+        return Unserved(
+            UnservedCode.OVER_CAPACITY,
+            "shifts are full: no patroller has time or walking distance left for it",
+        )
+    return Unserved(
+        UnservedCode.LESS_VALUABLE,
+        "shifts are full: the stops served were worth more or lay nearer",
+    )
+
 
 # A mode's plan for the next mode to start from: per patroller, (position in
-# ``problem.stop_of``, served late?) in order.
-StopOrder = list[list[tuple[int, bool]]]
+# ``problem.stop_of``, the solver's copy served: 0 on time, then the steps of lateness).
+StopOrder = list[list[tuple[Reachable, int]]]
 
 
 def solve_mode(
@@ -444,19 +513,21 @@ def solve_mode(
 ) -> Plan:
     """Solve one mode with PyVRP (``time_limit_s`` defaults to the request's) and schedule it;
     ``warm_start`` is another mode's :func:`stop_order` to start the search from."""
-    return _solve_mode(problem, mode, time_limit_s=time_limit_s, warm_start=warm_start)[0]
+    return solve_mode_ordered(problem, mode, time_limit_s=time_limit_s, warm_start=warm_start)[0]
 
 
-def _solve_mode(
+def solve_mode_ordered(
     problem: PatrolProblem,
     mode: Mode,
     *,
     time_limit_s: float | None = None,
     warm_start: StopOrder | None = None,
 ) -> tuple[Plan, StopOrder]:
+    """:func:`solve_mode`, and the plan's stop order for another mode to start from."""
     given = solver_input(problem, mode)
-    candidate_of = {j: c for c, j in enumerate(given.candidates)}
-    solution = solve_routes(
+    candidate_of = {j: Candidate(c) for c, j in enumerate(given.candidates)}
+    solve = solve_balanced if problem.request.objective == "balanced" else solve_routes
+    solution = solve(
         lonlat=[(p.lon, p.lat) for p in problem.points],
         distance_m=problem.distance_m,
         duration_s=given.duration_s,
@@ -468,101 +539,143 @@ def _solve_mode(
             None
             if warm_start is None
             else [
-                [(candidate_of[j], late) for j, late in route if j in candidate_of]
+                [(candidate_of[j], copy) for j, copy in route if j in candidate_of]
                 for route in warm_start
             ]
         ),
     )
     order: StopOrder = [
-        [(given.candidates[c], late) for c, late in zip(route, lates, strict=True)]
-        for route, lates in zip(solution.routes, solution.late, strict=True)
+        [(given.candidates[c], copy) for c, copy in zip(route, copies, strict=True)]
+        for route, copies in zip(solution.routes, solution.copies, strict=True)
     ]
     reasons = dict(given.reasons)
-    routes = [[problem.stop_of[given.candidates[c]] for c in order] for order in solution.routes]
+    routes = [[problem.stop_of[given.candidates[c]] for c in route] for route in solution.routes]
     for c in solution.unassigned:
         k = problem.stop_of[given.candidates[c]]
-        reasons[k] = (
-            _FULL
-            if problem.stops[k].required
-            else "shifts are full: the stops served were worth more or lay nearer"
-        )
+        reasons[k] = _left_out(problem.stops[k])
     # The schedule checks shifts against the vehicles as the solver saw them (same windows).
     return schedule_routes(problem, mode, routes, reasons, solution, given.vehicles), order
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """One route walked in order: its visits, metres and seconds (start to end)."""
+
+    visits: list[PlannedStop]
+    length_m: float
+    seconds: float
+
+
+def _walk(problem: PatrolProblem, i: int, vehicle: Vehicle, order: Sequence[StopIndex]) -> _Walk:
+    """Patroller ``i`` walking ``order``: arrival, departure and lateness at each stop."""
+    d = problem.distance_m
+    start_at = problem.request.start_at
+    t = vehicle.ready_s
+    here = vehicle.start
+    length = 0.0
+    visits: list[PlannedStop] = []
+    for seq, k in enumerate(order, start=1):
+        loc = problem.location_of(k)
+        length += float(d[here, loc])
+        t += float(d[here, loc]) / problem.speed_mps
+        access = _access_s(problem, problem.snapped[k])
+        stop = problem.stops[k]
+        arrive = start_at + timedelta(seconds=t + access)
+        late_minutes = (
+            max(0.0, (arrive - stop.due_at).total_seconds() / 60.0)
+            if stop.due_at is not None
+            else 0.0
+        )
+        visits.append(
+            PlannedStop(
+                stop=stop,
+                index=k,
+                snap_distance_m=round(access * problem.speed_mps, 2),
+                seq=seq,
+                arrive_at=arrive,
+                depart_at=arrive + timedelta(minutes=stop.service_minutes),
+                late=late_minutes > 0,
+                late_minutes=round(late_minutes, 2),
+            )
+        )
+        t += stop.service_minutes * 60.0 + 2 * access
+        here = loc
+    length += float(d[here, vehicle.end])
+    t += float(d[here, vehicle.end]) / problem.speed_mps
+    t += _access_s(problem, problem.depots[2 * i + 1])
+    return _Walk(visits, length, t)
+
+
+def _scheduled_route(
+    problem: PatrolProblem,
+    i: int,
+    vehicle: Vehicle,
+    order: list[StopIndex],
+    reasons: dict[StopIndex, Unserved],
+) -> PlannedRoute:
+    """Patroller ``i``'s route, cutting its least valuable stops while it overruns the shift
+    or the walking limit (adding them to ``reasons``)."""
+    patroller = problem.patrollers[i]
+    while True:
+        walk = _walk(problem, i, vehicle, order)
+        # The solver's metres are whole: a route may exceed its limit by rounding, half a
+        # metre a leg, and no more.
+        walk_ok = _walk_allows(vehicle, walk.length_m - 0.5 * (len(order) + 1))
+        if (walk.seconds <= patroller.shift_minutes * 60.0 + 1e-6 and walk_ok) or not order:
+            break
+        dropped = min(order, key=lambda k: (problem.stops[k].required, problem.stops[k].value))
+        reasons[dropped] = _left_out(problem.stops[dropped])
+        order = [k for k in order if k != dropped]
+    seconds, length = walk.seconds, walk.length_m
+    if not order and patroller.start == patroller.end:
+        seconds, length = 0.0, 0.0
+    start_at = problem.request.start_at
+    return PlannedRoute(
+        patroller=patroller,
+        stops=walk.visits,
+        length_m=round(length, 2),
+        duration_minutes=round(seconds / 60.0, 2),
+        depart_at=start_at,
+        return_at=start_at + timedelta(seconds=seconds),
+    )
+
+
+def _missing_minutes(
+    problem: PatrolProblem, routes: Sequence[PlannedRoute], reasons: dict[StopIndex, Unserved]
+) -> float:
+    """Patroller-minutes the over-capacity stops would take: each one's time on site and the
+    walk there and back from the nearest place the plan already goes to (a start, an end or a
+    served stop) — an estimate of the cheapest detour, as a shift extension would need."""
+    missing = [k for k, r in reasons.items() if r.code == UnservedCode.OVER_CAPACITY]
+    if not missing:
+        return 0.0
+    places = list(range(len(problem.depots))) + [
+        problem.location_of(s.index) for route in routes for s in route.stops
+    ]
+    seconds = 0.0
+    for k in missing:
+        location = problem.location_of(k)
+        nearest = float(np.min(problem.distance_m[places, location]))
+        access = _access_s(problem, problem.snapped[k])
+        seconds += 2 * nearest / problem.speed_mps + 2 * access
+        seconds += problem.stops[k].service_minutes * 60.0
+    return round(seconds / 60.0, 1)
 
 
 def schedule_routes(
     problem: PatrolProblem,
     mode: Mode,
-    routes: list[list[int]],
-    reasons: dict[int, str],
+    routes: list[list[StopIndex]],
+    reasons: dict[StopIndex, Unserved],
     solution: RouteSolution,
     vehicles: list[Vehicle],
 ) -> Plan:
     """Arrival and departure times along each route (stop indices in order per patroller);
     stops beyond a shift or a walking limit are cut (a guard: PyVRP's plans are feasible, with
     durations rounded up for it)."""
-    d = problem.distance_m
-    start_at = problem.request.start_at
-    planned_routes: list[PlannedRoute] = []
-    for i, order in enumerate(routes):
-        vehicle = vehicles[i]
-        patroller = problem.patrollers[i]
-        while True:
-            t = vehicle.ready_s
-            here = vehicle.start
-            length = 0.0
-            visits: list[PlannedStop] = []
-            for seq, k in enumerate(order, start=1):
-                loc = problem.location_of(k)
-                length += float(d[here, loc])
-                t += float(d[here, loc]) / problem.speed_mps
-                access = _access_s(problem, problem.snapped[k])
-                stop = problem.stops[k]
-                arrive = start_at + timedelta(seconds=t + access)
-                depart = arrive + timedelta(minutes=stop.service_minutes)
-                late_minutes = (
-                    max(0.0, (arrive - stop.due_at).total_seconds() / 60.0)
-                    if stop.due_at is not None
-                    else 0.0
-                )
-                visits.append(
-                    PlannedStop(
-                        stop=stop,
-                        index=k,
-                        snap_distance_m=round(access * problem.speed_mps, 2),
-                        seq=seq,
-                        arrive_at=arrive,
-                        depart_at=depart,
-                        late=late_minutes > 0,
-                        late_minutes=round(late_minutes, 2),
-                    )
-                )
-                t += stop.service_minutes * 60.0 + 2 * access
-                here = loc
-            length += float(d[here, vehicle.end])
-            t += float(d[here, vehicle.end]) / problem.speed_mps
-            t += _access_s(problem, problem.depots[2 * i + 1])
-            # The solver's metres are whole: a route may exceed its limit by rounding, half a
-            # metre a leg, and no more.
-            walk_ok = _walk_allows(vehicle, length - 0.5 * (len(order) + 1))
-            if (t <= patroller.shift_minutes * 60.0 + 1e-6 and walk_ok) or not order:
-                break
-            dropped = min(order, key=lambda k: (problem.stops[k].required, problem.stops[k].value))
-            reasons[dropped] = _FULL
-            order = [k for k in order if k != dropped]
-        if not order and patroller.start == patroller.end:
-            t = 0.0
-            length = 0.0
-        planned_routes.append(
-            PlannedRoute(
-                patroller=patroller,
-                stops=visits,
-                length_m=round(length, 2),
-                duration_minutes=round(t / 60.0, 2),
-                depart_at=start_at,
-                return_at=start_at + timedelta(seconds=t),
-            )
-        )
+    planned_routes = [
+        _scheduled_route(problem, i, vehicles[i], order, reasons) for i, order in enumerate(routes)
+    ]
     unserved = [
         PlannedStop(
             stop=problem.stops[k],
@@ -574,6 +687,8 @@ def schedule_routes(
     ]
     return Plan(
         mode=mode,
+        objective=problem.request.objective,
+        missing_minutes=_missing_minutes(problem, planned_routes, reasons),
         routes=planned_routes,
         unserved=unserved,
         solver={
@@ -599,28 +714,28 @@ def with_geometry(conn: Connection, problem: PatrolProblem, plan: Plan) -> Plan:
     return replace(plan, routes=routes)
 
 
-# ----------------------------------------------------------------------------- entry point
-def compare_plans(plan: Plan, alternative: Plan) -> dict[str, Any]:
+# ----------------------------------------------------------------------------- problem
+def _totals(plan: Plan) -> ModeTotals:
+    return ModeTotals(
+        total_length_m=round(plan.total_length_m, 1),
+        total_minutes=round(plan.total_minutes, 1),
+        served=plan.served,
+    )
+
+
+def compare_plans(plan: Plan, alternative: Plan) -> ComparisonOut:
     """Joint against by-district: totals, metres saved and stops gained by joint patrolling."""
     joint, siloed = (plan, alternative) if plan.mode == "joint" else (alternative, plan)
     saved_m = siloed.total_length_m - joint.total_length_m
-    return {
-        "joint": {
-            "total_length_m": round(joint.total_length_m, 1),
-            "total_minutes": round(joint.total_minutes, 1),
-            "served": joint.served,
-        },
-        "by_district": {
-            "total_length_m": round(siloed.total_length_m, 1),
-            "total_minutes": round(siloed.total_minutes, 1),
-            "served": siloed.served,
-        },
-        "saved_m": round(saved_m, 1),
-        "saved_pct": (
+    return ComparisonOut(
+        joint=_totals(joint),
+        by_district=_totals(siloed),
+        saved_m=round(saved_m, 1),
+        saved_pct=(
             round(100.0 * saved_m / siloed.total_length_m, 1) if siloed.total_length_m else 0.0
         ),
-        "stops_gained": joint.served - siloed.served,
-    }
+        stops_gained=joint.served - siloed.served,
+    )
 
 
 def _scope(request: PlanRequest, patrollers: Sequence[Patroller]) -> Scope:
@@ -656,17 +771,19 @@ def prepare_problem(
     depots = _snap_depots(conn, patrollers, max_snap_m=request.max_snap_m)
     components = sorted({p.component for p in depots if p.component is not None})
     stops = gather_stops(
-        conn,
-        request,
-        scope=_scope(request, patrollers),
-        categories=categories,
-        components=components,
+        GatherContext(
+            conn=conn,
+            request=request,
+            scope=_scope(request, patrollers),
+            categories=categories,
+            components=components,
+        )
     )
     snapped, unreachable = _snap_stops(
         conn, stops, components=components, max_snap_m=request.max_snap_m
     )
     # Matrix rows: the depots (pids 1..2P as snapped), then the reachable stops.
-    stop_of = [k for k, s in enumerate(snapped) if s is not None]
+    stop_of = [StopIndex(k) for k, s in enumerate(snapped) if s is not None]
     located: list[SnappedPoint | None] = [None] * len(stops)
     for position, k in enumerate(stop_of):
         point = snapped[k]
@@ -685,20 +802,3 @@ def prepare_problem(
         stop_of=stop_of,
         distance_m=cost_matrix(conn, points),
     )
-
-
-def plan_patrols(
-    conn: Connection, request: PlanRequest, *, categories: dict[str, Category]
-) -> PlanOutcome:
-    """Plan the request's patrols (and, with ``compare``, the other mode too); nothing stored."""
-    problem = prepare_problem(conn, request, categories=categories)
-    if not request.compare:
-        return PlanOutcome(plan=with_geometry(conn, problem, solve_mode(problem, request.mode)))
-    # Every by_district plan is a joint plan too: joint starts from it, so the comparison never
-    # shows joint patrolling worse because of a short search (only equal or better).
-    by_district, order = _solve_mode(problem, "by_district")
-    joint = solve_mode(problem, "joint", warm_start=order)
-    plans = {"by_district": by_district, "joint": joint}
-    first = with_geometry(conn, problem, plans[request.mode])
-    second = with_geometry(conn, problem, plans[request.other_mode])
-    return PlanOutcome(plan=first, alternative=second, comparison=compare_plans(first, second))

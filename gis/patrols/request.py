@@ -16,9 +16,11 @@ from gis.core.timewindow import in_zone
 from gis.core.vocabulary import CODE_DIGITS, Level
 
 Mode = Literal["joint", "by_district"]
+Objective = Literal["balanced", "shortest"]
 # The field's rule: a hot spot is worth a 10-15 minute stay (the Koper curve).
 DEFAULT_DWELL_MINUTES = 12.0
 DEFAULT_SHIFT_MINUTES = 240.0
+DEFAULT_STALE_DWELL_MINUTES = 10.0
 # Furthest a stop or start may lie from the street it is reached by (metres, walked both ways).
 DEFAULT_MAX_SNAP_M = 250.0
 MAX_PATROLLERS = 100
@@ -29,6 +31,14 @@ MAX_STOPS_LISTED = 5000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _no_number(value: object) -> object:
+    """A time must be ISO 8601 text: pydantic would read a number as Unix seconds (a typo'd
+    ``start_at`` of 2026 became 1970)."""
+    if isinstance(value, int | float):
+        raise ValueError("give the time as ISO 8601 text with its offset, not a number")
+    return value
 
 
 class LonLat(_Strict):
@@ -82,6 +92,16 @@ class HotGridsIn(_Strict):
     since: datetime | None = Field(default=None, description="reports at or after (default: all)")
     until: datetime | None = Field(default=None, description="reports before (default: all)")
 
+    _times_as_text = field_validator("since", "until", mode="before")(_no_number)
+
+
+class StaleGridsIn(_Strict):
+    """Grids no GPS track has passed in the last ``days`` (before the plan's start), valued
+    by the days since (a grid never patrolled counts as ``MAX_STALE_DAYS``)."""
+
+    days: int = Field(default=7, ge=1, le=365, description="stale after this many days")
+    dwell_minutes: float = Field(default=DEFAULT_STALE_DWELL_MINUTES, gt=0, le=240)
+
 
 class PointStopIn(_Strict):
     """An explicit place to visit."""
@@ -101,14 +121,34 @@ def _codes_of(level: Level, codes: list[str] | None) -> list[str] | None:
     return codes
 
 
+class CareVisitsIn(_Strict):
+    """Buildings with households whose care visit is overdue (or due within
+    ``due_within_days``) at the plan's start; ``dwell_minutes`` per household to visit."""
+
+    due_within_days: int = Field(
+        default=0,
+        ge=0,
+        le=60,
+        description="0: overdue only; N: also households whose deadline passes within N days",
+    )
+    dwell_minutes: float = Field(default=15.0, gt=0, le=120, description="per household")
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA zone whose calendar days count (default: GRIDPATROL_TIMEZONE)",
+    )
+
+
 class StopsIn(_Strict):
     """The kinds of stop to plan; at least one must be chosen."""
 
     open_reports: bool = False
     hot_grids: HotGridsIn | None = None
+    stale_grids: StaleGridsIn | None = None
     facilities: list[str] = Field(default_factory=list, description="facility kinds")
     buildings: list[str] = Field(default_factory=list, description="building codes")
     points: list[PointStopIn] = Field(default_factory=list)
+    care_visits: CareVisitsIn | None = None
     districts: list[str] | None = Field(
         default=None,
         description="open reports, hot grids and facilities lying in these districts "
@@ -119,10 +159,10 @@ class StopsIn(_Strict):
         description="… and, if given, lying in these communities (e.g. one straddling districts)",
     )
 
-    @field_validator("hot_grids", mode="before")
+    @field_validator("hot_grids", "stale_grids", "care_visits", mode="before")
     @classmethod
-    def _hot_grids_flag(cls, value: object) -> object:
-        """``true`` means hot grids with the default confidence and dwell time."""
+    def _grids_flag(cls, value: object) -> object:
+        """``true`` means those grids with the default options."""
         if value is True:
             return {}
         if value is False:
@@ -139,18 +179,23 @@ class StopsIn(_Strict):
     def _community_codes(cls, value: list[str] | None) -> list[str] | None:
         return _codes_of(Level.COMMUNITY, value)
 
+    @classmethod
+    def kind_options(cls) -> tuple[str, ...]:
+        """The fields choosing a kind of stop (every field but the scope); each is the
+        ``option`` of one entry of ``gis.patrols.kinds.STOP_KINDS``."""
+        return tuple(name for name in cls.model_fields if name not in _SCOPE_FIELDS)
+
     @model_validator(mode="after")
     def _at_least_one_kind(self) -> StopsIn:
-        if not (
-            self.open_reports or self.hot_grids or self.facilities or self.buildings or self.points
-        ):
-            raise ValueError(
-                "choose at least one kind of stop: open_reports, hot_grids, facilities, "
-                "buildings or points"
-            )
+        if not any(getattr(self, name) for name in self.kind_options()):
+            *first, last = self.kind_options()
+            raise ValueError(f"choose at least one kind of stop: {', '.join(first)} or {last}")
         if len(self.buildings) + len(self.points) > MAX_STOPS_LISTED:
             raise ValueError(f"at most {MAX_STOPS_LISTED} buildings and points may be listed")
         return self
+
+
+_SCOPE_FIELDS = frozenset({"districts", "communities"})
 
 
 def _now() -> datetime:
@@ -169,6 +214,7 @@ class PlanRequest(_Strict):
                     "name": "evening patrol",
                     "start_at": "2026-11-24T18:00:00+08:00",
                     "mode": "joint",
+                    "objective": "balanced",
                     "compare": True,
                     "walk_speed_kmh": 4.5,
                     "service_minutes": 5,
@@ -206,6 +252,12 @@ class PlanRequest(_Strict):
         default_factory=_now, description="ISO 8601 with offset; default: now"
     )
     mode: Mode = "joint"
+    objective: Objective = Field(
+        default="balanced",
+        description="balanced: first the longest patroller's time away (start to end, on site "
+        "included) as short as possible, then the team's total walk; shortest: the team's "
+        "total walk only (one patroller may get every stop)",
+    )
     compare: bool = False
     walk_speed_kmh: float = Field(default=4.5, ge=1, le=20)
     service_minutes: float = Field(default=5, ge=0, le=240)
@@ -220,6 +272,8 @@ class PlanRequest(_Strict):
     patrollers: list[PatrollerIn] = Field(min_length=1, max_length=MAX_PATROLLERS)
     stops: StopsIn
 
+    _start_as_text = field_validator("start_at", mode="before")(_no_number)
+
     def in_zone(self, zone: tzinfo) -> PlanRequest:
         """This request with its naive times (``start_at``, hot grids' window) read in ``zone``,
         the server's configured time zone; the API and the CLI call it before planning."""
@@ -230,6 +284,10 @@ class PlanRequest(_Strict):
                 update={"since": in_zone(hot.since, zone), "until": in_zone(hot.until, zone)}
             )
             stops = stops.model_copy(update={"hot_grids": hot})
+        care = stops.care_visits
+        if care is not None and care.timezone is None:
+            care = care.model_copy(update={"timezone": str(zone)})
+            stops = stops.model_copy(update={"care_visits": care})
         return self.model_copy(update={"start_at": in_zone(self.start_at, zone), "stops": stops})
 
     @model_validator(mode="after")

@@ -9,10 +9,13 @@ Model (PyVRP 0.14, integer data: metres and seconds):
 - every stop is optional with a prize, so a plan always exists and stops are dropped only when
   no shift has room. A required stop (an open report) carries a prize larger than all optional
   prizes together, so it is served whenever any shift allows;
-- a deadline is soft: a report with a deadline becomes two clients at one location in a
-  mutually exclusive group, an on-time copy (time window closing at the deadline) and a late
-  copy (no window) with half the prize. PyVRP has hard time windows only; this way a report that
-  cannot be reached in time is still served, late, and the caller flags it from the schedule;
+- a deadline is soft and lateness costs by the minute: PyVRP has hard time windows only, so a
+  report with a deadline becomes copies at one location in a mutually exclusive group, one
+  per step of lateness (``LATE_STEPS_MIN``: on time, up to 15, 45, 120, 240 minutes late, and
+  later), each with its time window closing at the deadline plus the step and its prize
+  lowered by ``LATE_COST_PER_MIN`` for every minute of the step. A report that cannot be
+  reached in time is still served, as little late as the plan allows, and the caller flags it
+  from the schedule;
 - ``by_district``: a vehicle may serve only its ``allowed`` stops. Each distinct allowed set is
   a routing profile whose matrix makes the other stops unreachable (PyVRP's site-dependent
   vehicles: every vehicle type uses one profile).
@@ -39,7 +42,12 @@ IntMatrix = npt.NDArray[np.int64]
 # stop outweighs a hundred optional ones of value 10.
 VALUE_PRIZE = 100_000
 REQUIRED_PRIZE = 100_000_000
-LATE_PRIZE = REQUIRED_PRIZE // 2
+# A minute late costs as much as an optional value-1 stop: a plan serves a report earlier
+# rather than visit one more optional stop first. Lateness is charged in steps (the copies a
+# report with a deadline becomes); beyond the last step it costs ``MAX_LATE_MIN`` minutes.
+LATE_COST_PER_MIN = VALUE_PRIZE
+LATE_STEPS_MIN = (0, 15, 45, 120, 240)
+MAX_LATE_MIN = 480
 # PyVRP weighs infeasibility (seconds over a shift or a window) by adaptive penalties capped at
 # ``max_penalty`` per unit; the cap must exceed the largest prize, or a route that overruns its
 # shift by a second to collect one would look better than a feasible plan.
@@ -91,18 +99,34 @@ class Visit:
 @dataclass(frozen=True)
 class RouteSolution:
     """Visit indices per vehicle in order, the unassigned visits, and how the search went;
-    ``late`` says per route position whether a deadline's late copy was served."""
+    ``copies`` says per route position which copy of a deadline was served (0: on time, then
+    the steps of ``LATE_STEPS_MIN``; 0 for a visit without one); ``durations_s`` is each
+    route's duration as PyVRP counts it against the shift."""
 
     routes: list[list[int]]
     unassigned: list[int]
     feasible: bool
     iterations: int
     runtime_s: float
-    late: list[list[bool]] = field(default_factory=list)
+    copies: list[list[int]] = field(default_factory=list)
+    durations_s: list[float] = field(default_factory=list)
+
+    @property
+    def served(self) -> int:
+        return sum(len(route) for route in self.routes)
+
+    @property
+    def lateness_steps(self) -> int:
+        """The late steps taken, summed over the visits (0: all on time)."""
+        return sum(sum(route) for route in self.copies)
+
+    @property
+    def longest_s(self) -> float:
+        return max(self.durations_s, default=0.0)
 
 
-# A plan to start the search from: per vehicle, (visit index, served late?) in order.
-WarmStart = Sequence[Sequence[tuple[int, bool]]]
+# A plan to start the search from: per vehicle, (visit index, copy served) in order.
+WarmStart = Sequence[Sequence[tuple[int, int]]]
 
 
 def _profiles(
@@ -131,7 +155,7 @@ def _initial_solution(
     in nearest-neighbour order: a start that lets a short search settle on a good plan more
     reliably than PyVRP's random one (measured in bench/README.md). Shifts may be overrun
     here; the search repairs that. Of a group (a report's on-time and late copies) only the
-    first client is placed."""
+    first client, the on-time copy, is placed."""
     starts = [
         data.depots()[data.vehicle_type(k).start_depot].location for k in range(len(profile_of))
     ]
@@ -165,13 +189,15 @@ def _initial_solution(
 
 
 def _warm_solution(
-    data: pyvrp.ProblemData, warm_start: WarmStart, client_of: dict[int, tuple[int, int]]
+    data: pyvrp.ProblemData, warm_start: WarmStart, client_of: dict[int, tuple[int, ...]]
 ) -> pyvrp.Solution:
     """``warm_start`` as a PyVRP solution: each visit as the same copy (on time or late) it was
     served as; visits this problem does not have are left out."""
     routes = []
     for k, stops in enumerate(warm_start):
-        order = [client_of[v][1 if late else 0] for v, late in stops if v in client_of]
+        order = [
+            client_of[v][min(copy, len(client_of[v]) - 1)] for v, copy in stops if v in client_of
+        ]
         if order:
             activities = [pyvrp.Activity(pyvrp.ActivityType.CLIENT, c) for c in order]
             routes.append(pyvrp.Route(data, activities, k))
@@ -186,6 +212,158 @@ def _integer_matrices(
     # Durations round up, so a schedule recomputed in seconds never exceeds what was checked.
     duration = np.where(finite, np.ceil(np.where(finite, duration_s, 0)), UNREACHABLE)
     return distance.astype(np.int64), duration.astype(np.int64)
+
+
+def _profile_matrices(
+    distance_m: FloatMatrix, duration_s: FloatMatrix, barred: Sequence[set[int]]
+) -> tuple[list[Any], list[Any]]:
+    """Per routing profile, the integer matrices with its barred locations unreachable."""
+    distance, duration = _integer_matrices(distance_m, duration_s)
+    distances: list[Any] = []
+    durations: list[Any] = []
+    for barred_locations in barred:
+        d, t = distance.copy(), duration.copy()
+        if barred_locations:
+            rows = sorted(barred_locations)
+            for m in (d, t):
+                m[rows, :] = UNREACHABLE
+                m[:, rows] = UNREACHABLE
+                m[rows, rows] = 0
+        distances.append(d)
+        durations.append(t)
+    return distances, durations
+
+
+@dataclass
+class _Clients:
+    """PyVRP's clients for the visits: per client its visit, per visit its clients (the copies
+    of a deadline, on time first; one client without one), and the deadline groups."""
+
+    clients: list[pyvrp.Client] = field(default_factory=list)
+    visit_of: list[int] = field(default_factory=list)
+    client_of: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    groups: list[pyvrp.ClientGroup] = field(default_factory=list)
+
+    def add(self, k: int, copies: Sequence[pyvrp.Client]) -> None:
+        first = len(self.clients)
+        indices = tuple(range(first, first + len(copies)))
+        if len(copies) > 1:
+            self.groups.append(pyvrp.ClientGroup(list(indices), required=False))
+        self.client_of[k] = indices
+        self.clients += copies
+        self.visit_of += [k] * len(copies)
+
+
+def _late_copies(visit: Visit, service: int, group: int) -> list[pyvrp.Client]:
+    """A required visit with a deadline as one client per step of lateness still possible
+    (windows closing before the plan starts are left out), and one with no window."""
+    assert visit.due_s is not None
+    copies = [
+        pyvrp.Client(
+            location=visit.location,
+            service_duration=service,
+            tw_late=math.floor(visit.due_s + 60 * step),
+            prize=REQUIRED_PRIZE - LATE_COST_PER_MIN * step,
+            required=False,
+            group=group,
+        )
+        for step in LATE_STEPS_MIN
+        if visit.due_s + 60 * step >= 0
+    ]
+    copies.append(
+        pyvrp.Client(
+            location=visit.location,
+            service_duration=service,
+            prize=REQUIRED_PRIZE - LATE_COST_PER_MIN * MAX_LATE_MIN,
+            required=False,
+            group=group,
+        )
+    )
+    return copies
+
+
+def _clients(visits: Sequence[Visit]) -> _Clients:
+    """An optional stop is one client with its value's prize; a required one without a
+    deadline one client with the required prize; one with a deadline its late copies in an
+    exclusive group."""
+    built = _Clients()
+    for k, visit in enumerate(visits):
+        service = math.ceil(visit.service_s)
+        if visit.required and visit.due_s is not None:
+            copies = _late_copies(visit, service, len(built.groups))
+            # A single copy (the deadline long past) is an ordinary client, not a group.
+            if len(copies) == 1:
+                copies = [
+                    pyvrp.Client(
+                        location=visit.location,
+                        service_duration=service,
+                        prize=copies[0].prize,
+                        required=False,
+                    )
+                ]
+            built.add(k, copies)
+            continue
+        prize = REQUIRED_PRIZE if visit.required else max(1, round(VALUE_PRIZE * visit.value))
+        built.add(
+            k,
+            [
+                pyvrp.Client(
+                    location=visit.location, service_duration=service, prize=prize, required=False
+                )
+            ],
+        )
+    return built
+
+
+def _vehicle_types(
+    vehicles: Sequence[Vehicle], depot_index: dict[int, int], profile_of: Sequence[int]
+) -> list[pyvrp.VehicleType]:
+    """One vehicle type per patroller: its depots, time window, shift and walking limit."""
+    return [
+        pyvrp.VehicleType(
+            num_available=1,
+            start_depot=depot_index[v.start],
+            end_depot=depot_index[v.end],
+            tw_early=math.ceil(v.ready_s),
+            tw_late=max(math.ceil(v.ready_s), math.floor(v.latest_end_s)),
+            shift_duration=max(0, math.floor(v.latest_end_s) - math.ceil(v.ready_s)),
+            max_distance=NO_LIMIT if v.max_distance_m is None else math.floor(v.max_distance_m),
+            profile=profile_of[i],
+            name=str(i),
+        )
+        for i, v in enumerate(vehicles)
+    ]
+
+
+def _read_solution(
+    result: pyvrp.Result, built: _Clients, n_vehicles: int, n_visits: int
+) -> RouteSolution:
+    """The best solution as visit indices per vehicle, with which copy each was served as."""
+    best = result.best
+    routes: list[list[int]] = [[] for _ in range(n_vehicles)]
+    copies: list[list[int]] = [[] for _ in range(n_vehicles)]
+    durations: list[float] = [0.0] * n_vehicles
+    served: set[int] = set()
+    for route in best.routes():
+        clients_in_order = [
+            activity.idx for activity in route if activity.type == pyvrp.ActivityType.CLIENT
+        ]
+        order = [built.visit_of[c] for c in clients_in_order]
+        routes[route.vehicle_type()] = order
+        copies[route.vehicle_type()] = [
+            built.client_of[v].index(c) for c, v in zip(clients_in_order, order, strict=True)
+        ]
+        durations[route.vehicle_type()] = float(route.duration())
+        served.update(order)
+    return RouteSolution(
+        routes=routes,
+        unassigned=[k for k in range(n_visits) if k not in served],
+        feasible=bool(best.is_feasible()),
+        iterations=int(result.num_iterations),
+        runtime_s=float(result.runtime),
+        copies=copies,
+        durations_s=durations,
+    )
 
 
 def solve_routes(
@@ -210,103 +388,25 @@ def solve_routes(
     """
     if not vehicles:
         return RouteSolution([], list(range(len(visits))), True, 0, 0.0)
-    distance, duration = _integer_matrices(distance_m, duration_s)
     profile_of, barred = _profiles(vehicles, visits)
-    distances: list[Any] = []
-    durations: list[Any] = []
-    for barred_locations in barred:
-        d, t = distance.copy(), duration.copy()
-        if barred_locations:
-            rows = sorted(barred_locations)
-            for m in (d, t):
-                m[rows, :] = UNREACHABLE
-                m[:, rows] = UNREACHABLE
-                m[rows, rows] = 0
-        distances.append(d)
-        durations.append(t)
-
-    locations = [pyvrp.Location(x=lon, y=lat) for lon, lat in lonlat]
+    distances, durations = _profile_matrices(distance_m, duration_s, barred)
     depot_locations = sorted({v.start for v in vehicles} | {v.end for v in vehicles})
     depot_index = {loc: k for k, loc in enumerate(depot_locations)}
-    depots = [pyvrp.Depot(location=loc) for loc in depot_locations]
-
-    clients: list[pyvrp.Client] = []
-    client_visit: list[int] = []
-    # Per visit, its client (the on-time copy of a deadline) and its late copy (or the same).
-    client_of: dict[int, tuple[int, int]] = {}
-    groups: list[pyvrp.ClientGroup] = []
-    for k, visit in enumerate(visits):
-        service = math.ceil(visit.service_s)
-        if not visit.required:
-            clients.append(
-                pyvrp.Client(
-                    location=visit.location,
-                    service_duration=service,
-                    prize=max(1, round(VALUE_PRIZE * visit.value)),
-                    required=False,
-                )
-            )
-            client_visit.append(k)
-            client_of[k] = (len(clients) - 1, len(clients) - 1)
-            continue
-        if visit.due_s is None or visit.due_s < 0:
-            # No deadline, or already past it: one client, served as early as the plan allows.
-            prize = REQUIRED_PRIZE if visit.due_s is None else LATE_PRIZE
-            clients.append(
-                pyvrp.Client(
-                    location=visit.location, service_duration=service, prize=prize, required=False
-                )
-            )
-            client_visit.append(k)
-            client_of[k] = (len(clients) - 1, len(clients) - 1)
-            continue
-        group = len(groups)
-        on_time = pyvrp.Client(
-            location=visit.location,
-            service_duration=service,
-            tw_late=math.floor(visit.due_s),
-            prize=REQUIRED_PRIZE,
-            required=False,
-            group=group,
+    built = _clients(visits)
+    if not built.clients:
+        return RouteSolution(
+            [[] for _ in vehicles], [], True, 0, 0.0, [[] for _ in vehicles], [0.0] * len(vehicles)
         )
-        late = pyvrp.Client(
-            location=visit.location,
-            service_duration=service,
-            prize=LATE_PRIZE,
-            required=False,
-            group=group,
-        )
-        groups.append(pyvrp.ClientGroup([len(clients), len(clients) + 1], required=False))
-        client_of[k] = (len(clients), len(clients) + 1)
-        clients += [on_time, late]
-        client_visit += [k, k]
-
-    vehicle_types = [
-        pyvrp.VehicleType(
-            num_available=1,
-            start_depot=depot_index[v.start],
-            end_depot=depot_index[v.end],
-            tw_early=math.ceil(v.ready_s),
-            tw_late=max(math.ceil(v.ready_s), math.floor(v.latest_end_s)),
-            shift_duration=max(0, math.floor(v.latest_end_s) - math.ceil(v.ready_s)),
-            max_distance=NO_LIMIT if v.max_distance_m is None else math.floor(v.max_distance_m),
-            profile=profile_of[i],
-            name=str(i),
-        )
-        for i, v in enumerate(vehicles)
-    ]
-    if not clients:
-        return RouteSolution([[] for _ in vehicles], [], True, 0, 0.0, [[] for _ in vehicles])
     data = pyvrp.ProblemData(
-        locations=locations,
-        clients=clients,
-        depots=depots,
-        vehicle_types=vehicle_types,
+        locations=[pyvrp.Location(x=lon, y=lat) for lon, lat in lonlat],
+        clients=built.clients,
+        depots=[pyvrp.Depot(location=loc) for loc in depot_locations],
+        vehicle_types=_vehicle_types(vehicles, depot_index, profile_of),
         distance_matrices=distances,
         duration_matrices=durations,
-        groups=groups,
+        groups=built.groups,
     )
-    patience = max(_NO_IMPROVEMENT_MIN, _NO_IMPROVEMENT_PER_CLIENT * len(clients))
+    patience = max(_NO_IMPROVEMENT_MIN, _NO_IMPROVEMENT_PER_CLIENT * len(built.clients))
     stop = (
         MultipleCriteria([MaxRuntime(time_limit_s), NoImprovement(patience)])
         if stop_early
@@ -322,28 +422,7 @@ def solve_routes(
         initial_solution=(
             _initial_solution(data, distances, profile_of)
             if warm_start is None
-            else _warm_solution(data, warm_start, client_of)
+            else _warm_solution(data, warm_start, built.client_of)
         ),
     )
-    best = result.best
-    routes: list[list[int]] = [[] for _ in vehicles]
-    served_late: list[list[bool]] = [[] for _ in vehicles]
-    served: set[int] = set()
-    for route in best.routes():
-        clients_in_order = [
-            activity.idx for activity in route if activity.type == pyvrp.ActivityType.CLIENT
-        ]
-        order = [client_visit[c] for c in clients_in_order]
-        routes[route.vehicle_type()] = order
-        served_late[route.vehicle_type()] = [
-            c != client_of[v][0] for c, v in zip(clients_in_order, order, strict=True)
-        ]
-        served.update(order)
-    return RouteSolution(
-        routes=routes,
-        unassigned=[k for k in range(len(visits)) if k not in served],
-        feasible=bool(best.is_feasible()),
-        iterations=int(result.num_iterations),
-        runtime_s=float(result.runtime),
-        late=served_late,
-    )
+    return _read_solution(result, built, len(vehicles), len(visits))

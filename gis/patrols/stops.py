@@ -1,4 +1,6 @@
-"""The stops a plan may visit, gathered from the database as the request chooses.
+"""The stops a plan may visit, gathered from the database as the request chooses (one gatherer
+per kind; ``gis.patrols.kinds.STOP_KINDS`` says which request option calls it, its weight, label
+and time on site).
 
 - open reports (``OPEN_STATUSES``): required, due by their arrival deadline until someone is on
   site, then by their resolution deadline (the stored due time, or the category's minutes after
@@ -6,11 +8,15 @@
 - Gi* hot grids (``find_hotspots(unit="grid")``) at the chosen confidence (after FDR, or on the
   raw permutation p when asked): optional, valued by their z-score, visited at a point on a
   street inside the grid for ``dwell_minutes``;
-- facilities of chosen kinds, buildings (care visits) and explicit points: optional.
+- stale grids: grids no GPS track has passed in the last N days before the plan's start,
+  optional, valued by the days since, visited like a hot grid;
+- facilities of chosen kinds, buildings (listed) and explicit points: optional;
+- care visits: buildings with households whose visit is overdue at the plan's start (or due
+  within N days), a dwell per household, valued by how many and how overdue: optional.
 
-Open reports, hot grids and facilities are those lying in the scope (the request's districts,
-by default the patrollers'; and its communities, if given); buildings and points are taken as
-listed. Each stop gets the grid and district holding it, from its location.
+Open reports, hot and stale grids, facilities and care visits are those lying in the scope (the
+request's districts, by default the patrollers'; and its communities, if given); buildings and
+points are taken as listed. Each stop gets the grid and district holding it, from its location.
 """
 
 from __future__ import annotations
@@ -18,28 +24,43 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import numpy as np
 from sqlalchemy import Connection, text
 
 from gis.analysis.hotspots import classify, find_hotspots
 from gis.core.errors import InvalidInput
+from gis.core.timewindow import time_zone
 from gis.core.vocabulary import OPEN_STATUSES
-from gis.patrols.request import HotGridsIn, PlanRequest
+from gis.households.cadence import DAYS_OVERDUE_SQL, DUE_WITHIN_SQL, status_sql
+from gis.patrols.request import CareVisitsIn, HotGridsIn, PlanRequest, PointStopIn, StaleGridsIn
 from gis.reports.categories import Category
 from gis.territory.importing import FACILITY_KINDS
 
-# What a served optional stop is worth, relative to one another (hot grids: their Gi* z).
-# A care visit or a point someone named outranks a routine facility check.
-STOP_VALUES = {"facility": 1.0, "building": 3.0, "point": 3.0}
 CONFIDENCE_BIN = {90: 1, 95: 2, 99: 3}
+
+
+class StopKind(StrEnum):
+    """What a stop is; each kind has its entry in ``gis.patrols.kinds.STOP_KINDS``."""
+
+    REPORT = "report"
+    HOT_GRID = "hot_grid"
+    STALE_GRID = "stale_grid"
+    FACILITY = "facility"
+    BUILDING = "building"
+    POINT = "point"
+    CARE_VISIT = "care_visit"
 
 
 @dataclass(frozen=True)
 class Stop:
-    """A place to visit: what it is, where, for how long, how valuable, and by when."""
+    """A place to visit: what it is, where, for how long, how valuable, and by when.
 
-    kind: str
+    A gatherer sets ``value`` to the stop's own score (1 for kinds of one worth, a hot grid's
+    z); the registry's weight for the kind multiplies it."""
+
+    kind: StopKind
     ref: str
     lon: float
     lat: float
@@ -61,6 +82,18 @@ class Scope:
 
     districts: list[str] | None
     communities: list[str] | None
+
+
+@dataclass(frozen=True)
+class GatherContext:
+    """What every gatherer may read: the connection, the request, the scope, the report
+    categories and the street components the patrollers stand on."""
+
+    conn: Connection
+    request: PlanRequest
+    scope: Scope
+    categories: dict[str, Category]
+    components: Sequence[int]
 
 
 _IN_SCOPE = """
@@ -94,44 +127,38 @@ def _deadline(
     return reported_at + timedelta(minutes=category.resolution_minutes) if category else None
 
 
-def open_report_stops(
-    conn: Connection,
-    *,
-    scope: Scope,
-    categories: dict[str, Category],
-    service_minutes: float,
-) -> list[Stop]:
+def open_report_stops(ctx: GatherContext, chosen: bool, dwell_minutes: float) -> list[Stop]:
     """Open reports in scope: required stops with their deadline."""
-    rows = conn.execute(
+    rows = ctx.conn.execute(
         text(
             f"""
             SELECT r.id, r.category, r.reported_at, r.arrived_at, r.due_arrival_at,
-                   r.due_resolution_at, ST_X(r.geom), ST_Y(r.geom), r.status
+                   r.due_resolution_at, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat, r.status
             FROM reports r
             WHERE r.status = ANY(CAST(:open AS text[])) AND {_IN_SCOPE.format(point="r.geom")}
             ORDER BY r.id
             """
         ),
-        {"open": list(OPEN_STATUSES), **_scope_params(scope)},
+        {"open": list(OPEN_STATUSES), **_scope_params(ctx.scope)},
     ).all()
     return [
         Stop(
-            kind="report",
-            ref=str(r[0]),
-            label=f"{r[1]} ({r[8]})",
-            lon=float(r[6]),
-            lat=float(r[7]),
+            kind=StopKind.REPORT,
+            ref=str(r.id),
+            label=f"{r.category} ({r.status})",
+            lon=float(r.lon),
+            lat=float(r.lat),
             required=True,
             value=1.0,
-            service_minutes=service_minutes,
+            service_minutes=dwell_minutes,
             due_at=_deadline(
-                category=categories.get(r[1]),
-                reported_at=r[2],
-                arrived_at=r[3],
-                due_arrival_at=r[4],
-                due_resolution_at=r[5],
+                category=ctx.categories.get(r.category),
+                reported_at=r.reported_at,
+                arrived_at=r.arrived_at,
+                due_arrival_at=r.due_arrival_at,
+                due_resolution_at=r.due_resolution_at,
             ),
-            report_id=int(r[0]),
+            report_id=int(r.id),
         )
         for r in rows
     ]
@@ -139,8 +166,8 @@ def open_report_stops(
 
 # A visit point on a reachable street inside the grid, as near as possible to the grid's
 # interior point; the interior point itself when no such street crosses the grid.
-_HOT_GRID_POINTS = f"""
-SELECT g.code, ST_X(coalesce(v.pt, s.c)), ST_Y(coalesce(v.pt, s.c))
+GRID_VISIT_POINTS = f"""
+SELECT g.code, ST_X(coalesce(v.pt, s.c)) AS lon, ST_Y(coalesce(v.pt, s.c)) AS lat
 FROM grids g
 CROSS JOIN LATERAL (SELECT ST_PointOnSurface(g.geom) AS c) s
 LEFT JOIN LATERAL (
@@ -156,19 +183,21 @@ ORDER BY g.code
 """
 
 
-def hot_grid_stops(
-    conn: Connection,
-    hot: HotGridsIn,
-    *,
-    scope: Scope,
-    categories: dict[str, Category],
-    components: Sequence[int],
-) -> list[Stop]:
+def grid_visit_points(ctx: GatherContext, codes: Sequence[str]) -> list[tuple[str, float, float]]:
+    """Where each of the grids ``codes`` in scope is visited: (code, lon, lat)."""
+    rows = ctx.conn.execute(
+        text(GRID_VISIT_POINTS),
+        {"codes": sorted(codes), "components": list(ctx.components), **_scope_params(ctx.scope)},
+    ).all()
+    return [(r.code, float(r.lon), float(r.lat)) for r in rows]
+
+
+def hot_grid_stops(ctx: GatherContext, hot: HotGridsIn, dwell_minutes: float) -> list[Stop]:
     """Grids that are Gi* hot spots at ``hot.confidence`` %, valued by z, in scope."""
     result = find_hotspots(
-        conn,
+        ctx.conn,
         unit="grid",
-        categories=categories,
+        categories=ctx.categories,
         category_codes=hot.categories or None,
         since=hot.since,
         until=hot.until,
@@ -180,29 +209,73 @@ def hot_grid_stops(
     z_by_code = {u.id: u.z for u, b in zip(result.units, bins, strict=True) if b >= min_bin}
     if not z_by_code:
         return []
-    rows = conn.execute(
-        text(_HOT_GRID_POINTS),
-        {"codes": sorted(z_by_code), "components": list(components), **_scope_params(scope)},
-    ).all()
     return [
         Stop(
-            kind="hot_grid",
-            ref=r[0],
-            label=f"hot grid z={z_by_code[r[0]]:.2f} ({hot.confidence} %)",
-            lon=float(r[1]),
-            lat=float(r[2]),
+            kind=StopKind.HOT_GRID,
+            ref=code,
+            label=f"hot grid z={z_by_code[code]:.2f} ({hot.confidence} %)",
+            lon=lon,
+            lat=lat,
             required=False,
-            value=float(z_by_code[r[0]]),
-            service_minutes=hot.dwell_minutes,
-            grid_code=r[0],
+            value=float(z_by_code[code]),
+            service_minutes=dwell_minutes,
+            grid_code=code,
         )
-        for r in rows
+        for code, lon, lat in grid_visit_points(ctx, list(z_by_code))
     ]
 
 
-def facility_stops(
-    conn: Connection, kinds: Sequence[str], *, scope: Scope, service_minutes: float
-) -> list[Stop]:
+# A grid never patrolled is as stale as this (days): it outranks any grid last seen sooner.
+MAX_STALE_DAYS = 30.0
+
+# Grids in scope whose last GPS track pass (``patrol_track_grids.last_at``) before the plan's
+# start is older than the window, with the days since (NULL: never).
+_STALE_GRIDS = f"""
+SELECT g.code,
+       extract(epoch FROM :start_at - max(t.last_at)) / 86400.0 AS days_since
+FROM grids g
+CROSS JOIN LATERAL (SELECT ST_PointOnSurface(g.geom) AS c) s
+LEFT JOIN patrol_track_grids t ON t.grid_code = g.code AND t.last_at <= :start_at
+WHERE {_IN_SCOPE.format(point="s.c")}
+GROUP BY g.code
+HAVING max(t.last_at) IS NULL OR max(t.last_at) < :start_at - make_interval(days => :days)
+ORDER BY g.code
+"""
+
+
+def stale_grid_stops(ctx: GatherContext, stale: StaleGridsIn, dwell_minutes: float) -> list[Stop]:
+    """Grids in scope no track has passed in ``stale.days`` days, valued by the days since."""
+    rows = ctx.conn.execute(
+        text(_STALE_GRIDS),
+        {"start_at": ctx.request.start_at, "days": stale.days, **_scope_params(ctx.scope)},
+    ).all()
+    days = {
+        r.code: MAX_STALE_DAYS if r.days_since is None else min(MAX_STALE_DAYS, float(r.days_since))
+        for r in rows
+    }
+    if not days:
+        return []
+    return [
+        Stop(
+            kind=StopKind.STALE_GRID,
+            ref=code,
+            label=(
+                "never patrolled"
+                if days[code] >= MAX_STALE_DAYS
+                else f"last patrolled {days[code]:.1f} days ago"
+            ),
+            lon=lon,
+            lat=lat,
+            required=False,
+            value=days[code],
+            service_minutes=dwell_minutes,
+            grid_code=code,
+        )
+        for code, lon, lat in grid_visit_points(ctx, list(days))
+    ]
+
+
+def facility_stops(ctx: GatherContext, kinds: Sequence[str], dwell_minutes: float) -> list[Stop]:
     """Facilities of ``kinds`` in scope."""
     unknown = sorted(set(kinds) - set(FACILITY_KINDS))
     if unknown:
@@ -210,39 +283,91 @@ def facility_stops(
             f"stops.facilities: unknown facility kind(s) {', '.join(unknown)}; "
             f"expected: {', '.join(FACILITY_KINDS)}"
         )
-    rows = conn.execute(
+    rows = ctx.conn.execute(
         text(
             f"""
-            SELECT f.id, f.code, f.kind, f.name, ST_X(f.geom), ST_Y(f.geom)
+            SELECT f.id, f.code, f.kind, f.name, ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat
             FROM facilities f
             WHERE f.kind = ANY(CAST(:kinds AS text[])) AND {_IN_SCOPE.format(point="f.geom")}
             ORDER BY f.code
             """
         ),
-        {"kinds": list(kinds), **_scope_params(scope)},
+        {"kinds": list(kinds), **_scope_params(ctx.scope)},
     ).all()
     return [
         Stop(
-            kind="facility",
-            ref=r[1],
-            label=f"{r[2]} {r[3] or ''}".strip(),
-            lon=float(r[4]),
-            lat=float(r[5]),
+            kind=StopKind.FACILITY,
+            ref=r.code,
+            label=f"{r.kind} {r.name or ''}".strip(),
+            lon=float(r.lon),
+            lat=float(r.lat),
             required=False,
-            value=STOP_VALUES["facility"],
-            service_minutes=service_minutes,
-            facility_id=int(r[0]),
+            value=1.0,
+            service_minutes=dwell_minutes,
+            facility_id=int(r.id),
         )
         for r in rows
     ]
 
 
-def building_stops(conn: Connection, codes: Sequence[str], *, service_minutes: float) -> list[Stop]:
+# A care visit is worth a listed building per household, and more the longer it is overdue
+# (a week overdue doubles a household's worth).
+CARE_VALUE_PER_OVERDUE_DAY = 1.0 / 7.0
+
+_CARE_BUILDINGS = f"""
+WITH s AS ({status_sql("h.care <> '{}' OR h.visit_every_days IS NOT NULL")}),
+due AS (
+    SELECT s.building_id, s.code, {DAYS_OVERDUE_SQL} AS days_overdue
+    FROM s WHERE {DUE_WITHIN_SQL}
+)
+SELECT b.id, b.code, ST_X(p) AS lon, ST_Y(p) AS lat,
+       array_agg(due.code ORDER BY due.code) AS households,
+       sum(coalesce(due.days_overdue, 0)) AS days_overdue
+FROM due JOIN buildings b ON b.id = due.building_id
+CROSS JOIN LATERAL ST_PointOnSurface(b.geom) AS p
+WHERE {_IN_SCOPE.format(point="p")}
+GROUP BY b.id, b.code, p
+ORDER BY b.code
+"""
+
+
+def care_visit_stops(ctx: GatherContext, care: CareVisitsIn, dwell_minutes: float) -> list[Stop]:
+    """Buildings in scope with households whose care visit is overdue at ``start_at`` (or
+    due within ``care.due_within_days``), at a point inside each footprint: a dwell per
+    household, valued by how many and how overdue; the label lists the households' codes
+    (their names stay behind ``read_households``)."""
+    zone = time_zone(care.timezone or "UTC")
+    rows = ctx.conn.execute(
+        text(_CARE_BUILDINGS),
+        {
+            "now": ctx.request.start_at,
+            "tz": str(zone),
+            "within": care.due_within_days,
+            **_scope_params(ctx.scope),
+        },
+    ).all()
+    return [
+        Stop(
+            kind=StopKind.CARE_VISIT,
+            ref=r.code,
+            label=f"{len(r.households)} household(s) to visit: {', '.join(r.households)}",
+            lon=float(r.lon),
+            lat=float(r.lat),
+            required=False,
+            value=len(r.households) + CARE_VALUE_PER_OVERDUE_DAY * float(r.days_overdue),
+            service_minutes=dwell_minutes * len(r.households),
+            building_id=int(r.id),
+        )
+        for r in rows
+    ]
+
+
+def building_stops(ctx: GatherContext, codes: Sequence[str], dwell_minutes: float) -> list[Stop]:
     """The listed buildings (care visits), at a point inside each footprint."""
-    rows = conn.execute(
+    rows = ctx.conn.execute(
         text(
             """
-            SELECT b.id, b.code, b.name, ST_X(p), ST_Y(p)
+            SELECT b.id, b.code, b.name, ST_X(p) AS lon, ST_Y(p) AS lat
             FROM buildings b CROSS JOIN LATERAL ST_PointOnSurface(b.geom) AS p
             WHERE b.code = ANY(CAST(:codes AS text[]))
             ORDER BY b.code
@@ -250,21 +375,21 @@ def building_stops(conn: Connection, codes: Sequence[str], *, service_minutes: f
         ),
         {"codes": list(codes)},
     ).all()
-    missing = sorted(set(codes) - {r[1] for r in rows})
+    missing = sorted(set(codes) - {r.code for r in rows})
     if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         raise InvalidInput(f"stops.buildings: no building with code(s) {shown}")
     return [
         Stop(
-            kind="building",
-            ref=r[1],
-            label=r[2],
-            lon=float(r[3]),
-            lat=float(r[4]),
+            kind=StopKind.BUILDING,
+            ref=r.code,
+            label=r.name,
+            lon=float(r.lon),
+            lat=float(r.lat),
             required=False,
-            value=STOP_VALUES["building"],
-            service_minutes=service_minutes,
-            building_id=int(r[0]),
+            value=1.0,
+            service_minutes=dwell_minutes,
+            building_id=int(r.id),
         )
         for r in rows
     ]
@@ -273,9 +398,9 @@ def building_stops(conn: Connection, codes: Sequence[str], *, service_minutes: f
 _LOCATE = """
 SELECT p.k,
        (SELECT g.code FROM grids g WHERE g.geom && p.geom AND ST_Intersects(g.geom, p.geom)
-        ORDER BY g.code LIMIT 1),
+        ORDER BY g.code LIMIT 1) AS grid_code,
        (SELECT d.code FROM districts d WHERE d.geom && p.geom AND ST_Intersects(d.geom, p.geom)
-        ORDER BY d.code LIMIT 1)
+        ORDER BY d.code LIMIT 1) AS district_code
 FROM (
     SELECT k, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom
     FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) WITH ORDINALITY AS u(lon, lat, k)
@@ -287,18 +412,20 @@ ORDER BY p.k
 def locate_stops(conn: Connection, stops: Sequence[Stop]) -> list[Stop]:
     """Each stop with the grid and district holding it (one set-based query).
 
-    A hot grid keeps its own grid, and takes the district of the grid's interior point, since
-    its visit point may lie on a border street.
+    A stop of a grid (a hot or stale grid) keeps its own grid, and takes the district of the
+    grid's interior point, since its visit point may lie on a border street.
     """
     if not stops:
         return []
-    hot = hot_grid_anchors(conn, [s.ref for s in stops if s.kind == "hot_grid"])
+    own = [s.grid_code for s in stops if s.grid_code is not None]
+    interior = grid_anchors(conn, own)
     anchors = [
-        hot.get(s.ref, (s.lon, s.lat)) if s.kind == "hot_grid" else (s.lon, s.lat) for s in stops
+        (s.lon, s.lat) if s.grid_code is None else interior.get(s.grid_code, (s.lon, s.lat))
+        for s in stops
     ]
     located = []
     for stop, (grid, district) in zip(stops, locate_points(conn, anchors), strict=True):
-        if stop.kind == "hot_grid":
+        if stop.grid_code is not None:
             grid = stop.grid_code
         located.append(replace(stop, grid_code=grid, district_code=district))
     return located
@@ -314,64 +441,36 @@ def locate_points(
     rows = conn.execute(
         text(_LOCATE), {"lons": [p[0] for p in points], "lats": [p[1] for p in points]}
     ).all()
-    return [(row[1], row[2]) for row in rows]
+    return [(row.grid_code, row.district_code) for row in rows]
 
 
-def hot_grid_anchors(conn: Connection, codes: Sequence[str]) -> dict[str, tuple[float, float]]:
-    """Interior points of grids (where a hot grid's district is read)."""
+def grid_anchors(conn: Connection, codes: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Interior points of grids (where a grid stop's district is read)."""
     rows = conn.execute(
         text(
-            "SELECT code, ST_X(p), ST_Y(p) FROM grids CROSS JOIN LATERAL ST_PointOnSurface(geom) p "
+            "SELECT code, ST_X(p) AS lon, ST_Y(p) AS lat "
+            "FROM grids CROSS JOIN LATERAL ST_PointOnSurface(geom) p "
             "WHERE code = ANY(CAST(:codes AS text[]))"
         ),
-        {"codes": list(codes)},
+        {"codes": sorted(set(codes))},
     ).all()
-    return {r[0]: (float(r[1]), float(r[2])) for r in rows}
+    return {r.code: (float(r.lon), float(r.lat)) for r in rows}
 
 
-def point_stops(request: PlanRequest) -> list[Stop]:
-    """The request's explicit points."""
+def point_stops(
+    ctx: GatherContext, points: Sequence[PointStopIn], dwell_minutes: float
+) -> list[Stop]:
+    """The request's explicit points (each may give its own time on site)."""
     return [
         Stop(
-            kind="point",
+            kind=StopKind.POINT,
             ref=p.label,
             label=p.label,
             lon=p.lon,
             lat=p.lat,
             required=False,
-            value=STOP_VALUES["point"],
-            service_minutes=(
-                request.service_minutes if p.service_minutes is None else p.service_minutes
-            ),
+            value=1.0,
+            service_minutes=dwell_minutes if p.service_minutes is None else p.service_minutes,
         )
-        for p in request.stops.points
+        for p in points
     ]
-
-
-def gather_stops(
-    conn: Connection,
-    request: PlanRequest,
-    *,
-    scope: Scope,
-    categories: dict[str, Category],
-    components: Sequence[int],
-) -> list[Stop]:
-    """Every stop the request chooses, located in grids and districts."""
-    chosen = request.stops
-    stops: list[Stop] = []
-    if chosen.open_reports:
-        stops += open_report_stops(
-            conn, scope=scope, categories=categories, service_minutes=request.service_minutes
-        )
-    if chosen.hot_grids is not None:
-        stops += hot_grid_stops(
-            conn, chosen.hot_grids, scope=scope, categories=categories, components=components
-        )
-    if chosen.facilities:
-        stops += facility_stops(
-            conn, chosen.facilities, scope=scope, service_minutes=request.service_minutes
-        )
-    if chosen.buildings:
-        stops += building_stops(conn, chosen.buildings, service_minutes=request.service_minutes)
-    stops += point_stops(request)
-    return locate_stops(conn, stops)

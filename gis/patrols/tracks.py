@@ -50,6 +50,7 @@ from sqlalchemy import Connection, Engine, text
 
 from gis.core.crs import utm_epsg
 from gis.core.errors import InvalidInput, NotFound
+from gis.patrols.scope import Reaches, check_route
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -674,16 +675,22 @@ def record_track(
     *,
     route_seq: int | None = None,
     radius_m: float = DEFAULT_RADIUS_M,
+    reaches: Reaches | None = None,
 ) -> dict[str, Any]:
     """``store_track`` in its own transaction, the grids matched before it opens: the
-    transaction holds only SQL, so its connection never waits idle in it on Python work."""
+    transaction holds only SQL, so its connection never waits idle in it on Python work.
+    With ``reaches`` (an account's grant), the route the track lands on must be of a patroller
+    it reaches, else ``Forbidden`` and nothing is kept."""
     with engine.connect() as conn:
         box_grids = read_box_grids(conn, track)
     grids = match_grids(track, box_grids)
     with engine.begin() as conn:
-        return store_track(
+        stored = store_track(
             conn, plan_id, track, route_seq=route_seq, radius_m=radius_m, grids=grids
         )
+        if reaches is not None:
+            check_route(conn, plan_id, stored["route_seq"], reaches=reaches)
+        return stored
 
 
 def add_track(

@@ -7,7 +7,6 @@ imported all-or-nothing: one bad row rejects the file with a message naming the 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from gis.core.csvfile import read_csv_rows
 from gis.core.errors import ImportRejected
 from gis.core.vocabulary import LEVEL_TABLE, WORKER_ROLES, Level
 from gis.territory.codes import code_problem
@@ -24,26 +24,9 @@ REQUIRED_COLUMNS = ("name", "role", "grids")
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        raise ImportRejected(f"{path}: no such file")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip().lower() for c in reader.fieldnames or []]
-            missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-            if missing:
-                raise ImportRejected(
-                    f"{path}: missing column(s) {', '.join(missing)}; a workers CSV needs "
-                    f"{', '.join(REQUIRED_COLUMNS)} (and optionally code, phone)"
-                )
-            return [
-                {str(k).strip().lower(): (v or "").strip() for k, v in row.items() if k}
-                for row in reader
-            ]
-    except UnicodeDecodeError as exc:
-        raise ImportRejected(f"{path}: not a UTF-8 CSV file: {exc}") from exc
-    except csv.Error as exc:
-        raise ImportRejected(f"{path}: not a readable CSV file: {exc}") from exc
+    return read_csv_rows(
+        path, required=REQUIRED_COLUMNS, optional=("code", "phone"), noun="a workers CSV"
+    )
 
 
 def import_workers_csv(conn: Connection, path: Path) -> ImportResult:

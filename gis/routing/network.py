@@ -2,9 +2,14 @@
 
 ``build_network`` rebuilds ``routing_vertices`` and ``routing_edges`` from every stored road:
 
-1. each road is cut (noded) where another road crosses or touches it, and where another road's
-   end lies within ``snap_m`` of it (an undershooting T-junction); closed rings are also cut
-   in the middle so they do not collapse into a self-loop;
+1. each road is cut (noded) where it shares a vertex with another road, and where another
+   road's end lies on it or within ``snap_m`` of it (a T-junction, or one undershooting);
+   closed rings are also cut in the middle so they do not collapse into a self-loop. Two
+   roads that cross without a shared vertex are grade-separated (a bridge over a street, a
+   tunnel under it) and stay apart: OpenStreetMap marks every junction with a shared node.
+   Roads loaded with ``node_crossings`` (drawn data without junction vertices) are also cut
+   where they cross another road of the same ``level`` (the file's ``layer``, or +1 for a
+   ``bridge`` and -1 for a ``tunnel``);
 2. piece ends within ``snap_m`` of each other become one vertex (``ST_ClusterDBSCAN`` in the
    UTM zone of the roads' centre, so the tolerance is in metres) placed where most of those ends
    already are, and every piece's first and last point is moved onto its vertex so edges meet
@@ -69,28 +74,33 @@ def extent_centre(conn: Connection, table: str) -> tuple[float, float] | None:
 
 _LINES = """
 CREATE TEMP TABLE net_lines ON COMMIT DROP AS
-SELECT id AS road_id, oneway, geom, ST_Transform(geom, :srid) AS g, ST_IsClosed(geom) AS closed
+SELECT id AS road_id, oneway, node_crossings, level, geom, ST_Points(geom) AS pts,
+       ST_Transform(geom, :srid) AS g, ST_IsClosed(geom) AS closed
 FROM roads;
 CREATE INDEX ON net_lines USING gist (geom);
 ANALYZE net_lines;
 """
 
-# Where each road must be cut: crossings and touches with other roads (points of the
-# intersection; a shared stretch contributes its ends), the points nearest to other roads'
-# ends lying within the tolerance, and the middle of closed rings.
+# Where each road must be cut: points it shares with another road that are a vertex of both
+# (and, for roads loaded with node_crossings, every crossing with a road of the same level),
+# the points nearest to other roads' ends lying on it or within the tolerance, and the middle
+# of closed rings.
 _CUTS = """
 CREATE TEMP TABLE net_cuts ON COMMIT DROP AS
 SELECT a.road_id, ST_LineLocatePoint(a.geom, p.geom) AS f
 FROM net_lines a
 JOIN net_lines b ON b.road_id <> a.road_id AND b.geom && ST_Expand(a.geom, :tol_deg)
 CROSS JOIN LATERAL (
-    SELECT (ST_DumpPoints(ST_Intersection(a.geom, b.geom))).geom
+    SELECT x.geom
+    FROM (SELECT (ST_DumpPoints(ST_Intersection(a.geom, b.geom))).geom) AS x
     WHERE ST_Intersects(a.geom, b.geom)
+      AND (((a.node_crossings OR b.node_crossings) AND a.level = b.level)
+           OR (ST_Intersects(x.geom, a.pts) AND ST_Intersects(x.geom, b.pts)))
     UNION ALL
     SELECT ST_ClosestPoint(a.geom, e.geom)
     FROM (VALUES (ST_StartPoint(b.geom), ST_StartPoint(b.g)),
                  (ST_EndPoint(b.geom), ST_EndPoint(b.g))) AS e(geom, g)
-    WHERE ST_DWithin(a.g, e.g, :tol_m) AND NOT ST_Intersects(a.geom, e.geom)
+    WHERE ST_DWithin(a.g, e.g, :tol_m)
 ) p
 UNION ALL
 SELECT road_id, 0.5 FROM net_lines WHERE closed;
@@ -184,6 +194,34 @@ def build_network(conn: Connection, *, snap_m: float = DEFAULT_SNAP_M) -> Networ
     for table in ("net_ends", "net_pieces", "net_cuts", "net_lines"):
         conn.execute(text(f"DROP TABLE {table}"))
     return summarize_network(conn)
+
+
+# Crossings of two roads of one level with no junction: no network vertex within the tolerance
+# of the crossing point. ST_Crosses leaves out streets that only meet end to end (most pairs on
+# a city's network), which are junctions anyway. What is found: a bridge or tunnel drawn without
+# its level, or drawn data without junction vertices (which ``--node-crossings`` nodes).
+_UNJOINED_CROSSINGS = """
+SELECT count(*)
+FROM roads a
+JOIN roads b ON b.id > a.id AND b.geom && a.geom AND a.level = b.level
+    AND ST_Crosses(a.geom, b.geom)
+CROSS JOIN LATERAL (SELECT (ST_DumpPoints(ST_Intersection(a.geom, b.geom))).geom) AS x
+WHERE NOT EXISTS (
+    SELECT 1 FROM routing_vertices v
+    WHERE v.geom && ST_Expand(x.geom, :tol_deg)
+      AND ST_DWithin(v.geom::geography, x.geom::geography, :tol_m)
+)
+"""
+
+
+def count_unjoined_crossings(conn: Connection, *, snap_m: float = DEFAULT_SNAP_M) -> int:
+    """Crossings of roads of one level that are no junction of the network (see
+    ``_UNJOINED_CROSSINGS``); 0 without roads."""
+    centre = extent_centre(conn, "roads")
+    if centre is None:
+        return 0
+    params = {"tol_m": snap_m, "tol_deg": degrees_for(snap_m, lat=centre[1])}
+    return int(conn.execute(text(_UNJOINED_CROSSINGS), params).scalar_one())
 
 
 _SUMMARY = """

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from gis.routing.network import degrees_for, extent_centre, summarize_network
+from gis.routing.network import (
+    count_unjoined_crossings,
+    degrees_for,
+    extent_centre,
+    summarize_network,
+)
 
 DEFAULT_REACH_M = 250.0
 _LISTED_BUILDINGS = 100
@@ -43,6 +48,11 @@ class NetworkReport:
     unreachable_service_stations: list[str] = field(default_factory=list)
     unreachable_buildings: int = 0
     unreachable_building_codes: list[str] = field(default_factory=list)
+    # Streets of one level crossing with no junction (a warning, not a problem: a bridge drawn
+    # without its level, or drawn data that needs ``--node-crossings``).
+    crossings_without_junction: int = 0
+    # What to do about them (None: there are none).
+    crossings_hint: str | None = None
 
     @property
     def problem_count(self) -> int:
@@ -107,6 +117,7 @@ def network_report(conn: Connection, *, reach_m: float = DEFAULT_REACH_M) -> Net
     grids = list(conn.execute(text(_GRIDS), params).scalars())
     stations = list(conn.execute(text(_STATIONS), params).scalars())
     buildings = conn.execute(text(_BUILDINGS), params).all()
+    crossings = count_unjoined_crossings(conn)
     return NetworkReport(
         reach_m=reach_m,
         edges=summary.edges,
@@ -115,4 +126,17 @@ def network_report(conn: Connection, *, reach_m: float = DEFAULT_REACH_M) -> Net
         unreachable_service_stations=stations,
         unreachable_buildings=int(buildings[0][0]) if buildings else 0,
         unreachable_building_codes=[r[1] for r in buildings],
+        crossings_without_junction=crossings,
+        crossings_hint=crossings_hint(crossings),
+    )
+
+
+def crossings_hint(crossings: int) -> str | None:
+    """What to do about ``crossings`` street crossings without a junction (None: none)."""
+    if not crossings:
+        return None
+    return (
+        f"{crossings:,} street crossing(s) without a junction: bridges and tunnels stay apart, "
+        "but drawn roads whose junctions have no shared vertex need "
+        "`gridpatrol load FILE --layer roads --node-crossings`"
     )

@@ -9,6 +9,7 @@ its key in one transaction, so a failure leaves the stored data as it was.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 from sqlalchemy import Connection, text
 
-from gis.core.errors import ImportRejected
+from gis.core.errors import ImportRejected, InvalidInput
 from gis.core.vocabulary import CODE_DIGITS, LEVEL_TABLE, code_column, code_prefix, sql_list
 from gis.routing.network import build_network
 from gis.territory.assignment import assign_buildings, assign_facilities
@@ -250,12 +251,8 @@ def _attribute_problems(
                     problems.setdefault(int(idx), []).append(f"missing {column}")
             clean[column] = text_values
 
-    if layer.name == "roads" and "oneway" in clean.columns:
-        for idx, value in enumerate(clean["oneway"]):
-            if value is not None and value.lower() not in ONEWAY_VALUES:
-                problems.setdefault(idx, []).append(
-                    f"oneway {value!r} is not one of: {', '.join(ONEWAY_VALUES)}"
-                )
+    if layer.name == "roads":
+        _check_road_columns(clean, problems)
     if layer.name == "facilities" and "kind" in clean.columns:
         for idx, kind in enumerate(clean["kind"]):
             if kind and kind not in FACILITY_KINDS:
@@ -322,6 +319,30 @@ def validate_frame(
     return frame, clean
 
 
+# bridge/tunnel values that say "no" (anything else given names a kind of bridge or tunnel).
+_NOT_GRADE = ("no", "false", "0")
+
+
+def _check_road_columns(clean: pd.DataFrame, problems: dict[int, list[str]]) -> None:
+    """oneway from the known values; layer a whole number from -5 to 5."""
+    for idx, value in enumerate(clean["oneway"]):
+        if value is not None and value.lower() not in ONEWAY_VALUES:
+            problems.setdefault(idx, []).append(
+                f"oneway {value!r} is not one of: {', '.join(ONEWAY_VALUES)}"
+            )
+    for idx, value in enumerate(clean["layer"]):
+        if value is None:
+            continue
+        try:
+            level = float(value)
+        except ValueError:
+            level = math.nan
+        if not (level == int(level) if math.isfinite(level) else False) or abs(level) > 5:
+            problems.setdefault(idx, []).append(
+                f"layer {value!r} is not a whole number from -5 to 5 (the road's grade)"
+            )
+
+
 def _stage_columns(spec: Layer) -> list[str]:
     keys = ["code"] if spec.key == "code" else []
     return [*keys, *spec.columns]
@@ -384,16 +405,29 @@ def _upsert_sql(spec: Layer) -> str:
         geom_expr = geom
     if spec.name == "roads":
         # oneway=-1 (OSM: traffic against the drawn direction) is stored reversed, as oneway.
+        # The grade: the layer given, else a bridge above and a tunnel below the street.
         return f"""
         WITH parts AS (
             SELECT s.name, lower(coalesce(s.oneway, 'no')) IN ({sql_list(ONE_WAY)}) AS oneway,
-                   CASE WHEN s.oneway = '-1' THEN ST_Reverse(g.geom) ELSE g.geom END AS geom
+                   CASE WHEN s.oneway = '-1' THEN ST_Reverse(g.geom) ELSE g.geom END AS geom,
+                   coalesce(
+                       CAST(CAST(s.layer AS float8) AS smallint),
+                       CASE WHEN lower(coalesce(s.bridge, 'no')) NOT IN ({sql_list(_NOT_GRADE)})
+                            THEN 1
+                            WHEN lower(coalesce(s.tunnel, 'no')) NOT IN ({sql_list(_NOT_GRADE)})
+                            THEN -1
+                            ELSE 0 END) AS level
             FROM import_stage s CROSS JOIN LATERAL (SELECT {geom_expr} AS geom) g
         )
-        INSERT INTO roads (name, oneway, geom_hash, length_m, geom)
-        SELECT name, oneway, md5(ST_AsBinary(geom)), ST_Length(geom::geography), geom FROM parts
-        ON CONFLICT (geom_hash) DO UPDATE SET name = EXCLUDED.name, oneway = EXCLUDED.oneway
-            WHERE (roads.name, roads.oneway) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.oneway)
+        INSERT INTO roads (name, oneway, node_crossings, level, geom_hash, length_m, geom)
+        SELECT name, oneway, :node_crossings, level, md5(ST_AsBinary(geom)),
+               ST_Length(geom::geography), geom
+        FROM parts
+        ON CONFLICT (geom_hash) DO UPDATE SET name = EXCLUDED.name, oneway = EXCLUDED.oneway,
+            node_crossings = EXCLUDED.node_crossings, level = EXCLUDED.level
+            WHERE (roads.name, roads.oneway, roads.node_crossings, roads.level)
+                IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.oneway, EXCLUDED.node_crossings,
+                                  EXCLUDED.level)
         RETURNING (xmax = 0) AS inserted
         """
     columns = list(spec.columns)
@@ -427,13 +461,17 @@ def write_frame(
     *,
     layer: str,
     progress: Progress | None = None,
+    node_crossings: bool = False,
 ) -> ImportResult:
-    """Upsert a validated frame; the caller's transaction makes it all-or-nothing."""
+    """Upsert a validated frame; the caller's transaction makes it all-or-nothing.
+    ``node_crossings`` (roads): their crossings are junctions (drawn data)."""
     spec = get_layer(layer)
+    _check_node_crossings(layer, node_crossings)
     _copy_to_stage(conn, frame, clean, spec, progress)
     if progress:
         progress("upsert", 0, 1)
-    flags = conn.execute(text(_upsert_sql(spec))).scalars().all()
+    params = {"node_crossings": node_crossings} if layer == "roads" else {}
+    flags = conn.execute(text(_upsert_sql(spec)), params).scalars().all()
     conn.execute(text("DROP TABLE import_stage"))
     inserted = sum(1 for f in flags if f)
     updated = len(flags) - inserted
@@ -469,24 +507,46 @@ def import_frame(
     layer: str,
     source: str = "data",
     progress: Progress | None = None,
+    node_crossings: bool = False,
 ) -> ImportResult:
     """Validate and upsert a GeoDataFrame as ``layer`` within the caller's transaction."""
+    _check_node_crossings(layer, node_crossings)
     checked, clean = validate_frame(conn, frame, layer=layer, source=source)
-    return write_frame(conn, checked, clean, layer=layer, progress=progress)
+    return write_frame(
+        conn, checked, clean, layer=layer, progress=progress, node_crossings=node_crossings
+    )
+
+
+def _check_node_crossings(layer: str, node_crossings: bool) -> None:
+    if node_crossings and layer != "roads":
+        raise InvalidInput(
+            f"--node-crossings applies to the roads layer (where crossing streets meet), "
+            f"not to {layer}"
+        )
 
 
 def import_file(
-    conn: Connection, path: Path, *, layer: str, progress: Progress | None = None
+    conn: Connection,
+    path: Path,
+    *,
+    layer: str,
+    progress: Progress | None = None,
+    node_crossings: bool = False,
 ) -> ImportResult:
     """Import one file as ``layer`` (GeoJSON, GeoPackage or Shapefile, any CRS; roads and
-    buildings also from an OpenStreetMap ``.osm.pbf`` extract)."""
+    buildings also from an OpenStreetMap ``.osm.pbf`` extract). ``node_crossings`` (roads):
+    make every crossing of the file's roads a junction, for drawn data without junction
+    vertices (OSM data marks each junction with a shared node and needs no flag)."""
     get_layer(layer)
+    _check_node_crossings(layer, node_crossings)
     if progress:
         progress("read", 0, 1)
     frame = read_osm_layer(path, layer) if is_osm_file(path) else read_layer_file(path)
     if progress:
         progress("read", 1, 1)
-    return import_frame(conn, frame, layer=layer, source=str(path), progress=progress)
+    return import_frame(
+        conn, frame, layer=layer, source=str(path), progress=progress, node_crossings=node_crossings
+    )
 
 
 def describe(result: ImportResult) -> dict[str, Any]:

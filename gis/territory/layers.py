@@ -127,8 +127,16 @@ LAYERS: dict[str, Layer] = {
                 "length_m": "round(length_m::numeric, 1)",
             },
             key="geom_hash",
-            # oneway: yes/true/1 (the line's direction), -1 (against it), no/false/0/empty.
-            columns={"name": "text", "oneway": "text"},
+            # oneway: yes/true/1 (the line's direction), -1 (against it), no/false/0/empty;
+            # bridge/tunnel: yes/true/1 (or a kind, e.g. viaduct) or no/false/0/empty; layer:
+            # the grade, a whole number (OSM's -5..5). Read for --node-crossings.
+            columns={
+                "name": "text",
+                "oneway": "text",
+                "bridge": "text",
+                "tunnel": "text",
+                "layer": "text",
+            },
         ),
     )
 }

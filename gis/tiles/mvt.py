@@ -11,6 +11,7 @@ layer of label points (``ST_PointOnSurface``) with a wider buffer.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,7 @@ def simplify_tolerance_m(z: int) -> float:
 
 def tile_sql(layer: PublishedLayer) -> str:
     """The one statement that makes a tile of ``layer`` (parameters ``z``, ``x``, ``y``,
-    ``margin``, ``tolerance_m``)."""
+    ``margin``, ``tolerance_m`` and, for a layer kept to scopes, ``scopes``)."""
     geom = "ST_Transform(t.geom, 3857)"
     if layer.simplify and layer.geometry_type != "Point":
         geom = f"ST_Simplify({geom}, :tolerance_m, true)"
@@ -58,6 +59,8 @@ def tile_sql(layer: PublishedLayer) -> str:
         f", {prop.sql} AS {name}" for name, prop in layer.properties.items() if prop.tile
     )
     where = f" AND ({layer.where})" if layer.where else ""
+    if layer.scope:
+        where += f" AND (CAST(:scopes AS text[]) IS NULL OR {layer.scope})"
     mvt = f"""(SELECT ST_AsMVT(features.*, '{layer.name}', {EXTENT}, 'geom', 'fid')
             FROM features WHERE geom IS NOT NULL)"""
     labels = ""
@@ -89,9 +92,11 @@ def tile_sql(layer: PublishedLayer) -> str:
     """
 
 
-def tile_params(z: int, x: int, y: int) -> dict[str, Any]:
-    """Bind parameters of :func:`tile_sql` for tile ``z/x/y``."""
+def tile_params(z: int, x: int, y: int, *, scopes: Sequence[str] | None = None) -> dict[str, Any]:
+    """Bind parameters of :func:`tile_sql` for tile ``z/x/y`` (``scopes``: the unit-code
+    prefixes a layer kept to scopes shows; None, everything)."""
     return {
+        "scopes": None if scopes is None else list(scopes),
         "z": z,
         "x": x,
         "y": y,
@@ -104,16 +109,24 @@ def tile_params(z: int, x: int, y: int) -> dict[str, Any]:
 _statements: dict[str, TextClause] = {}
 
 
-def render_tile(conn: Connection, layer: PublishedLayer, *, z: int, x: int, y: int) -> bytes:
-    """The MVT bytes of tile ``z/x/y`` of ``layer``; empty when nothing is in it (or the zoom
-    is below the layer's ``minzoom``)."""
+def render_tile(
+    conn: Connection,
+    layer: PublishedLayer,
+    *,
+    z: int,
+    x: int,
+    y: int,
+    scopes: Sequence[str] | None = None,
+) -> bytes:
+    """The MVT bytes of tile ``z/x/y`` of ``layer`` (as ``scopes`` see it); empty when nothing
+    is in it (or the zoom is below the layer's ``minzoom``)."""
     check_tile(z, x, y)
     if z < layer.minzoom:
         return b""
     statement = _statements.get(layer.name)
     if statement is None:
         statement = _statements[layer.name] = text(tile_sql(layer))
-    data = conn.execute(statement, tile_params(z, x, y)).scalar_one()
+    data = conn.execute(statement, tile_params(z, x, y, scopes=scopes)).scalar_one()
     return bytes(data) if data is not None else b""
 
 
@@ -157,15 +170,19 @@ async def read_tile(
     y: int,
     if_none_match: str | None = None,
     salt: str = "",
+    scopes: Sequence[str] | None = None,
 ) -> TileRead:
     """Tile ``z/x/y`` of ``layer`` with its ETag, in one statement: the version is read in
     the same snapshot as the data, and the tile is not made when ``if_none_match`` names the
-    current ETag."""
+    current ETag. A layer kept to scopes shows what ``scopes`` reach, and its ETag says
+    which scopes it was made for."""
     check_tile(z, x, y)
     below = z < layer.minzoom
+    if layer.scope:
+        salt += "|scopes=" + ("*" if scopes is None else ",".join(scopes))
     params = etag_params(layer, salt=salt) | {"known": known_etags(if_none_match)}
     if not below:
-        params |= tile_params(z, x, y)
+        params |= tile_params(z, x, y, scopes=scopes)
     tag, data = await fetch_row(pool, served_sql(layer, below_minzoom=below), params)
     return TileRead(etag=f'"{tag}"', data=data)
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from gis.access.policy import Permission
 from gis.core.errors import NotFound
 from gis.core.vocabulary import OPEN_STATUSES, sql_list
+from gis.patrols.scope import plan_scope_condition
 
 GeometryType = Literal["Polygon", "LineString", "Point"]
 PropertyType = Literal["String", "Number", "Boolean"]
@@ -65,6 +67,16 @@ class PublishedLayer:
     labels_minzoom: int = 14
     # Browsers may reuse a tile this long before revalidating it with its ETag.
     max_age_s: int = 60
+    # Who may read it (tiles, TileJSON, OGC collection and items); anything but public data
+    # is answered per account: private caching, no cross-origin reading.
+    permission: Permission = Permission.READ_PUBLIC
+    # With an in-scope grant, the rows an account sees: SQL over ``t`` true when the row
+    # belongs to a unit the prefixes ``:scopes`` reach ("" the whole city).
+    scope: str = ""
+
+    @property
+    def public(self) -> bool:
+        return self.permission is Permission.READ_PUBLIC
 
 
 def _iso(column: str) -> str:
@@ -279,8 +291,11 @@ PUBLISHED: dict[str, PublishedLayer] = {
                 ),
                 "depart_at": Prop(_iso("t.depart_at"), "String", "planned departure (ISO 8601)"),
             },
-            # A patroller's name is staff data: the plan's own endpoints show it to those
-            # allowed, the public tiles do not.
+            # A patrol schedule (who walks where, when) is not public: accounts allowed to
+            # read patrols see the routes of plans of their units, as on /patrols. The
+            # patroller's name stays on the plan's own endpoints.
+            permission=Permission.READ_PATROLS,
+            scope=plan_scope_condition("t.plan_id"),
             joins="JOIN patrol_plans p ON p.id = t.plan_id",
             # A patroller given no stop has no line.
             where="t.geom IS NOT NULL",

@@ -29,11 +29,9 @@ from cli.main import app as cli_app
 from gis.access.policy import (
     POLICY,
     TRANSITION_REPORT,
-    Principal,
-    Reach,
+    Permission,
     Role,
     expected_outcome,
-    grant,
 )
 from gis.core.settings import Settings
 from gis.reports.followup import issue_followup
@@ -46,6 +44,8 @@ from tests.endpoints import (
     PATROL_PLAN,
     PLANTED_CONTACT,
     PLANTED_DESCRIPTION,
+    PLANTED_HOUSEHOLD,
+    PLANTED_VISIT_NOTE,
     PLANTED_WORKER,
     SAMPLE_CALLS,
     leaks,
@@ -55,8 +55,6 @@ TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
 # A track is stored once per content (the same upload again answers 200): each role's call
 # starts from a plan without tracks, so an allowed upload stores anew (201).
 TRACK = ("POST", "/patrols/{plan_id}/track")
-# Lists an in-scope grant may read out of scope too: they hold only what the scope reaches.
-SCOPED_LISTS = {("GET", "/patrols")}
 # FastAPI's own pages and the static map assets: not API operations, public by nature.
 NOT_OPERATIONS = {"/openapi.json", "/docs", "/redoc", REDOC_JS_PATH}
 STATUS = {"unauthorized": 401, "forbidden": 403}
@@ -102,6 +100,7 @@ class World:
     headers: dict[tuple[Role, bool], dict[str, str]]
     accounts: dict[tuple[Role, bool], str]
     plan_id: int
+    household: str
     # The planted report's follow-up link (the resident's page).
     token: str
 
@@ -114,6 +113,7 @@ class World:
                 "service_request_id": str(self.report["id"]),
                 "service_code": "sanitation",
                 "plan_id": self.plan_id,
+                "household": self.household,
                 "feature_id": self.report["location"]["grid_code"],
                 "account": account,
                 "password": PASSWORD,
@@ -179,6 +179,36 @@ def _plant_worker(engine: Engine, grid: str) -> tuple[int, str]:
     return int(worker_id), str(code)
 
 
+PLANTED_HOUSEHOLD_CODE = "H-PLANTED-0001"
+
+
+def _plant_household(engine: Engine, grid: str) -> str:
+    """An overdue elderly household in a building of ``grid``, with a planted name, phone and
+    a visit note (a ``not_home`` visit: it stays overdue)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                """
+                INSERT INTO households (code, building_id, unit, head_name, phone, members, care)
+                SELECT :code, id, '101', :head_name, :phone, 1, ARRAY['elderly_alone']
+                FROM buildings WHERE grid_code = :grid ORDER BY code LIMIT 1
+                """
+            ),
+            {"code": PLANTED_HOUSEHOLD_CODE, "grid": grid, **PLANTED_HOUSEHOLD},
+        )
+        conn.execute(
+            text(
+                """
+                INSERT INTO household_visits (household_id, visited_at, worker, outcome, note)
+                SELECT id, now() - interval '1 day', 'W-test', 'not_home', :note
+                FROM households WHERE code = :code
+                """
+            ),
+            {"code": PLANTED_HOUSEHOLD_CODE, "note": PLANTED_VISIT_NOTE},
+        )
+    return PLANTED_HOUSEHOLD_CODE
+
+
 @pytest.fixture(scope="module")
 def world(pg_server: conftest.TestServer, templates: dict[str, str]) -> Iterator[World]:
     database = contextmanager(fresh_database)(pg_server, templates["demo"])
@@ -194,6 +224,7 @@ def world(pg_server: conftest.TestServer, templates: dict[str, str]) -> Iterator
         district = report["location"]["district_code"]
         other = _other_district(engine, district)
         worker_id, worker_code = _plant_worker(engine, grid)
+        household = _plant_household(engine, grid)
         with engine.connect() as conn:
             other_grid = conn.execute(
                 text("SELECT min(code) FROM grids WHERE code LIKE :d || '%'"), {"d": other}
@@ -225,13 +256,19 @@ def world(pg_server: conftest.TestServer, templates: dict[str, str]) -> Iterator
             assert moved.status_code == 200, moved.text
         report = moved.json()
         assert report["worker"]["name"] == PLANTED_WORKER["name"]
-        # A patrol plan in the report's district and grid.
-        planned = client.post("/patrols/plan", json=PATROL_PLAN, headers=dispatcher)
+        # A patrol plan in the report's district and grid, walked by the planted worker (whose
+        # own account then records its track).
+        walked = {
+            **PATROL_PLAN,
+            "patrollers": [{**PATROL_PLAN["patrollers"][0], "worker": worker_code}],
+        }
+        planned = client.post("/patrols/plan", json=walked, headers=dispatcher)
         assert planned.status_code == 201, planned.text
         assert grid in {g["code"] for r in planned.json()["routes"] for g in r["grids"]}
         with engine.begin() as conn:
             token = issue_followup(conn, int(report["id"]))
-        yield World(client, engine, report, headers, accounts, int(planned.json()["id"]), token)
+        plan_id = int(planned.json()["id"])
+        yield World(client, engine, report, headers, accounts, plan_id, household, token)
 
 
 def test_every_route_declares_exactly_one_permission(world: World) -> None:
@@ -257,7 +294,7 @@ def test_a_route_without_a_permission_fails_the_walk() -> None:
     def coverage() -> list[str]:
         return []
 
-    @patrols.post("/plan", dependencies=[require("plan_patrols")])
+    @patrols.post("/plan", dependencies=[require(Permission.PLAN_PATROLS)])
     def plan() -> list[str]:
         return []
 
@@ -277,34 +314,27 @@ def test_a_route_without_a_permission_fails_the_walk() -> None:
 
 def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> None:
     """The matrix: for each operation, its one permission; for each role in and out of the
-    report's scope, ``expected_outcome`` says 200/201, 401 or 403, and that is the answer."""
+    report's scope, ``expected_outcome`` says 200/201, 401 or 403, and that is the answer.
+    A list (``require(..., lists=True)``) answers an account out of scope with what its scope
+    reaches, so there scope does not change the status."""
     permissions = route_permissions(world.client.app)  # type: ignore[arg-type]
+    lists = route_permissions(world.client.app, lists=True)  # type: ignore[arg-type]
+    assert ("GET", "/patrols") in lists
     wrong = []
     cells = 0
     for key, role, in_scope in itertools.product(SAMPLE_CALLS, Role, (True, False)):
         (permission,) = permissions[key]
-        expected = expected_outcome(role, permission, in_scope=in_scope)
+        expected = expected_outcome(role, permission, in_scope=in_scope or key in lists)
         extra: dict[str, Any] = {}
         if key == TRANSITIONS:
             # The gate, then the action's own permission; a fresh report each time.
             assert permission == TRANSITION_REPORT
             if expected == "allow":
-                expected = expected_outcome(role, "report.accept", in_scope=in_scope)
+                expected = expected_outcome(role, Permission.REPORT_ACCEPT, in_scope=in_scope)
             extra["report_id"] = world.new_report()
         if key == TRACK:
             world.forget_tracks()
-        scoped_out = (
-            key in SCOPED_LISTS
-            and expected == "forbidden"
-            and grant(Principal(role=role), permission) is Reach.IN_SCOPE
-        )
-        if scoped_out:
-            expected = "allow"
         url, response = world.call(key, role, in_scope, **extra)
-        if key in SCOPED_LISTS and response.status_code == 200:
-            # Out of scope: allowed, but the world's plan (of a unit out of reach) not listed.
-            listed = [plan["id"] for plan in response.json()["plans"]]
-            assert (world.plan_id in listed) == (not scoped_out), (role, in_scope, key)
         want = SAMPLE_CALLS[key].success if expected == "allow" else STATUS[expected]
         if response.status_code != want:
             wrong.append(f"{role} {'in' if in_scope else 'out'} {key}: {response.status_code}")
@@ -341,6 +371,9 @@ BLIND = [
 # Besides the sample calls: lists without a grid filter and the map around the report.
 MORE_GETS = [
     "/workers",
+    "/households?limit=1000",
+    "/households?due=overdue&care=elderly_alone&limit=1000",
+    "/analytics/visits?level=grid",
     "/reports?limit=1000",
     "/reports?status=dispatched&limit=1000",
     "/open311/v2/requests.json?status=open",
@@ -389,6 +422,16 @@ def test_accounts_in_scope_do_see_it(world: World) -> None:
     assert {"name": PLANTED_WORKER["name"], "phone": PLANTED_WORKER["phone"]}.items() <= next(
         w for w in staff if w["name"] == PLANTED_WORKER["name"]
     ).items()
+    # Households: the planted one, with its head's name, phone and visit note, in scope.
+    for role in (Role.WORKER, Role.DISPATCHER, Role.ADMIN):
+        headers = world.headers[(role, True)]
+        listed = world.client.get(
+            "/households", params={"due": "overdue", "limit": 1000}, headers=headers
+        )
+        assert listed.status_code == 200, listed.text
+        assert set(leaks(listed.text)) == set(PLANTED_HOUSEHOLD.values()), role
+        shown = world.client.get(f"/households/{world.household}/visits", headers=headers).text
+        assert leaks(shown) == [PLANTED_VISIT_NOTE], role
     # A dispatcher's directory keeps to its district.
     everyone = world.client.get("/workers", headers=world.headers[(Role.DISPATCHER, False)]).json()
     district = world.report["location"]["district_code"]
@@ -407,3 +450,64 @@ def test_cli_exports_hold_no_planted_personal_data(
         assert leaks(out.read_text()) == [], kind
     result = runner.invoke(cli_app, ["hotspots", "--unit", "grid", "--json"])
     assert result.exit_code == 0 and leaks(result.stdout) == []
+
+
+def _patrol_route_id(world: World) -> int:
+    page = world.client.get(
+        "/ogc/collections/patrol_routes/items",
+        params={"limit": 1000},
+        headers=world.headers[(Role.ADMIN, True)],
+    ).json()
+    return next(
+        int(f["id"]) for f in page["features"] if f["properties"]["plan_id"] == world.plan_id
+    )
+
+
+def test_patrol_layers_by_role_and_scope(world: World) -> None:
+    """Patrol routes as tiles, TileJSON, OGC collection, items and one item, and the patrol
+    map, for every role in and out of the plan's scope: ``read_patrols`` decides. Layers and
+    item lists answer an account out of scope without the plan's route; one item out of scope
+    is not there (404); the map is refused (403)."""
+    z, x, y = LAYER_VALUES["z"], LAYER_VALUES["x"], LAYER_VALUES["y"]
+    route_id = _patrol_route_id(world)
+    items = "/ogc/collections/patrol_routes/items"
+    # url -> (answer when out of scope, how to see whether the world's plan is in it)
+    calls: dict[str, tuple[int, Any]] = {
+        f"/tiles/patrol_routes/{z}/{x}/{y}.mvt": (200, _tile_plan_ids),
+        "/tiles/patrol_routes.json": (200, None),
+        "/ogc/collections/patrol_routes": (200, None),
+        f"{items}?limit=1000": (200, _item_plan_ids),
+        f"{items}/{route_id}": (404, None),
+        f"/maps/patrols?id={world.plan_id}": (403, None),
+    }
+    wrong = []
+    for (url, (out_of_scope, plans)), role, in_scope in itertools.product(
+        calls.items(), Role, (True, False)
+    ):
+        expected = expected_outcome(role, Permission.READ_PATROLS, in_scope=True)
+        want = 200 if expected == "allow" else STATUS[expected]
+        if want == 200 and not in_scope:
+            want = out_of_scope
+        world.client.cookies.clear()
+        response = world.client.get(url, headers=world.headers[(role, in_scope)])
+        if response.status_code == 204 and want == 200 and not in_scope:
+            continue  # an empty tile: nothing of the plan in it, as out of scope should be
+        if response.status_code != want:
+            wrong.append(f"{role} {'in' if in_scope else 'out'} {url}: {response.status_code}")
+        elif want == 200 and plans and (world.plan_id in plans(response)) is not in_scope:
+            wrong.append(f"{role} {'in' if in_scope else 'out'} {url}: plan shown wrongly")
+        if want == 200 and not url.startswith("/maps"):
+            assert response.headers["cache-control"] == "private, no-cache", url
+            assert "access-control-allow-origin" not in response.headers, url
+    assert wrong == []
+
+
+def _tile_plan_ids(response: Any) -> set[int]:
+    if response.status_code == 204:
+        return set()
+    layers = mapbox_vector_tile.decode(response.content)
+    return {int(f["properties"]["plan_id"]) for f in layers["patrol_routes"]["features"]}
+
+
+def _item_plan_ids(response: Any) -> set[int]:
+    return {int(f["properties"]["plan_id"]) for f in response.json()["features"]}

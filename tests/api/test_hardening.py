@@ -315,6 +315,7 @@ def test_database_down_is_503_json_on_every_endpoint(doomed_cluster: EmbeddedClu
         "service_code": "sanitation",
         "plan_id": 1,
         "feature_id": "990101001001001",
+        "household": "H-0000004-0204",
         "account": "root",
         "password": "x" * 12,
         "token": "x" * 43,

@@ -10,6 +10,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.testclient import TestClient
 
+from api import lean
 from api.errors import BadRequestRoute, add_exception_handlers
 from api.lean import LeanRoute
 from gis.core.errors import Forbidden, Unauthorized
@@ -161,3 +162,14 @@ def test_lean_route_refuses_what_it_cannot_run(route: dict[str, Any], word: str)
     never run without a dependency."""
     with pytest.raises(TypeError, match=word), _lean_app(**route)() as client:
         client.get("/probe/1")
+
+
+def test_lean_route_refuses_to_start_without_fastapis_route_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A FastAPI without the inclusion context would leave an included route's app and router
+    dependencies unseen: the app is refused when it is built, not run without them."""
+    # FastAPI's own code still needs its variable: the lean route looks for a missing name.
+    monkeypatch.setattr(lean, "_CONTEXT_VARIABLE", "_no_such_context_var")
+    with pytest.raises(RuntimeError, match="_no_such_context_var"):
+        _app()

@@ -20,7 +20,7 @@ from tests.accounts import account_headers
 from tests.conftest import settings_for
 
 # Words no public field may contain (the reporter's name, phone or photo).
-PERSONAL = ("reporter", "phone", "photo", "media_url", "contact")
+PERSONAL = ("reporter", "phone", "photo", "media_url", "contact", "head_name")
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> N
         if any(word in field for field in schema.get("properties", {}) for word in PERSONAL)
     }
     # What a resident sends (API, Open311 and the resident's page), and what only accounts
-    # allowed the personal data see: a report's contact, the staff directory.
+    # allowed the personal data see: a report's contact, the staff directory, households.
     assert personal == {
         "Body_send_report_app_report_post",
         "ReportCreate",
@@ -117,6 +117,7 @@ def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> N
         "ReportPrivate",
         "ReporterContact",
         "Worker",
+        "Household",
     }
     # And which operations answer with them: each declares the permission guarding them.
     answering = {
@@ -132,6 +133,13 @@ def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> N
         ("GET", "/reports/{report_id}"),
         ("POST", "/reports/{report_id}/transitions"),
     }
+    households = {
+        (method, path)
+        for method, path, operation in _operations(spec)
+        for status, answer in operation["responses"].items()
+        if status.startswith("2") and "HouseholdPage" in str(answer)
+    }
+    assert households == {("GET", "/households")}
 
 
 def test_version_comes_from_the_package(spec: dict[str, Any]) -> None:
@@ -150,9 +158,12 @@ def _sample_path(client: TestClient, path: str, report_id: int, plan_id: int) ->
         .replace("{collection_id}", "grids")
         .replace("{feature_id}", str(grid))
         .replace("{layer}", "grids")
+        .replace("{household}", DEMO_HOUSEHOLD)
     )
 
 
+# A household of the demo registry with a visit history.
+DEMO_HOUSEHOLD = "H-0000004-0204"
 # Fast but real settings for the heavier analyses.
 QUERY = {"/analytics/hotspots": {"unit": "grid", "permutations": 99}}
 
@@ -210,4 +221,6 @@ def test_every_json_get_validates_against_its_model(
     not_json = {
         path for path in documented if path.startswith(("/maps/", "/app/")) or path.endswith(".mvt")
     }
-    assert set(checked) == documented - not_json | {"/maps/grids/problems"}  # none skipped
+    # The styled overlays the grids map fetches are JSON too.
+    overlays = {"/maps/grids/problems", "/maps/grids/care-visits"}
+    assert set(checked) == documented - not_json | overlays  # none skipped

@@ -17,6 +17,7 @@ from shapely.geometry import shape
 from sqlalchemy import Engine, text
 
 from api.main import create_app
+from gis.patrols.reasons import UnservedCode
 from gis.patrols.tracks import SIMPLIFY_TOLERANCE_M
 from tests.accounts import account_headers
 from tests.conftest import settings_for
@@ -117,7 +118,7 @@ def test_plan_is_stored_and_answers_the_contract(
     }
     assert {"hot_grid", "facility", "point"} <= kinds
     for stop in plan["unserved"]:
-        assert stop["reason"]
+        assert stop["reason"] and stop["reason_code"] in {c.value for c in UnservedCode}
     # Stored: the same answer again, and listed (the compared plan only on request).
     assert client.get(f"/patrols/{plan['id']}").json() == plan
     listed = client.get("/patrols").json()
@@ -140,6 +141,13 @@ def _utm(coords: Any) -> Any:
         ({"colour": "red"}, "colour"),
         ({"stops": {}}, "choose at least one kind of stop"),
         ({"mode": "sideways"}, "mode"),
+        ({"objective": "fastest"}, "objective"),
+        ({"start_at": 1795000000}, "not a number"),
+        ({"start_at": 2026.5}, "not a number"),
+        (
+            {"stops": {"hot_grids": {"since": 1700000000}}},
+            "not a number",
+        ),
         ({"time_limit_s": 0}, "time_limit_s"),
         ({"patrollers": []}, "patrollers"),
         ({"stops": {"buildings": ["NO-SUCH-BUILDING"]}}, "NO-SUCH-BUILDING"),
@@ -362,3 +370,33 @@ def test_coverage_window_must_not_be_reversed(
     )
     assert response.status_code == 422
     assert "since" in response.json()["detail"]
+
+
+def test_publishing_hands_each_route_to_its_workers_account(
+    planned: tuple[TestClient, Engine, dict[str, Any]],
+) -> None:
+    client, engine, plan = planned
+    wang = account_headers(engine, "wang-phone", "worker", worker="W-990101001001001")
+    # Another worker of the same grid's district, with no route in the plan.
+    other = account_headers(engine, "other-worker", "worker", scope="990101001001001")
+    assert client.get("/patrols?published_to=me", headers=wang).json()["plans"] == []
+    assert client.post(f"/patrols/{plan['id']}/publish", headers=wang).status_code == 403
+    assert client.post("/patrols/999999/publish").status_code == 404
+    response = client.post(f"/patrols/{plan['id']}/publish")
+    assert response.status_code == 200, response.text
+    published = response.json()
+    by_name = {r["patroller"]["name"]: r for r in published["routes"]}
+    # Wang is a stored worker with an account; Li is only a name: nothing to hand over to.
+    assert by_name["Wang"]["published_to"] == "wang-phone"
+    assert by_name["Wang"]["published_at"] is not None
+    assert by_name["Li"]["published_to"] is None and by_name["Li"]["published_at"] is None
+    # Stored, and the same hand-over time when published again.
+    again = client.post(f"/patrols/{plan['id']}/publish").json()
+    assert again["routes"] == published["routes"]
+    mine = client.get("/patrols?published_to=me", headers=wang).json()
+    assert [p["id"] for p in mine["plans"]] == [plan["id"]]
+    seen = client.get(f"/patrols/{plan['id']}", headers=wang)
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["routes"][0]["published_to"] == "wang-phone"
+    assert client.get("/patrols?published_to=me", headers=other).json()["plans"] == []
+    assert client.get("/patrols?published_to=you").status_code == 422

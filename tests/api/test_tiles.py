@@ -93,7 +93,7 @@ def test_tilejson_describes_the_layer(client: TestClient, shared_demo_engine: En
     assert buildings.minzoom == PUBLISHED["buildings"].minzoom == 14
     index = TileIndex.model_validate(client.get("/tiles").json())
     assert [layer.name for layer in index.layers] == [
-        name for name, layer in PUBLISHED.items() if layer.tiles
+        name for name, layer in PUBLISHED.items() if layer.tiles and layer.public
     ]
 
 

@@ -150,3 +150,34 @@ def test_bad_input_exits_2_and_stores_nothing(
     missing = runner.invoke(app, ["load", str(track), "--layer", "tracks", "--patrol", "42"])
     assert missing.exit_code == 4 and "no patrol plan with id 42" in missing.output
     assert _count(city_engine, "patrol_tracks") == 0
+
+
+def test_objective_and_stale_grids_from_flags(
+    city_engine: Engine, use_database: Callable[[Engine], None]
+) -> None:
+    use_database(city_engine)
+    base = [
+        "plan-patrols",
+        "--patroller",
+        "A@FAC-000005",
+        "--patroller",
+        "B@FAC-000005",
+        "--stale-grids",
+        "7",
+        "--time-limit-s",
+        "1",
+        "--start-at",
+        "2026-11-24T18:00:00+08:00",
+    ]
+    balanced = runner.invoke(app, [*base, "--json"])
+    assert balanced.exit_code == 0, balanced.output
+    plan = json.loads(balanced.stdout)
+    assert plan["objective"] == "balanced"
+    kinds = {s["kind"] for r in plan["routes"] for s in r["stops"]}
+    assert kinds == {"stale_grid"}
+    assert [s["stops"] for s in plan["shares"]] == [len(r["stops"]) for r in plan["routes"]]
+    table = runner.invoke(app, [*base, "--objective", "shortest"])
+    assert table.exit_code == 0, table.output
+    assert "shortest" in table.output and "share" in table.output
+    bad = runner.invoke(app, [*base, "--objective", "fastest"])
+    assert bad.exit_code == 2 and "objective" in bad.output

@@ -12,7 +12,8 @@ Two districts side by side, split at x = 1000; each is one sub-district, communi
         0   200        500       900      1000 1100                      1800  2000
 
 - the main street y = 500 is two lines meeting at x = 1000; the north-south streets at x = 200,
-  900, 1100 and 1800 run y = 100..900 and *cross* it mid-line (noding must cut them);
+  900, 1100 and 1800 run y = 100..900 and *cross* it mid-line without a shared vertex: drawn
+  data, so the town is loaded with ``node_crossings`` (the ``--node-crossings`` opt-in);
 - the street at x = 500 starts 0.4 m short of the main street (an undershoot, snapped);
 - the north link y = 900 from x = 1100 to 1800 is two lines whose ends miss by 0.5 m at 1450;
 - the street at x = 1800 is one-way (northbound) in the data, which walking ignores;
@@ -113,7 +114,7 @@ def build_streets(engine: Engine, *, with_roads: bool = True) -> None:
             layer="grids",
         )
         if with_roads:
-            import_frame(conn, streets_frame(), layer="roads")
+            import_frame(conn, streets_frame(), layer="roads", node_crossings=True)
 
 
 def streets_frame() -> gpd.GeoDataFrame:

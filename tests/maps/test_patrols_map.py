@@ -16,7 +16,8 @@ from shapely.geometry import shape
 from sqlalchemy import Engine, text
 
 from api.main import create_app
-from gis.patrols.storage import create_patrol_plan, get_plan
+from gis.patrols.service import create_patrol_plan
+from gis.patrols.storage import get_plan
 from maps.pages import grids_page, patrols_page
 from tests.accounts import PASSWORD, account_headers
 from tests.browser import load_page, sign_in_cookie
@@ -55,7 +56,7 @@ def stored(pg_server: Any, templates: dict[str, str]) -> Iterator[tuple[Engine, 
         body = request.model_dump(mode="json")
         body["stops"]["points"] = [{"lon": 104.2, "lat": 30.8, "label": "far away"}]
         plan = create_patrol_plan(engine, type(request).model_validate(body), categories=CATEGORIES)
-        yield engine, plan
+        yield engine, plan.model_dump(mode="json")
 
 
 def test_routes_follow_the_streets(stored: tuple[Engine, dict[str, Any]]) -> None:
@@ -63,7 +64,7 @@ def test_routes_follow_the_streets(stored: tuple[Engine, dict[str, Any]]) -> Non
     with engine.connect() as conn:
         edges = conn.execute(text("SELECT ST_AsBinary(geom) FROM routing_edges")).scalars().all()
         roads = conn.execute(text("SELECT ST_AsBinary(geom) FROM roads")).scalars().all()
-        alternative = get_plan(conn, plan["alternative"]["id"])
+        alternative = get_plan(conn, plan["alternative"]["id"]).model_dump(mode="json")
     network = _utm(shapely.union_all(shapely.from_wkb([bytes(e) for e in edges])))
     streets = _utm(shapely.union_all(shapely.from_wkb([bytes(r) for r in roads])))
     checked = 0

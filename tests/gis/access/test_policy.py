@@ -13,6 +13,7 @@ from gis.access.policy import (
     POLICY,
     TRANSITION_REPORT,
     WORKER_ACTIONS,
+    Permission,
     Principal,
     Reach,
     Role,
@@ -55,17 +56,17 @@ def test_every_lifecycle_action_has_its_permission_with_the_contract_roles() -> 
 
 
 def test_contact_and_planning_roles() -> None:
-    contact = POLICY["read_report_contact"].grants
+    contact = POLICY[Permission.READ_REPORT_CONTACT].grants
     assert contact == {
         Role.WORKER: Reach.IN_SCOPE,
         Role.DISPATCHER: Reach.IN_SCOPE,
         Role.ADMIN: Reach.IN_SCOPE,
     }
-    assert set(POLICY["plan_patrols"].grants) == {Role.DISPATCHER, Role.ADMIN}
+    assert set(POLICY[Permission.PLAN_PATROLS].grants) == {Role.DISPATCHER, Role.ADMIN}
     # Patrol plans name the patrollers: personal data; when grids were patrolled is not.
-    assert POLICY["read_patrols"].personal_data
-    assert set(POLICY["read_patrol_coverage"].grants) == set(ACCOUNT_ROLES)
-    assert set(POLICY["manage_users"].grants) == {Role.ADMIN}
+    assert POLICY[Permission.READ_PATROLS].personal_data
+    assert set(POLICY[Permission.READ_PATROL_COVERAGE].grants) == set(ACCOUNT_ROLES)
+    assert set(POLICY[Permission.MANAGE_USERS].grants) == {Role.ADMIN}
     # Admins hold every permission there is.
     assert all(Role.ADMIN in p.grants for p in POLICY.values())
 
@@ -110,10 +111,10 @@ def test_expected_outcome_matches_authorize_for_every_cell() -> None:
 def test_forbidden_says_why() -> None:
     analyst = Principal(role=Role.ANALYST, name="ana", scopes=("",))
     with pytest.raises(Forbidden, match="the analyst role may not"):
-        authorize(analyst, "read_report_contact", ("990101001001001",))
+        authorize(analyst, Permission.READ_REPORT_CONTACT, ("990101001001001",))
     dispatcher = Principal(role=Role.DISPATCHER, name="li", scopes=("990102",))
     with pytest.raises(Forbidden, match="out of scope: account 'li' reaches 990102"):
-        authorize(dispatcher, "report.accept", ("990101001001001",))
+        authorize(dispatcher, Permission.REPORT_ACCEPT, ("990101001001001",))
     assert {Role.WORKER, Role.DISPATCHER, Role.ANALYST, Role.ADMIN} == set(ACCOUNT_ROLES)
 
 

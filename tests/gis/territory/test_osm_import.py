@@ -21,20 +21,49 @@ from tests.gis.streets import STREETS, build_streets, lonlat
 runner = CliRunner()
 
 
-def write_town_extract(path: Path) -> None:
-    """The street town as OSM ways (no shared nodes at crossings: noding must find them), plus
-    ways a walker cannot use, and three buildings (two ways, one multipolygon relation)."""
+# Where the town's streets cross: OSM puts a node there, shared by both ways.
+CROSSINGS = ((200, 500), (900, 500), (1100, 500), (1800, 500))
+
+
+def _with_crossings(coords: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """A street's points with the crossings lying inside it added in order (straight lines)."""
+    (x0, y0), (x1, y1) = coords[0], coords[-1]
+    inside = [
+        c
+        for c in CROSSINGS
+        if c not in coords
+        and min(x0, x1) <= c[0] <= max(x0, x1)
+        and min(y0, y1) <= c[1] <= max(y0, y1)
+        and (x0 == x1 == c[0] or y0 == y1 == c[1])
+    ]
+    return sorted([*coords, *inside], key=lambda c: (c[0] - x0) ** 2 + (c[1] - y0) ** 2)
+
+
+def write_town_extract(path: Path, *, footbridge: bool = False) -> None:
+    """The street town as OSM maps it: ways sharing a node at every crossing (no noding
+    option needed), plus ways a walker cannot use, and three buildings (two ways, one
+    multipolygon relation). ``footbridge``: a footway bridge over the main street at x = 700
+    (layer=1, no node shared with the street under it)."""
     writer = osmium.SimpleWriter(str(path))
     node_id = 0
+    shared: dict[tuple[float, float], int] = {}
 
     def node(x: float, y: float) -> int:
         nonlocal node_id
+        if (x, y) in shared:
+            return shared[(x, y)]
         node_id += 1
         writer.add_node(Node(id=node_id, location=lonlat(x, y)))
+        if (x, y) in CROSSINGS:
+            shared[(x, y)] = node_id
         return node_id
 
+    if footbridge:
+        bridge = [node(700, 300), node(700, 700)]
+        tags = {"highway": "footway", "bridge": "yes", "layer": "1", "name": "footbridge"}
+        writer.add_way(Way(id=150, nodes=bridge, tags=tags))
     for way_id, (name, coords, oneway) in enumerate(STREETS, start=100):
-        nodes = [node(x, y) for x, y in coords]
+        nodes = [node(x, y) for x, y in _with_crossings(coords)]
         tags = {"highway": "residential", "name": name}
         if oneway:
             tags["oneway"] = "yes"
@@ -111,3 +140,31 @@ def test_bad_extracts_are_rejected_and_store_nothing(
     assert loaded.exit_code == 0, loaded.output
     with empty_engine.connect() as conn:
         assert summarize_network(conn).edges == 19
+
+
+def test_an_osm_footbridge_stays_apart_from_the_street_below(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    """OSM marks junctions with shared nodes: no option needed, and a way crossing without a
+    shared node (a footbridge) is no junction."""
+    from gis.routing.matrix import cost_matrix
+    from gis.routing.snapping import snap_points
+    from tests.gis.streets import geodesic_m
+
+    build_streets(empty_engine, with_roads=False)
+    extract = tmp_path / "town.osm.pbf"
+    write_town_extract(extract, footbridge=True)
+    with empty_engine.begin() as conn:
+        import_file(conn, extract, layer="roads")
+    with empty_engine.connect() as conn:
+        summary = summarize_network(conn)
+        snapped = snap_points(conn, [lonlat(700, 600), lonlat(600, 500)])
+        on_bridge = snap_points(conn, [lonlat(700, 600)], components=[snapped[1].component or 0])
+    # The town's 19 edges and the footbridge on its own: it meets no street.
+    assert (summary.edges, summary.components) == (20, 3)
+    assert snapped[0].component != snapped[1].component
+    # From the bridge, the street below is not reachable; the nearest point on the main network
+    # is the street itself 100 m down (a walker would have to find stairs).
+    assert on_bridge[0].distance_m == pytest.approx(geodesic_m((700, 600), (700, 500)), rel=1e-3)
+    with empty_engine.connect() as conn:
+        assert cost_matrix(conn, snapped)[0, 1] == float("inf")

@@ -5,7 +5,7 @@ table read by anyone cannot open a resident's link. Once the report is closed th
 rates the outcome once (satisfied or not, with a note): the KPIs' satisfaction rate.
 
 Revision ID: 0015_followups
-Revises: 0008_track_content (the lead re-chains it after the other branches' migrations)
+Revises: 0014_households (the lead re-chains it after the other branches' migrations)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015_followups"
-down_revision = "0008_track_content"
+down_revision = "0014_households"
 branch_labels = None
 depends_on = None
 
