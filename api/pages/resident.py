@@ -31,7 +31,7 @@ from api.pages.render import page_url, render_page
 from api.ratelimit import IntakeLimit
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.session import CsrfRefused, check_csrf
-from gis.access.policy import Principal, Role
+from gis.access.policy import Access, Permission, Principal, Role
 from gis.core.errors import Conflict, InvalidInput, NotFound
 from gis.reports.categories import Category
 from gis.reports.followup import (
@@ -194,7 +194,7 @@ async def report_page(
     request: Request,
     engine: EngineDep,
     cats: CategoriesDep,
-    _principal: Annotated[Principal, require("read_public")],
+    _access: Annotated[Access, require(Permission.READ_PUBLIC)],
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> HTMLResponse:
     """The resident's report form: where (phone position, map or coordinates), what, who."""
@@ -223,7 +223,7 @@ async def send_report(
     request: Request,
     engine: EngineDep,
     cats: CategoriesDep,
-    principal: Annotated[Principal, require("submit_report")],
+    access: Annotated[Access, require(Permission.SUBMIT_REPORT)],
     _limit: IntakeLimit,
     category: Annotated[str, Form(max_length=100)] = "",
     description: Annotated[str, Form(max_length=MAX_DESCRIPTION_CHARS * 2)] = "",
@@ -296,7 +296,7 @@ async def send_report(
                 report,
                 categories=cats,
                 idempotency_key=f"{KEY_PREFIX}{idempotency_key}" if idempotency_key else None,
-                actor=principal.name or "resident",
+                actor=access.principal.name or "resident",
             )
             report_id = int(submission.report["id"])
             return report_id, issue_followup(conn, report_id)
@@ -404,7 +404,7 @@ async def follow_page(
     settings: SettingsDep,
     cats: CategoriesDep,
     token: TokenPath,
-    _principal: Annotated[Principal, require("read_public")],
+    _access: Annotated[Access, require(Permission.READ_PUBLIC)],
     sent: Annotated[str | None, Query(description="1: the report was just sent")] = None,
     rated: Annotated[str | None, Query(description="1: the rating was just stored")] = None,
     lang: Annotated[str | None, Query(description=_LANG)] = None,
@@ -429,7 +429,7 @@ async def rate_report(
     settings: SettingsDep,
     cats: CategoriesDep,
     token: TokenPath,
-    _principal: Annotated[Principal, require("submit_report")],
+    _access: Annotated[Access, require(Permission.SUBMIT_REPORT)],
     satisfied: Annotated[str, Form(description="yes or no", max_length=10)] = "",
     note: Annotated[str, Form(max_length=MAX_RATING_NOTE_CHARS * 2)] = "",
     csrf_token: Annotated[str, Form(description="the form's CSRF token")] = "",
