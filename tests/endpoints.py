@@ -41,7 +41,8 @@ def leaks(text: str) -> list[str]:
 class Call:
     """A request to one operation; ``{name}`` in the path and values are filled in from
     ``code`` (a grid), ``report_id``, ``service_request_id``, ``service_code``, ``plan_id``,
-    ``household``, ``account``, ``password`` and ``csrf_token``."""
+    ``household``, ``account``, ``password``, ``csrf_token`` and ``token`` (a report's
+    follow-up link)."""
 
     method: str
     path: str
@@ -143,6 +144,28 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
             "POST",
             "/app/dispatch/reports/{report_id}",
             data={"action": "accept", "csrf_token": "{csrf_token}"},
+        ),
+        # The resident's pages: the form (answered by a redirect to the new report's follow-up
+        # page, followed), and a report's follow-up link, ``{token}`` (its report is open: an
+        # allowed rating is told it cannot be rated yet; tests/api/test_resident.py rates).
+        Call("GET", "/app/report", params={"lang": "en"}),
+        Call(
+            "POST",
+            "/app/report",
+            data={
+                "category": "sanitation",
+                "description": "bins overflowing",
+                "lat": str(INLAND["lat"]),
+                "lon": str(INLAND["lon"]),
+                "csrf_token": "{csrf_token}",
+            },
+        ),
+        Call("GET", "/app/follow/{token}", params={"lang": "en"}),
+        Call(
+            "POST",
+            "/app/follow/{token}",
+            data={"satisfied": "yes", "note": "quick", "csrf_token": "{csrf_token}"},
+            success=409,
         ),
         *(Call("GET", f"/{layer}", params={"limit": 5}) for layer in _LAYERS),
         Call("GET", "/grids/{code}"),

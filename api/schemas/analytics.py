@@ -61,6 +61,13 @@ class KpiUnit(BaseModel):
         description="open reports of the window past the deadline running now, as in "
         "GET /reports?overdue=true"
     )
+    rated: int = Field(
+        description="closed reports whose resident rated the outcome from the follow-up link"
+    )
+    satisfaction_rate: float | None = Field(
+        description="满意率: 0-1, the share of rated reports the resident was satisfied with; "
+        "None before any rating"
+    )
 
 
 class Kpis(BaseModel):

@@ -234,6 +234,27 @@ class ReportEvent(Base):
     __table_args__ = (Index("ix_report_events_report_id", "report_id", "id"),)
 
 
+class ReportFollowup(Base):
+    """A resident's follow-up link of a report (only its token's SHA-256) and the rating of
+    the outcome once closed (migration 0015)."""
+
+    __tablename__ = "report_followups"
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    rating_note: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint("token_sha256 ~ '^[0-9a-f]{64}$'", name="report_followups_token"),
+        CheckConstraint("(satisfied IS NULL) = (rated_at IS NULL)", name="report_followups_rating"),
+        CheckConstraint(
+            "rating_note IS NULL OR satisfied IS NOT NULL", name="report_followups_note"
+        ),
+        Index("ux_report_followups_token", "token_sha256", unique=True),
+    )
+
+
 class Worker(Base):
     """A grid worker, party member or building leader who answers reports in their grids."""
 

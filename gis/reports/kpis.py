@@ -31,8 +31,10 @@ _LATE_RESOLUTION = stage_overdue_sql("resolution", alias="w", now="w.at")
 _OVERDUE = overdue_sql(alias="w", now="w.at")
 _KPIS = f"""
 WITH w AS (
-    SELECT r.{{column}} AS unit, r.*, COALESCE(CAST(:as_of AS timestamptz), now()) AS at
+    SELECT r.{{column}} AS unit, r.*, f.satisfied AS rated_satisfied,
+        COALESCE(CAST(:as_of AS timestamptz), now()) AS at
     FROM reports r
+    LEFT JOIN report_followups f ON f.report_id = r.id
     WHERE r.status NOT IN ({sql_list(EXCLUDED_FROM_ANALYSES)})
       AND (CAST(:since AS timestamptz) IS NULL OR r.reported_at >= :since)
       AND (CAST(:until AS timestamptz) IS NULL OR r.reported_at < :until)
@@ -56,7 +58,9 @@ agg AS (
         percentile_cont(0.5) WITHIN GROUP (
             ORDER BY extract(epoch FROM closed_at - reported_at) / 60.0
         ) FILTER (WHERE status = '{ReportStatus.CLOSED}') AS median_close_minutes,
-        count(*) FILTER (WHERE escalation_level <> '{Level.GRID}') AS escalated
+        count(*) FILTER (WHERE escalation_level <> '{Level.GRID}') AS escalated,
+        count(rated_satisfied) AS rated,
+        count(*) FILTER (WHERE rated_satisfied) AS satisfied
     FROM w
     GROUP BY unit
 )
@@ -79,7 +83,8 @@ def compute_kpis(
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """Counts by status, on-time arrival and resolution rates (0-1), median minutes to close,
-    the share escalated and the open reports overdue now (``as_of``), per unit of ``level``;
+    the share escalated, the open reports overdue now (``as_of``) and the residents'
+    satisfaction rate, per unit of ``level``;
     unlocated reports form a unit of their own."""
     if level not in set(Level):
         raise InvalidInput(f"level: expected one of {', '.join(Level)}, got {level!r}")
@@ -105,6 +110,10 @@ def compute_kpis(
                 ),
                 "escalated_share": _rate(row.escalated, row.total),
                 "overdue": row.overdue,
+                # 满意率: residents satisfied among those who rated the outcome of a closed
+                # report from their follow-up link (gis/reports/followup.py).
+                "rated": row.rated,
+                "satisfaction_rate": _rate(row.satisfied, row.rated),
             }
         )
     return {

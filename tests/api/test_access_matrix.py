@@ -34,6 +34,7 @@ from gis.access.policy import (
     expected_outcome,
 )
 from gis.core.settings import Settings
+from gis.reports.followup import issue_followup
 from tests import conftest
 from tests.accounts import PASSWORD, account_headers, page_csrf_token
 from tests.conftest import TEST_SECRET_KEY, fresh_database, settings_for
@@ -102,6 +103,8 @@ class World:
     accounts: dict[tuple[Role, bool], str]
     plan_id: int
     household: str
+    # The planted report's follow-up link (the resident's page).
+    token: str
 
     def values(self, role: Role, in_scope: bool, **extra: Any) -> dict[str, Any]:
         account = self.accounts.get((role, in_scope), self.accounts[(Role.ANALYST, True)])
@@ -117,6 +120,7 @@ class World:
                 "account": account,
                 "password": PASSWORD,
                 "csrf_token": "",
+                "token": self.token,
             }
             | LAYER_VALUES
             | extra
@@ -263,7 +267,10 @@ def world(pg_server: conftest.TestServer, templates: dict[str, str]) -> Iterator
         planned = client.post("/patrols/plan", json=walked, headers=dispatcher)
         assert planned.status_code == 201, planned.text
         assert grid in {g["code"] for r in planned.json()["routes"] for g in r["grids"]}
-        yield World(client, engine, report, headers, accounts, int(planned.json()["id"]), household)
+        with engine.begin() as conn:
+            token = issue_followup(conn, int(report["id"]))
+        plan_id = int(planned.json()["id"])
+        yield World(client, engine, report, headers, accounts, plan_id, household, token)
 
 
 def test_every_route_declares_exactly_one_permission(world: World) -> None:

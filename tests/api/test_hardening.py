@@ -318,6 +318,7 @@ def test_database_down_is_503_json_on_every_endpoint(doomed_cluster: EmbeddedClu
         "household": "H-0000004-0204",
         "account": "root",
         "password": "x" * 12,
+        "token": "x" * 43,
     } | LAYER_VALUES
     try:
         app = create_app(settings_for(engine), engine=engine)

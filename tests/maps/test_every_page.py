@@ -22,6 +22,7 @@ from sqlalchemy import Engine, text
 from starlette.routing import Mount
 
 from api.main import create_app
+from gis.reports.followup import issue_followup
 from tests.accounts import PASSWORD, account_headers
 from tests.browser import PageReport, load_page, sign_in_cookie
 from tests.conftest import settings_for
@@ -39,6 +40,8 @@ KNOWN_PAGES = {
     "/maps/coverage",
     "/maps/hotspots",
     "/maps/patrols",
+    "/app/report",
+    "/app/follow/{token}",
 }
 
 
@@ -64,6 +67,8 @@ def _site(engine: Engine) -> Iterator[Site]:
         report_id, category, code = conn.execute(
             text("SELECT id, category, grid_code FROM reports WHERE grid_code IS NOT NULL LIMIT 1")
         ).one()
+        token = issue_followup(conn, int(report_id))
+        conn.commit()
     app = create_app(settings_for(engine), engine=engine)
     with serve(app) as base:
         planned = httpx2.post(f"{base}/patrols/plan", json=PATROL_PLAN, headers=admin, timeout=120)
@@ -75,6 +80,7 @@ def _site(engine: Engine) -> Iterator[Site]:
             "service_code": category,
             "code": code,
             "feature_id": code,
+            "token": token,
         }
         yield Site(base, app, values)
 
@@ -121,7 +127,7 @@ def test_every_page_renders_offline_with_a_title_and_no_error(site: Site) -> Non
         problems = _clean(report)
         if not report.title.strip() or report.title.strip() in ("gridpatrol", "网格巡查"):
             problems.append(f"no title saying what it shows: {report.title!r}")
-        if urlsplit(report.url).path != path:
+        if urlsplit(report.url).path != urlsplit(url).path:
             problems.append(f"ended on {report.url}")
         if problems:
             wrong[path] = problems

@@ -1,0 +1,88 @@
+// The resident's report form (/app/report): pick the place by the phone's position or a tap
+// on the map of the grids (vector tiles from this server); the coordinates land in the
+// form's latitude and longitude fields, which can also be typed (no script needed to send).
+(function () {
+  "use strict";
+  var mapEl = document.getElementById("map");
+  var lat = document.getElementById("lat");
+  var lon = document.getElementById("lon");
+  var locate = document.getElementById("locate");
+  var status = document.getElementById("locate-status");
+  if (!mapEl || !lat || !lon || typeof L === "undefined") {
+    return;
+  }
+  var map = L.map(mapEl, { zoomControl: true, attributionControl: false, keyboard: true });
+  var bounds = (mapEl.dataset.bounds || "").split(",").map(Number);
+  if (bounds.length === 4 && bounds.every(isFinite)) {
+    map.fitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]);
+  } else {
+    map.setView([0, 0], 2);
+  }
+  if (L.vectorGrid) {
+    L.vectorGrid.protobuf(mapEl.dataset.tiles, {
+      rendererFactory: L.svg.tile,
+      interactive: false,
+      minZoom: 10,
+      maxNativeZoom: 16,
+      vectorTileLayerStyles: {
+        grids: { weight: 1, color: "#0b5394", fill: true, fillOpacity: 0.05 },
+        grids_labels: [],
+      },
+    }).addTo(map);
+  }
+  var marker = null;
+
+  function place(latitude, longitude, message) {
+    lat.value = latitude.toFixed(7);
+    lon.value = longitude.toFixed(7);
+    var at = [latitude, longitude];
+    if (marker) {
+      marker.setLatLng(at);
+    } else {
+      marker = L.circleMarker(at, { radius: 9, color: "#a61b1b", weight: 3 }).addTo(map);
+    }
+    if (message) {
+      status.textContent = message;
+    }
+  }
+
+  function typed() {
+    var a = parseFloat(lat.value);
+    var b = parseFloat(lon.value);
+    if (isFinite(a) && isFinite(b)) {
+      place(a, b, "");
+      map.panTo([a, b]);
+    }
+  }
+
+  map.on("click", function (e) {
+    place(e.latlng.lat, e.latlng.lng, mapEl.dataset.msgPicked);
+  });
+  // Keyboard: the arrows move the map, Enter picks its centre.
+  map.on("keypress", function (e) {
+    if (e.originalEvent && e.originalEvent.key === "Enter") {
+      var c = map.getCenter();
+      place(c.lat, c.lng, mapEl.dataset.msgPicked);
+    }
+  });
+  lat.addEventListener("change", typed);
+  lon.addEventListener("change", typed);
+  typed();
+
+  if (!navigator.geolocation) {
+    locate.hidden = true;
+    return;
+  }
+  locate.addEventListener("click", function () {
+    navigator.geolocation.getCurrentPosition(
+      function (pos) {
+        place(pos.coords.latitude, pos.coords.longitude, mapEl.dataset.msgLocated);
+        map.setView([pos.coords.latitude, pos.coords.longitude], Math.max(map.getZoom(), 16));
+      },
+      function () {
+        status.textContent = mapEl.dataset.msgDenied;
+      },
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
+    );
+  });
+})();
