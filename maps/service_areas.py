@@ -214,7 +214,7 @@ def service_areas_page(
         if new_sites
         else None
     )
-    return build_service_area_map(
+    fmap = build_service_area_map(
         areas=walk_areas(conn, kind=kind, minutes=minutes, walk_speed_kmh=walk_speed_kmh),
         gaps=find_gaps(
             conn, kind=kind, minutes=minutes, walk_speed_kmh=walk_speed_kmh, limit=MARKER_LIMIT
@@ -226,3 +226,8 @@ def service_areas_page(
         tile_url=settings.tile_url,
         attribution=settings.tile_attribution,
     )
+    # The page's <title> (branca writes it raw: escaped here).
+    fmap.get_root().title = html.escape(  # type: ignore[attr-defined]
+        f"{minutes:g}-minute walk areas ({kind}) · gridpatrol"
+    )
+    return fmap

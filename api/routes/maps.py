@@ -188,12 +188,15 @@ def hotspots_map(
 
 
 @router.get(
-    "/maps/service-areas", responses=_PAGE, dependencies=[require(Permission.READ_ANALYTICS)]
+    "/maps/service-areas",
+    responses={**_PAGE, **_HEAVY_ERRORS},
+    dependencies=[require(Permission.READ_ANALYTICS), _HEAVY],
 )
 def service_areas_map(
     conn: ConnDep,
     settings: SettingsDep,
     params: WalkParams,
+    pool: HeavyPoolDep,
     new_sites: Annotated[
         int, Query(ge=0, le=MAX_NEW_SITES, description="also propose this many new sites")
     ] = 0,
@@ -201,8 +204,10 @@ def service_areas_map(
     """Walk areas per facility, buildings beyond the limit coloured by walk minutes, those
     served across a district border, district borders; with ``new_sites``, proposed sites."""
     check_installed()
-    fmap = service_areas_page(conn, settings, tiles=SAME_ORIGIN, new_sites=new_sites, **params)
-    return _page(render(fmap, mode="served"), settings)
+    with pool.slot("the service-areas map"):
+        fmap = service_areas_page(conn, settings, tiles=SAME_ORIGIN, new_sites=new_sites, **params)
+        html = render(fmap, mode="served")
+    return _page(html, settings)
 
 
 @router.get(

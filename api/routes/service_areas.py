@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.auth import require
 from api.deps import BIGINT_MAX, ConnDep, PageOffset, SettingsDep
+from api.heavy import HeavyPoolDep, limit_anonymous_heavy
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.service_areas import GapsOut, SitingOut, SitingRequest, WalkAreaCollection
 from gis.access.policy import Permission
@@ -24,7 +25,14 @@ from gis.service_areas.walk import (
     MIN_WALK_SPEED_KMH,
 )
 
-router = APIRouter(tags=["service areas"], responses=error_responses(*COMMON_ERRORS))
+# Every answer here walks the whole street network (seconds on a city): a heavy request,
+# rate-limited for anonymous clients (429) and computed in a slot of the server's bounded pool
+# (503 with Retry-After when none is free), like the hotspots.
+router = APIRouter(
+    tags=["service areas"],
+    responses=error_responses(*COMMON_ERRORS, 429),
+    dependencies=[Depends(limit_anonymous_heavy)],
+)
 
 
 def walk_params(
@@ -49,11 +57,12 @@ WalkParams = Annotated[dict[str, Any], Depends(walk_params)]
     response_model=WalkAreaCollection,
     dependencies=[require(Permission.READ_ANALYTICS)],
 )
-def service_areas(conn: ConnDep, params: WalkParams) -> dict[str, Any]:
+def service_areas(conn: ConnDep, params: WalkParams, pool: HeavyPoolDep) -> dict[str, Any]:
     """One feature per facility of ``kind``: the streets reachable within ``minutes`` of
     walking (partial streets included), buffered into an area, with the buildings and
     residents whose own walk to it is within the limit."""
-    areas = walk_areas(conn, **params)
+    with pool.slot("the walk areas"):
+        areas = walk_areas(conn, **params)
     return {
         "type": "FeatureCollection",
         **params,
@@ -85,6 +94,7 @@ def service_area_gaps(
     conn: ConnDep,
     settings: SettingsDep,
     params: WalkParams,
+    pool: HeavyPoolDep,
     limit: Annotated[
         int,
         Query(
@@ -96,7 +106,8 @@ def service_area_gaps(
     """Every building beyond the walk limit from all facilities of ``kind`` (walk minutes to
     the nearest; null: not connected), totals per community and district, and the buildings
     whose nearest facility lies in another district."""
-    gaps = find_gaps(conn, **params, limit=min(limit, settings.max_page_size), offset=offset)
+    with pool.slot("the walk gaps"):
+        gaps = find_gaps(conn, **params, limit=min(limit, settings.max_page_size), offset=offset)
     return gaps.to_dict()
 
 
@@ -105,7 +116,7 @@ def service_area_gaps(
     response_model=SitingOut,
     dependencies=[require(Permission.READ_ANALYTICS)],
 )
-def service_area_siting(conn: ConnDep, body: SitingRequest) -> dict[str, Any]:
+def service_area_siting(conn: ConnDep, body: SitingRequest, pool: HeavyPoolDep) -> dict[str, Any]:
     """The ``new_sites`` candidates that bring the most residents within the limit (maximum
     coverage solved exactly with HiGHS), residents covered before and after, per district,
     and the greedy baseline's coverage. Nothing is stored."""
@@ -114,11 +125,12 @@ def service_area_siting(conn: ConnDep, body: SitingRequest) -> dict[str, Any]:
         if isinstance(body.candidates, str)
         else [point.model_dump() for point in body.candidates]
     )
-    return site_stations(
-        conn,
-        new_sites=body.new_sites,
-        candidates=candidates,
-        kind=body.kind,
-        minutes=body.minutes,
-        walk_speed_kmh=body.walk_speed_kmh,
-    ).to_dict()
+    with pool.slot("the siting"):
+        return site_stations(
+            conn,
+            new_sites=body.new_sites,
+            candidates=candidates,
+            kind=body.kind,
+            minutes=body.minutes,
+            walk_speed_kmh=body.walk_speed_kmh,
+        ).to_dict()
