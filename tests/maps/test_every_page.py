@@ -68,6 +68,7 @@ def _site(engine: Engine) -> Iterator[Site]:
             text("SELECT id, category, grid_code FROM reports WHERE grid_code IS NOT NULL LIMIT 1")
         ).one()
         token = issue_followup(conn, int(report_id))
+        household = conn.execute(text("SELECT min(code) FROM households")).scalar_one()
         conn.commit()
     app = create_app(settings_for(engine), engine=engine)
     with serve(app) as base:
@@ -81,6 +82,7 @@ def _site(engine: Engine) -> Iterator[Site]:
             "code": code,
             "feature_id": code,
             "token": token,
+            "household": household,
         }
         yield Site(base, app, values)
 
@@ -106,7 +108,10 @@ def html_pages(site: Site, cookie: dict[str, str]) -> dict[str, str]:
             url = _sample_url(site, path)
             answer = http.get(url, headers={"Accept": "text/html"})
             assert answer.status_code == 200, (url, answer.text[:300])
-            if answer.headers["content-type"].startswith("text/html"):
+            # A page is a whole document; an htmx fragment (the polled dispatch queue) is a
+            # part of one, opened with its page.
+            document = "<html" in answer.text[:1000].lower()
+            if answer.headers["content-type"].startswith("text/html") and document:
                 pages[path] = url
     return pages
 
