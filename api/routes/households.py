@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import require
-from api.deps import ConnDep, EngineDep, SettingsDep
+from api.deps import BIGINT_MAX, ConnDep, EngineDep, PageOffset, SettingsDep
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.households import HouseholdPage, Visit, VisitFigures, VisitIn
 from gis.access.policy import Access, Permission
@@ -79,8 +79,8 @@ def households(
         DueFilter | None,
         Query(description="overdue: past the deadline or never met; week: due within 7 days"),
     ] = None,
-    limit: Annotated[int, Query(ge=1)] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=BIGINT_MAX)] = DEFAULT_PAGE_SIZE,
+    offset: PageOffset = 0,
 ) -> Any:
     """Households in scope with their cadence and deadline, the most overdue first: head's
     name, phone, members and care flags (personal data)."""

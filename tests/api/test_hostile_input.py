@@ -51,7 +51,7 @@ def test_deeply_nested_json_is_422_without_a_traceback(
     content_type: str | None,
 ) -> None:
     method, path = key
-    url = path.format(report_id=1, plan_id=1)
+    url = path.format(report_id=1, plan_id=1, household="H-0000001-0001")
     headers = dict(admin)
     if content_type:
         headers["Content-Type"] = content_type

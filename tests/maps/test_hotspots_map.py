@@ -34,7 +34,7 @@ def test_demo_hotspot_map_renders_offline_with_clusters_hot(
     def show_density(page: Page) -> None:
         # Off by default; turned on from the layer control as a person would.
         before.append(page.locator("canvas.leaflet-heatmap-layer").count())
-        page.get_by_text(DENSITY_LAYER).click()
+        page.locator(".leaflet-control-layers").get_by_text(DENSITY_LAYER).click()
         page.wait_for_timeout(500)
 
     report = load_page(

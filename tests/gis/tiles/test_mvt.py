@@ -146,8 +146,9 @@ def test_tile_features_are_those_reaching_the_tile(
                 assert must <= got <= may, (layer, z, x, y, must - got, got - may)
                 seen |= got
                 inside |= must
-    # Every feature within the city's tiles is drawn (a few reports lie outside the city).
-    assert seen >= inside and len(inside) >= 0.99 * len(frame)
+    # Every feature within the city's tiles is drawn; a few planted reports lie outside the city
+    # (the demo's open queue is a few dozen, so "a few" is counted, not a share).
+    assert seen >= inside and len(frame) - len(inside) <= max(2, 0.01 * len(frame))
 
 
 def test_grid_properties_and_counts_match_the_database(
