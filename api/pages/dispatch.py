@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from api.auth import require
-from api.deps import CategoriesDep, EngineDep, SettingsDep
+from api.deps import BIGINT_MAX, CategoriesDep, EngineDep, SettingsDep
 from api.pages.i18n import LANGUAGES, negotiate, translations
 from api.pages.render import page_url, render_page
 from api.routes.reports import report_scope
@@ -289,7 +289,9 @@ async def dispatch_page(
     categories: CategoriesDep,
     access: Annotated[Access, require(DESK_PERMISSION)],
     query: QueueDep,
-    report: Annotated[int | None, Query(description="the report to show")] = None,
+    report: Annotated[
+        int | None, Query(ge=1, le=BIGINT_MAX, description="the report to show")
+    ] = None,
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> HTMLResponse:
     """The dispatcher's desk: the queue of the account's scope, a report and its actions."""

@@ -290,9 +290,8 @@ def doomed_cluster() -> Iterator[EmbeddedCluster]:
 
 
 # Operations that need no database when asked anonymously: the configured categories.
-# Pages that read nothing stored, whoever asks: the sign-in form and the resident's report
-# form (categories come from the configuration file).
-PAGES_WITHOUT_DATABASE = {("GET", "/app/login"), ("GET", "/app/report")}
+# Pages that read nothing stored when asked anonymously: the sign-in form.
+PAGES_WITHOUT_DATABASE = {("GET", "/app/login")}
 NO_DATABASE = {
     ("GET", "/categories"),
     ("GET", "/open311/v2/services.json"),
@@ -322,6 +321,7 @@ def test_database_down_is_503_json_on_every_endpoint(doomed_cluster: EmbeddedClu
         "account": "root",
         "password": "x" * 12,
         "token": "x" * 43,
+        "csrf_token": "x" * 43,
     } | LAYER_VALUES
     try:
         app = create_app(settings_for(engine), engine=engine)
@@ -336,7 +336,11 @@ def test_database_down_is_503_json_on_every_endpoint(doomed_cluster: EmbeddedClu
                     (permission,) = permissions[key]
                     for headers in (admin, {}):
                         response = http.request(method, url, headers=headers, **kwargs)
-                        if key in PAGES_WITHOUT_DATABASE:
+                        if call.needs_csrf and response.status_code == 403:
+                            # A form post with no genuine CSRF token may be refused before
+                            # anything reads the database (else it is a 503 like the rest).
+                            continue
+                        if not headers and key in PAGES_WITHOUT_DATABASE:
                             assert response.status_code == 200, key
                             continue
                         if not headers and Role.ANONYMOUS not in POLICY[permission].grants:
