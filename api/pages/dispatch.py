@@ -44,6 +44,7 @@ from gis.core.errors import InvalidInput, InvalidTransition
 from gis.core.settings import Settings
 from gis.core.vocabulary import OPEN_STATUSES, STATUSES
 from gis.reports.actions import ACTIONS
+from gis.reports.categories import get_categories
 from gis.reports.lifecycle import list_events, transition_report
 from gis.reports.listing import get_report
 from gis.reports.queue import dispatch_queue
@@ -164,6 +165,11 @@ def _queue_query(status: _Status = None, category: _Category = None, page: _Page
 QueueDep = Annotated[QueueQuery, Depends(_queue_query)]
 
 
+def category_names(settings: Settings, gettext: Callable[[str], str]) -> dict[str, str]:
+    """Each category's name in the page's language (the bundled ones are in the catalogs)."""
+    return {code: gettext(c.name) for code, c in get_categories(settings.categories_file).items()}
+
+
 def _queue_context(
     request: Request, engine: Engine, settings: Settings, principal: Principal, query: QueueQuery
 ) -> dict[str, Any]:
@@ -179,7 +185,9 @@ def _queue_context(
             offset=(page - 1) * PAGE_SIZE,
         )
     now = datetime.now(UTC)
+    names = category_names(settings, gettext)
     for report in queue["reports"]:
+        report["category_label"] = names.get(report["category"], report["category"])
         report["time_left"] = time_left(report["next_due_at"], now, gettext)
         report["next_due_local"] = _local(report["next_due_at"], settings)
         report["status_label"] = gettext(STATUS_NAMES.get(report["status"], report["status"]))
@@ -277,6 +285,7 @@ async def _desk(
         status_choices=[("open", gettext("open"))]
         + [(s, gettext(STATUS_NAMES[s])) for s in STATUSES],
         categories=sorted(categories),
+        category_names=category_names(settings, gettext),
         **context,
     )
 
