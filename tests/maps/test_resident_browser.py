@@ -132,9 +132,11 @@ def test_a_resident_reports_from_the_phone_follows_and_rates(
             page.goto(f"{base}/app/report", wait_until="networkidle")
             assert page.locator("html").get_attribute("lang") == "zh-CN"
             # The grids drawn from the server's vector tiles.
+            # Arrow functions, not bare expressions: Playwright evaluates a bare expression
+            # with eval() in the page, which the page's CSP (no 'unsafe-eval') refuses.
             page.wait_for_function(
-                "document.querySelectorAll('#map .leaflet-overlay-pane path, #map path').length"
-                " > 0",
+                "() => document.querySelectorAll('#map .leaflet-overlay-pane path, #map path')"
+                ".length > 0",
                 timeout=30_000,
             )
             # A tap on the map fills the coordinates with the tapped place.
@@ -146,7 +148,7 @@ def test_a_resident_reports_from_the_phone_follows_and_rates(
             # The phone's position replaces it.
             page.get_by_role("button", name="使用我的位置").click()
             page.wait_for_function(
-                f"Math.abs(parseFloat(document.getElementById('lat').value) - "
+                f"() => Math.abs(parseFloat(document.getElementById('lat').value) - "
                 f"{PHONE_AT['latitude']}) < 1e-6"
             )
             assert abs(float(page.locator("#lon").input_value()) - PHONE_AT["longitude"]) < 1e-6
