@@ -352,6 +352,7 @@ def _result(
         "plan_name": main.name or "",
         "plan_start": _local(main.start_at, settings, "%Y-%m-%d %H:%M"),
         "comparison": comparison,
+        "pair_published": any(v["published"] for v in views),
         "map_plans": ",".join(str(p.id) for p in plans),
         "map_modes": ",".join(p.mode for p in plans),
     }
@@ -441,9 +442,12 @@ async def patrols_page(
     notice = None
     if published is not None and plan is not None:
         gettext = _gettext(request)
-        notice = gettext("Published: %(n)d route(s) handed to the patrollers' accounts.") % {
-            "n": published
-        }
+        notice = (
+            gettext("Published: %(n)d route(s) handed to the patrollers' accounts.")
+            % {"n": published}
+            if published
+            else gettext("No route was handed over: no patroller has a worker account.")
+        )
     return await _page(request, engine, settings, access, categories, plan_id=plan, notice=notice)
 
 

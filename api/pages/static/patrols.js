@@ -65,6 +65,18 @@
 
   function planLayer(plan, label) {
     var group = L.featureGroup();
+    var starts = {};
+    plan.routes.forEach(function (route) {
+      var key = route.start.lon + "," + route.start.lat;
+      if (!starts[key]) {
+        starts[key] = true;
+        L.marker([route.start.lat, route.start.lon], {
+          icon: L.divIcon({ className: "gp-start", iconSize: [16, 16], iconAnchor: [8, 8] }),
+          title: mapEl.getAttribute("data-label-station") || "station",
+          keyboard: false,
+        }).addTo(group);
+      }
+    });
     plan.routes.forEach(function (route) {
       var colour = colourOf(route.seq);
       if (route.geometry) {
