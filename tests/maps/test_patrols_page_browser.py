@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 
 from api.main import create_app
 from tests.accounts import PASSWORD, account_headers
-from tests.browser import load_page
+from tests.browser import check_axe, load_page
 from tests.conftest import settings_for
 from tests.maps.conftest import serve
 
@@ -111,6 +111,7 @@ def test_a_leader_plans_compares_and_publishes(live: tuple[str, Engine], tmp_pat
         page.wait_for_function(
             "() => window.L && document.querySelector('#plan-map.leaflet-container')"
         )
+        check_axe(page)
         for code in workers:
             page.check(f'input[name=workers][value="{code}"]')
         page.select_option("#station", station)
@@ -130,6 +131,7 @@ def test_a_leader_plans_compares_and_publishes(live: tuple[str, Engine], tmp_pat
         seen["numbers"] = page.locator(".gp-stop-number").count()
         seen["overlays"] = page.locator(".leaflet-control-layers-overlays input").count()
         seen["totals"] = page.locator("#comparison tbody tr").count()
+        check_axe(page)
         page.screenshot(path=str(shots / "patrol-leader-joint.png"), full_page=False)
         page.locator(".leader-result").screenshot(path=str(shots / "patrol-leader.png"))
         # The by_district plan is one tick away on the same map.
