@@ -71,6 +71,7 @@ KIND_NAMES: dict[str, str] = {
     "care_visit": N_("care visit"),
 }
 MODE_NAMES: dict[str, str] = {"joint": N_("joint"), "by_district": N_("by district")}
+OBJECTIVE_NAMES: dict[str, str] = {"balanced": N_("balanced"), "shortest": N_("shortest")}
 FACILITY_KIND_NAMES: dict[str, str] = {
     "service_station": N_("service station"),
     "checkpoint": N_("checkpoint"),
@@ -308,6 +309,7 @@ def _plan_view(plan: PlanOut, settings: Settings, gettext: Callable[[str], str])
         "mode": plan.mode,
         "mode_label": gettext(MODE_NAMES[plan.mode]),
         "objective": plan.objective,
+        "objective_label": gettext(OBJECTIVE_NAMES[plan.objective]),
         "km": plan.total_length_m / 1000,
         "minutes": plan.total_minutes,
         "served": plan.served,
