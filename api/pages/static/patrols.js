@@ -29,7 +29,13 @@
     if (map || !mapEl || typeof L === "undefined") {
       return;
     }
-    map = L.map(mapEl, { zoomControl: true, attributionControl: false, keyboard: true });
+    // Quarter zoom steps: a plan's routes fill the map instead of half of it.
+    map = L.map(mapEl, {
+      zoomControl: true,
+      attributionControl: false,
+      keyboard: true,
+      zoomSnap: 0.25,
+    });
     var bounds = (mapEl.dataset.bounds || "").split(",").map(Number);
     if (bounds.length === 4 && bounds.every(isFinite)) {
       map.fitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]);
