@@ -103,11 +103,21 @@
         return Math.max(-limit, Math.min(limit, v)).toFixed(6);
       })
       .join(",");
-    var ask = function (url) {
+    // One after the other, each retried when the server's heavy slots are all busy (503 with
+    // Retry-After): a server with a single slot would refuse the second of two at once.
+    var ask = function (url, tries) {
       return fetch(url + "&bbox=" + bbox, {
         credentials: "same-origin",
         headers: { Accept: "application/json" },
       }).then(function (response) {
+        if (response.status === 503 && tries > 0) {
+          var wait = 1000 * (parseInt(response.headers.get("Retry-After"), 10) || 2);
+          return new Promise(function (resolve) {
+            window.setTimeout(resolve, wait);
+          }).then(function () {
+            return ask(url, tries - 1);
+          });
+        }
         if (!response.ok) {
           throw new Error(String(response.status));
         }
@@ -117,8 +127,14 @@
     status.textContent = mapEl.dataset.msgLoading;
     var mine = {};
     pending = mine;
-    Promise.all([ask(mapEl.dataset.areas), ask(mapEl.dataset.gaps)])
-      .then(function (bodies) {
+    var bodies = [];
+    ask(mapEl.dataset.areas, 3)
+      .then(function (body) {
+        bodies.push(body);
+        return ask(mapEl.dataset.gaps, 3);
+      })
+      .then(function (body) {
+        bodies.push(body);
         if (pending !== mine) {
           return;
         }
@@ -141,9 +157,11 @@
 
   var timer = null;
   map.on("moveend", function () {
+    mapEl.dataset.zoom = String(map.getZoom());
     window.clearTimeout(timer);
     timer = window.setTimeout(load, 250);
   });
+  mapEl.dataset.zoom = String(map.getZoom());
   load();
 
   function zoomTo(text) {
@@ -188,7 +206,7 @@
       where.push([s.lat, s.lon]);
     });
     if (where.length && !map.getBounds().contains(L.latLngBounds(where))) {
-      map.fitBounds(L.latLngBounds(where).extend(map.getBounds()));
+      map.fitBounds(L.latLngBounds(where).pad(0.5), { maxZoom: Math.max(map.getZoom(), 15) });
     }
     mapEl.dataset.sites = String(list.length);
   }
