@@ -3,7 +3,7 @@ analyst opens ``/app/areas``, sees the map drawn (the grids' and districts' vect
 walk areas and the buildings beyond the limit fetched for the view), the gaps table; a row's
 button zooms the map to its community; a siting among a few typed-in points runs (htmx) and its
 sites appear on the map, numbered. Nothing is loaded from outside the server and no script
-error is thrown.
+error is thrown; axe-core finds no serious violation, before and after the siting.
 
 The screenshot of the README's "Life circle page" is made here: set
 ``GRIDPATROL_SCREENSHOTS=docs/screenshots`` to write it there (else a temporary directory).
@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from tests.accounts import PASSWORD, account_headers
-from tests.browser import load_page, sign_in_cookie
+from tests.browser import check_axe, load_page, sign_in_cookie
 from tests.conftest import settings_for
 from tests.maps.conftest import serve
 
@@ -74,6 +74,7 @@ def test_an_analyst_sees_the_gaps_and_sites_new_stations(
         seen["tile_paths"] = count(page, ".leaflet-tile-container svg path")
         seen["rows"] = count(page, "#gaps-table tbody tr")
         seen["status"] = page.locator("#map-status").inner_text()
+        check_axe(page)
         page.fill("#new_sites", "2")
         page.check("input[name=candidates][value=points]")
         page.fill("#points", typed)
@@ -88,6 +89,7 @@ def test_an_analyst_sees_the_gaps_and_sites_new_stations(
         seen["site_rows"] = count(page, "#sites-table tbody tr")
         seen["after"] = page.locator("#covered-after").inner_text()
         seen["mip"] = page.locator("#mip-status").inner_text()
+        check_axe(page)
         page.screenshot(path=str(shots / "life-circle.png"), full_page=True)
         zoom = int(page.locator("#map").get_attribute("data-zoom") or 0)
         # The first row's button (by keyboard) zooms the map to its community.
