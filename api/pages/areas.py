@@ -33,7 +33,7 @@ from api.deps import EngineDep
 from api.heavy import HeavyPool, get_heavy_pool
 from api.pages.i18n import LANGUAGES, negotiate, translations
 from api.pages.render import page_url, render_page
-from api.pages.resident import MAP_ASSETS
+from api.pages.resident import MAP_ASSETS, _city_bounds
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.session import check_csrf
 from gis.access.policy import Access, Permission
@@ -247,17 +247,6 @@ def _unit_bounds(engine: Engine, level: str, codes: list[str]) -> dict[str, str]
     }
 
 
-def _city_bounds(engine: Engine) -> str:
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-                "FROM (SELECT ST_Extent(geom) AS e FROM districts) x"
-            )
-        ).one()
-    return "" if row[0] is None else ",".join(f"{float(v):.6f}" for v in row)
-
-
 def _limit_params(limit: WalkLimit) -> dict[str, str]:
     return {
         "kind": limit.kind,
@@ -301,7 +290,7 @@ def _gaps_context(
 def _map_context(engine: Engine, limit: WalkLimit) -> dict[str, Any]:
     params = _limit_params(limit)
     return {
-        "bounds": _city_bounds(engine),
+        "bounds": ",".join(str(v) for v in _city_bounds(engine) or []),
         "areas_url": page_url("/service-areas", **params),
         "gaps_url": page_url("/service-areas/gaps", **params, limit=str(MAP_GAPS)),
     }
