@@ -18,7 +18,7 @@ from api.compression import CompressAssets
 from api.errors import add_exception_handlers
 from api.hardening import BodyLimit, CatchAll, HeadAsGet, RequestGuard, check_parameters
 from api.heavy import HeavyPool
-from api.pages import dispatch, resident
+from api.pages import areas, dispatch, resident
 from api.pages import patrols as patrol_leader
 from api.pages import routes as pages
 from api.pages.docs import add_documentation
@@ -71,6 +71,7 @@ ROUTE_MODULES = (
     dispatch,
     resident,
     patrol_leader,
+    areas,
 )
 
 

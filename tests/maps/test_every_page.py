@@ -44,6 +44,7 @@ KNOWN_PAGES = {
     "/app/report",
     "/app/follow/{token}",
     "/app/patrols",
+    "/app/areas",
 }
 
 
