@@ -89,9 +89,7 @@ def test_error_answers_are_documented_as_sent(spec: dict[str, Any]) -> None:
                 # The patrol leader's page says why it did not plan or publish.
                 leader = path.startswith("/app/patrols") and status in ("404", "409", "422", "503")
                 areas_page = path.startswith("/app/areas") and status in ("422", "503")
-                assert (
-                    status in ("401", "403") or desk or resident_page or leader or areas_page
-                ), (
+                assert status in ("401", "403") or desk or resident_page or leader or areas_page, (
                     f"{method} {path} {status}"
                 )
             else:
