@@ -100,8 +100,18 @@ def _report(engine: Engine) -> int:
 
 @pytest.fixture
 def setup(city_engine: Engine, tmp_path: Path) -> tuple[Engine, Settings, int]:
-    settings = settings_for(city_engine, home=tmp_path)
+    settings = settings_for(city_engine, photo_dir=tmp_path / "photos")
     return city_engine, settings, _report(city_engine)
+
+
+def tmp_path_of(settings: Settings) -> Path:
+    assert settings.photo_dir is not None
+    return settings.photo_dir
+
+
+def test_photos_live_under_home_unless_configured(tmp_path: Path) -> None:
+    assert Settings(home=tmp_path).photo_path == tmp_path / "photos"
+    assert Settings(home=tmp_path, photo_dir=tmp_path / "p").photo_path == tmp_path / "p"
 
 
 def _files(settings: Settings) -> list[Path]:
@@ -139,7 +149,7 @@ def test_jpeg_stored_without_exif_gps_xmp_or_comment(setup: tuple[Engine, Settin
         assert image.size == (64, 32) == (info.width, info.height)
     assert info.content_type == "image/jpeg" and info.bytes == len(stored)
     assert info.source == "resident" and info.account_id is None and info.event_id is None
-    assert path.parent.parent == settings.home / "photos"
+    assert path.parent.parent == tmp_path_of(settings)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
     assert path.stem == info.sha256 == hashlib.sha256(stored).hexdigest()
 
