@@ -202,7 +202,7 @@ def test_resident_sends_photos_with_the_report(site: Site) -> None:
     with Image.open(stored) as image:
         assert len(image.getexif()) == 0
     page = site.client.get(f"/app/follow/{token}", params={"lang": "en"}, headers=HTML)
-    assert 'data-count="1"' in page.text and "1 photo, seen only by the staff" in page.text
+    assert 'data-count="1"' in page.text and ">1, seen only by the staff in charge<" in page.text
     # The resident sees a count, never the picture.
     assert f"/reports/{report_id}/photos" not in page.text
 
