@@ -55,6 +55,8 @@ from tests.endpoints import (
 TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
 # The dispatch desk's action form: gated by ``report.dispatch``, it accepts a fresh report.
 DESK_ACTION = ("POST", "/app/dispatch/reports/{report_id}")
+# The leader's page publishes a plan once: it gets a fresh one when it is allowed to.
+PAGE_PUBLISH = ("POST", "/app/patrols/{plan_id}/publish")
 # A track is stored once per content (the same upload again answers 200): each role's call
 # starts from a plan without tracks, so an allowed upload stores anew (201).
 TRACK = ("POST", "/patrols/{plan_id}/track")
@@ -111,6 +113,10 @@ class World:
     household: str
     # The planted report's follow-up link (the resident's page).
     token: str
+    # The planted worker's code and a service station of the report's district (the patrol
+    # leader's page plans from them).
+    worker: str
+    station: str
     # A photo of the planted report.
     photo_id: int
 
@@ -129,6 +135,8 @@ class World:
                 "password": PASSWORD,
                 "csrf_token": "",
                 "token": self.token,
+                "worker": self.worker,
+                "station": self.station,
                 "photo_id": self.photo_id,
             }
             | LAYER_VALUES
@@ -151,6 +159,18 @@ class World:
     def forget_tracks(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(text("DELETE FROM patrol_tracks WHERE plan_id = :p"), {"p": self.plan_id})
+
+    def new_plan(self) -> int:
+        """A plan of the planted worker no one has published (the page publishes once)."""
+        walked = {
+            **PATROL_PLAN,
+            "patrollers": [{**PATROL_PLAN["patrollers"][0], "worker": self.worker}],
+        }
+        planned = self.client.post(
+            "/patrols/plan", json=walked, headers=self.headers[(Role.DISPATCHER, True)]
+        )
+        assert planned.status_code == 201, planned.text
+        return int(planned.json()["id"])
 
     def new_report(self) -> int:
         body = {"category": "sanitation", "description": "a new one", **INLAND}
@@ -279,12 +299,32 @@ def world(pg_server: conftest.TestServer, templates: dict[str, str]) -> Iterator
         with engine.begin() as conn:
             token = issue_followup(conn, int(report["id"]))
         plan_id = int(planned.json()["id"])
+        with engine.connect() as conn:
+            station = conn.execute(
+                text(
+                    "SELECT min(code) FROM facilities "
+                    "WHERE kind = 'service_station' AND grid_code LIKE :d || '%'"
+                ),
+                {"d": district},
+            ).scalar_one()
         photographed = client.post(
             f"/reports/{report['id']}/photos", files=[SAMPLE_PHOTO], headers=dispatcher
         )
         assert photographed.status_code == 201, photographed.text
         photo_id = int(photographed.json()[0]["id"])
-        yield World(client, engine, report, headers, accounts, plan_id, household, token, photo_id)
+        yield World(
+            client,
+            engine,
+            report,
+            headers,
+            accounts,
+            plan_id,
+            household,
+            token,
+            worker_code,
+            station,
+            photo_id,
+        )
 
 
 def test_every_route_declares_exactly_one_permission(world: World) -> None:
@@ -350,6 +390,8 @@ def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> N
             extra["report_id"] = world.new_report()
         if key == DESK_ACTION:
             extra["report_id"] = world.new_report()
+        if key == PAGE_PUBLISH and expected == "allow":
+            extra["plan_id"] = world.new_plan()
         if key == TRACK:
             world.forget_tracks()
         url, response = world.call(key, role, in_scope, **extra)
