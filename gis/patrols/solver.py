@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pyvrp
 from pyvrp.search import NeighbourhoodParams, PerturbationParams
-from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement, StoppingCriterion
 
 FloatMatrix = npt.NDArray[np.float64]
 IntMatrix = npt.NDArray[np.int64]
@@ -377,9 +377,11 @@ def solve_routes(
     seed: int = 0,
     stop_early: bool = True,
     warm_start: WarmStart | None = None,
+    stop: StoppingCriterion | None = None,
 ) -> RouteSolution:
     """Solve with PyVRP's iterated local search within ``time_limit_s`` seconds (sooner when
-    ``stop_early`` and the search has stopped improving).
+    ``stop_early`` and the search has stopped improving). ``stop``, when given, replaces both
+    (the benchmark's iteration budgets, which a loaded machine does not skew).
 
     ``lonlat`` and the matrices are indexed by location; ``vehicles`` and ``visits`` refer to
     locations. Returns the visits per vehicle in order and the ones left out. ``warm_start``
@@ -407,11 +409,12 @@ def solve_routes(
         groups=built.groups,
     )
     patience = max(_NO_IMPROVEMENT_MIN, _NO_IMPROVEMENT_PER_CLIENT * len(built.clients))
-    stop = (
-        MultipleCriteria([MaxRuntime(time_limit_s), NoImprovement(patience)])
-        if stop_early
-        else MaxRuntime(time_limit_s)
-    )
+    if stop is None:
+        stop = (
+            MultipleCriteria([MaxRuntime(time_limit_s), NoImprovement(patience)])
+            if stop_early
+            else MaxRuntime(time_limit_s)
+        )
     result = pyvrp.solve(
         data,
         stop=stop,
