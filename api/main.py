@@ -17,7 +17,7 @@ from api.auth import get_principal
 from api.errors import add_exception_handlers
 from api.hardening import BodyLimit, CatchAll, HeadAsGet, RequestGuard, check_parameters
 from api.heavy import HeavyPool
-from api.pages import dispatch, resident
+from api.pages import dispatch, resident, worker
 from api.pages import routes as pages
 from api.pages.docs import add_documentation
 from api.pages.render import STATIC_DIR as PAGES_STATIC
@@ -68,6 +68,7 @@ ROUTE_MODULES = (
     pages,
     dispatch,
     resident,
+    worker,
 )
 
 

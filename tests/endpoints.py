@@ -145,6 +145,21 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
             "/app/dispatch/reports/{report_id}",
             data={"action": "accept", "csrf_token": "{csrf_token}"},
         ),
+        # The grid worker's page; an action on a fresh report (the access matrix gives it one,
+        # still ``reported``: an allowed ``arrive`` is told what the report is now, 409), and a
+        # care visit recorded from the page (answered by a redirect to the page, followed).
+        Call("GET", "/app/worker", params={"lang": "en"}),
+        Call(
+            "POST",
+            "/app/worker/reports/{report_id}",
+            data={"action": "arrive", "csrf_token": "{csrf_token}"},
+            success=409,
+        ),
+        Call(
+            "POST",
+            "/app/worker/households/{household}/visits",
+            data={"outcome": "not_home", "note": "sample visit", "csrf_token": "{csrf_token}"},
+        ),
         # The resident's pages: the form (answered by a redirect to the new report's follow-up
         # page, followed), and a report's follow-up link, ``{token}`` (its report is open: an
         # allowed rating is told it cannot be rated yet; tests/api/test_resident.py rates).

@@ -54,6 +54,8 @@ from tests.endpoints import (
 TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
 # The dispatch desk's action form: gated by ``report.dispatch``, it accepts a fresh report.
 DESK_ACTION = ("POST", "/app/dispatch/reports/{report_id}")
+# The worker's page's action form: gated by ``report.arrive``, it is given a fresh report.
+WORKER_ACTION = ("POST", "/app/worker/reports/{report_id}")
 # A track is stored once per content (the same upload again answers 200): each role's call
 # starts from a plan without tracks, so an allowed upload stores anew (201).
 TRACK = ("POST", "/patrols/{plan_id}/track")
@@ -334,7 +336,7 @@ def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> N
             if expected == "allow":
                 expected = expected_outcome(role, Permission.REPORT_ACCEPT, in_scope=in_scope)
             extra["report_id"] = world.new_report()
-        if key == DESK_ACTION:
+        if key in (DESK_ACTION, WORKER_ACTION):
             extra["report_id"] = world.new_report()
         if key == TRACK:
             world.forget_tracks()
