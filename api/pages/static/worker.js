@@ -89,7 +89,8 @@
   }
 
   function drawWalk() {
-    if (!map) {
+    // A walk just sent stays drawn until the next one starts.
+    if (!map || !fixes.length) {
       return;
     }
     var line = fixes.map(function (f) { return [f.lat, f.lon]; });
