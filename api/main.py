@@ -46,7 +46,7 @@ from gis.access.tokens import signing_key
 from gis.core.db import async_pool, open_database, resolve_database_url, use_time_zone
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
-from maps.assets import ROOTS
+from maps.assets import ROOTS, TEST_ONLY_PACKAGES
 
 # Every route module, in the order their routers are included (tests walk the same tuple).
 ROUTE_MODULES = (
@@ -127,12 +127,14 @@ ASSET_SUFFIXES = frozenset(
 
 class AssetFiles(StaticFiles):
     """``StaticFiles`` serving map assets only: a file with an asset's suffix, under no
-    hidden directory; anything else is 404, as if it were not there."""
+    hidden directory and in no test-only package; anything else is 404, as if it were not
+    there."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         parts = path.replace("\\", "/").split("/")
         suffix = "." + parts[-1].rsplit(".", 1)[-1].lower() if "." in parts[-1] else ""
-        if suffix not in ASSET_SUFFIXES or any(part.startswith(".") for part in parts):
+        hidden = any(part.startswith(".") or part in TEST_ONLY_PACKAGES for part in parts)
+        if suffix not in ASSET_SUFFIXES or hidden:
             raise HTTPException(status_code=404)
         return await super().get_response(path, scope)
 

@@ -100,6 +100,10 @@ PAGE_ASSETS: dict[str, str] = {
     "htmx_js": "vendor/htmx.org/dist/htmx.min.js",
 }
 
+# npm packages installed with the assets for the tests only (the accessibility checker the
+# browser tests put into each page): never served to a browser.
+TEST_ONLY_PACKAGES = frozenset({"axe-core"})
+
 _SCRIPT = re.compile(r'<script src="(https?://[^"]+)"></script>')
 _STYLESHEET = re.compile(r'<link rel="stylesheet" href="(https?://[^"]+)"\s*/?>')
 _CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
