@@ -207,7 +207,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
-        limits=[BodyLimit("POST", patrols.TRACK_PATH, settings.max_track_bytes)],
+        limits=[
+            BodyLimit("POST", patrols.TRACK_PATH, settings.max_track_bytes),
+            BodyLimit(
+                "POST",
+                worker.REPORT_ACTION_PATTERN,
+                max(settings.max_body_bytes, worker.MAX_ACTION_BODY_BYTES),
+            ),
+        ],
     )
     app.add_middleware(HeadAsGet)
     app.add_middleware(CatchAll)

@@ -27,14 +27,15 @@ is dispatched or published to an admin account) and the care visits of its scope
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from api.auth import require
 from api.deps import BIGINT_MAX, EngineDep, ReportId, SettingsDep
@@ -68,10 +69,14 @@ from gis.patrols.stops import StopKind
 from gis.patrols.storage import get_plan
 from gis.reports.actions import ACTIONS
 from gis.reports.lifecycle import transition_report
+from gis.reports.photos import MAX_PHOTO_BYTES, read_photo, store_photos
 from gis.reports.queue import dispatch_queue
 
 WORKER_PATH = "/app/worker"
 REPORT_ACTION_PATH = "/app/worker/reports/{report_id}"
+# The action form carries a photo: its body may pass the global limit by one photo's size.
+REPORT_ACTION_PATTERN = re.compile(r"/app/worker/reports/[^/]+")
+MAX_ACTION_BODY_BYTES = MAX_PHOTO_BYTES + 256 * 1024
 VISIT_PATH = "/app/worker/households/{household}/visits"
 # The page is for those who may act on site; each action's own permission decides the rest.
 PAGE_PERMISSION = transition_permission("arrive")
@@ -372,10 +377,16 @@ async def report_action(
     version: Annotated[
         str, Form(max_length=20, description="the report's version as the page showed it")
     ] = "",
+    photo: Annotated[
+        UploadFile | None,
+        File(description="resolve: a photo of the result (JPEG or PNG, at most 8 MB)"),
+    ] = None,
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> Response:
-    """Arrive at, or resolve (with a note), a report as the signed-in account; 403 without
-    the CSRF token; 409 (the page, saying what happened) when the report moved meanwhile."""
+    """Arrive at, or resolve (with a note and optionally a photo), a report as the signed-in
+    account; 403 without the CSRF token; 409 (the page, saying what happened) when the report
+    moved meanwhile. The photo is stored with the action's event (``gis.reports.photos``:
+    metadata stripped, outside the row); a refused photo leaves the report as it was."""
     principal = access.principal
     await check_csrf(request)
     gettext = _gettext(request)
@@ -399,6 +410,27 @@ async def report_action(
                 note=note.strip() or None,
                 expected_version=seen,
             )
+            if photo is not None and photo.filename:
+                name = photo.filename[:100]
+                data = read_photo(photo.file, name=name)
+                # The report is locked: its last event is the one just added.
+                event_id, account_id = conn.execute(
+                    text(
+                        "SELECT (SELECT max(id) FROM report_events WHERE report_id = :id), "
+                        "(SELECT id FROM users WHERE name = :name)"
+                    ),
+                    {"id": report_id, "name": principal.name},
+                ).one()
+                store_photos(
+                    conn,
+                    report_id,
+                    [data],
+                    source="worker",
+                    account_id=account_id,
+                    event_id=event_id,
+                    settings=settings,
+                    names=[name],
+                )
 
     try:
         await run_in_threadpool(act)

@@ -5,6 +5,7 @@ visit recorded, and today's published route with its stops in the plan's stored 
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import Engine, text
 
 from api.main import create_app
@@ -51,12 +53,22 @@ def _dispatch(client: TestClient, headers: dict[str, str], rid: int, worker_id: 
         assert moved.status_code == 200, moved.text
 
 
+def _jpeg(colour: tuple[int, int, int] = (40, 160, 60)) -> bytes:
+    """A small JPEG photo, as a phone's camera would send one."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(out, "JPEG")
+    return out.getvalue()
+
+
 @pytest.fixture(scope="module")
-def field(pg_server: object, templates: dict[str, str]) -> Iterator[Field]:
+def field(
+    pg_server: object, templates: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Field]:
     from tests.conftest import fresh_database
 
+    photos = tmp_path_factory.mktemp("photos")
     for engine in fresh_database(pg_server, templates["demo"]):  # type: ignore[arg-type]
-        app = create_app(settings_for(engine), engine=engine)
+        app = create_app(settings_for(engine, photo_dir=photos), engine=engine)
         with TestClient(app, follow_redirects=False) as client:
             first = _report(client)
             with engine.begin() as conn:
@@ -228,8 +240,19 @@ def test_arrive_then_resolve_with_a_note_from_the_page(browser: TestClient, fiel
     no_note = browser.post(f"/app/worker/reports/{rid}?lang=en", data=fields)
     assert no_note.status_code == 422 and "needs a note" in no_note.text
     assert _status(field.engine, rid) == "in_progress"
+    assert 'name="photo" accept="image/jpeg,image/png" capture="environment"' in page
+    # A photo that is no JPEG or PNG: refused, and the report stays as it was.
+    refused = browser.post(
+        f"/app/worker/reports/{rid}?lang=en",
+        data={**fields, "note": "bins emptied"},
+        files={"photo": ("after.gif", b"GIF89a" + b"\x00" * 64, "image/gif")},
+    )
+    assert refused.status_code == 422 and "after.gif" in refused.text
+    assert _status(field.engine, rid) == "in_progress"
     resolved = browser.post(
-        f"/app/worker/reports/{rid}?lang=en", data={**fields, "note": "bins emptied, area swept"}
+        f"/app/worker/reports/{rid}?lang=en",
+        data={**fields, "note": "bins emptied, area swept"},
+        files={"photo": ("after.jpg", _jpeg(), "image/jpeg")},
     )
     assert resolved.status_code == 303
     with field.engine.connect() as conn:
@@ -245,6 +268,16 @@ def test_arrive_then_resolve_with_a_note_from_the_page(browser: TestClient, fiel
         ("resolve", "field-worker", "bins emptied, area swept"),
     ]
     assert _status(field.engine, rid) == "resolved"
+    with field.engine.connect() as conn:
+        photo = conn.execute(
+            text(
+                "SELECT p.source, p.content_type, e.action, u.name FROM report_photos p "
+                "JOIN report_events e ON e.id = p.event_id JOIN users u ON u.id = p.account_id "
+                "WHERE p.report_id = :id"
+            ),
+            {"id": rid},
+        ).one()
+    assert tuple(photo) == ("worker", "image/jpeg", "resolve", "field-worker")
     after = browser.get("/app/worker?lang=en", headers=HTML).text
     assert rid not in {int(r) for _, r in CARD.findall(after)}
 

@@ -1,10 +1,10 @@
 """Acceptance, the grid worker (issue 19): on a phone in Chromium (Pixel 5), with everything
 outside the server blocked, a worker signs in, arrives at a report dispatched to them and
-resolves it with a note, sees today's published route drawn on the map (its path and numbered
-stops over the grids' vector tiles), records the walk from the phone's (mocked) positions
-along the route — kept across a reload — and sends it: the track lands as the plan's track,
-its stored geometry through the positions fed (by shapely). No console error, no failed or
-outside request.
+resolves it with a note and a photo, sees today's published route drawn on the map (its
+path and numbered stops over the grids' vector tiles), records the walk from the phone's
+(mocked) positions along the route — kept across a reload — and sends it: the track lands as
+the plan's track, its stored geometry through the positions fed (by shapely). No console
+error, no failed or outside request, and no serious axe-core violation.
 
 The screenshots of the README's "Grid workers" section are made here: set
 ``GRIDPATROL_SCREENSHOTS=docs/screenshots`` to write them there (else a temporary directory).
@@ -23,6 +23,7 @@ import httpx2
 import numpy as np
 import pytest
 import shapely
+from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 from pyproj import Transformer
 from shapely import wkb
@@ -32,7 +33,7 @@ from sqlalchemy import Engine, text
 
 from api.main import create_app
 from tests.accounts import PASSWORD, account_headers
-from tests.browser import CHROMIUM_FLAGS, PageWatch, chromium_path
+from tests.browser import CHROMIUM_FLAGS, PageWatch, check_axe, chromium_path
 from tests.conftest import settings_for
 from tests.endpoints import INLAND
 from tests.maps.conftest import serve
@@ -56,11 +57,13 @@ class Round:
 
 
 @pytest.fixture(scope="module")
-def round_(pg_server: Any, templates: dict[str, str]) -> Iterator[Round]:
+def round_(pg_server: Any, templates: dict[str, str], tmp_path_factory: Any) -> Iterator[Round]:
     from tests.conftest import fresh_database
 
+    photos = tmp_path_factory.mktemp("photos")
     for engine in fresh_database(pg_server, templates["city"]):
-        with serve(create_app(settings_for(engine), engine=engine)) as base:
+        app = create_app(settings_for(engine, photo_dir=photos), engine=engine)
+        with serve(app) as base:
             created = httpx2.post(
                 f"{base}/reports",
                 json={"category": "sanitation", "description": "垃圾桶满了", **INLAND},
@@ -138,6 +141,13 @@ def _along(path: list[tuple[float, float]], n: int) -> list[tuple[float, float]]
     return [(p.x, p.y) for p in (line.interpolate(k / (n - 1), normalized=True) for k in range(n))]
 
 
+def _photo(where: Path) -> Path:
+    """A phone camera's JPEG of the cleaned spot."""
+    path = where / "after.jpg"
+    Image.new("RGB", (320, 240), (90, 150, 70)).save(path, "JPEG")
+    return path
+
+
 def _positions(page: Page) -> int:
     return int(
         page.evaluate(
@@ -183,11 +193,13 @@ def test_a_worker_resolves_follows_the_route_and_sends_the_walk(
                 timeout=30_000,
             )
             page.screenshot(path=str(shots / "worker-reports.png"), full_page=False)
+            check_axe(page)
             with page.expect_navigation():
                 card.get_by_role("button", name="到场").click()
             card = page.locator(f"#report-{round_.report_id}")
             assert card.get_attribute("data-status") == "in_progress"
             card.get_by_label("处置情况（必填）").fill("已清运，地面已清扫")
+            card.get_by_label("处置结果照片").set_input_files(str(_photo(tmp_path)))
             with page.expect_navigation():
                 card.get_by_role("button", name="办结").click()
             assert page.locator("#done").inner_text() == f"第 {round_.report_id} 号上报：已完成。"
@@ -252,6 +264,14 @@ def test_a_worker_resolves_follows_the_route_and_sends_the_walk(
             ),
             {"id": round_.report_id},
         ).all()
+        photo = conn.execute(
+            text(
+                "SELECT p.source, e.action FROM report_photos p "
+                "JOIN report_events e ON e.id = p.event_id WHERE p.report_id = :id"
+            ),
+            {"id": round_.report_id},
+        ).one()
+    assert tuple(photo) == ("worker", "resolve")
     assert (stored.plan_id, stored.seq, stored.points) == (round_.plan_id, round_.route_seq, FIXES)
     line = _metres(wkb.loads(bytes(stored.geom)))
     fed_m = [_metres(Point(lon, lat)) for lon, lat in fed]
