@@ -361,7 +361,6 @@ async def worker_page(
     responses={
         303: {"description": "done: back to the worker's page"},
         409: {**_HTML, "description": "someone else moved the report: the page, saying so"},
-        422: {**_HTML, "description": "not done (a note missing): the page, saying why"},
         **error_responses(403, 404),
     },
 )
@@ -472,7 +471,6 @@ async def report_action(
     responses={
         303: {"description": "recorded: back to the worker's page"},
         409: {**_HTML, "description": "the household moved out: the page, saying so"},
-        422: {**_HTML, "description": "an unknown outcome or a note too long: the page again"},
         **error_responses(403, 404),
     },
 )
