@@ -42,6 +42,7 @@ KNOWN_PAGES = {
     "/maps/patrols",
     "/app/report",
     "/app/follow/{token}",
+    "/app/worker",
 }
 
 
