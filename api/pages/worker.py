@@ -394,7 +394,8 @@ async def report_action(
             f"action: this page takes {' or '.join(PAGE_ACTIONS)}, not {action!r} "
             "(the others are the dispatch desk's)"
         )
-    seen = int(version) if version.strip().isdigit() and len(version.strip()) <= 18 else None
+    seen_text = version.strip()
+    seen = int(seen_text) if seen_text.isascii() and seen_text.isdigit() else None
 
     def act() -> None:
         with engine.begin() as conn:
