@@ -197,9 +197,15 @@ def localize_html(html: str, *, mode: RenderMode, static_url: str = "/static") -
     return _STYLESHEET.sub(stylesheet, _SCRIPT.sub(script, html))
 
 
+# The language the map pages are written in (their titles, popups and legends; the layers'
+# names carry the Chinese term beside the English one). Branca writes a bare ``<html>``.
+MAP_LANGUAGE = "en"
+
+
 def render(fmap: folium.Map, *, mode: RenderMode, static_url: str = "/static") -> str:
     """The complete offline HTML page of ``fmap``."""
-    return localize_html(fmap.get_root().render(), mode=mode, static_url=static_url)
+    html = fmap.get_root().render().replace("<html>", f'<html lang="{MAP_LANGUAGE}">', 1)
+    return localize_html(html, mode=mode, static_url=static_url)
 
 
 def write(fmap: folium.Map, path: Path) -> Path:

@@ -41,8 +41,8 @@ def leaks(text: str) -> list[str]:
 class Call:
     """A request to one operation; ``{name}`` in the path and values are filled in from
     ``code`` (a grid), ``report_id``, ``service_request_id``, ``service_code``, ``plan_id``,
-    ``household``, ``account``, ``password``, ``csrf_token`` and ``token`` (a report's
-    follow-up link)."""
+    ``household``, ``account``, ``password``, ``csrf_token``, ``token`` (a report's
+    follow-up link), ``worker`` (a worker's code) and ``station`` (a service station's)."""
 
     method: str
     path: str
@@ -160,6 +160,24 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
             "/app/worker/households/{household}/visits",
             data={"outcome": "not_home", "note": "sample visit", "csrf_token": "{csrf_token}"},
         ),
+        # The patrol leader's page: a plan shown; planned from the form (the planted worker
+        # from the district's ``{station}``, to a point; answered by a redirect to the page
+        # showing it, followed); a fresh plan published (the access matrix makes one).
+        Call("GET", "/app/patrols", params={"plan": "{plan_id}", "lang": "en"}),
+        Call(
+            "POST",
+            "/app/patrols/plan",
+            data={
+                "date": "2026-11-24",
+                "time": "18:00",
+                "station": "{station}",
+                "workers": "{worker}",
+                "points": f"{INLAND['lon'] + 0.003}, {INLAND['lat']}, gate",
+                "time_limit_s": "0.2",
+                "csrf_token": "{csrf_token}",
+            },
+        ),
+        Call("POST", "/app/patrols/{plan_id}/publish", data={"csrf_token": "{csrf_token}"}),
         # The resident's pages: the form (answered by a redirect to the new report's follow-up
         # page, followed), and a report's follow-up link, ``{token}`` (its report is open: an
         # allowed rating is told it cannot be rated yet; tests/api/test_resident.py rates).

@@ -39,8 +39,9 @@ from sqlalchemy import Connection, Engine, text
 
 from api.auth import require
 from api.deps import BIGINT_MAX, EngineDep, ReportId, SettingsDep
-from api.pages.dispatch import ACTION_NAMES, STATUS_NAMES, category_names, time_left
+from api.pages.dispatch import category_names, time_left
 from api.pages.i18n import LANGUAGES, negotiate, translations
+from api.pages.names import ACTION_NAMES, STATUS_NAMES
 from api.pages.render import page_url, render_page
 from api.pages.resident import MAP_ASSETS
 from api.routes.households import household_scope
