@@ -18,7 +18,7 @@ from api.compression import CompressAssets
 from api.errors import add_exception_handlers
 from api.hardening import BodyLimit, CatchAll, HeadAsGet, RequestGuard, check_parameters
 from api.heavy import HeavyPool
-from api.pages import dispatch, resident, worker
+from api.pages import areas, dispatch, resident, worker
 from api.pages import patrols as patrol_leader
 from api.pages import routes as pages
 from api.pages.docs import add_documentation
@@ -72,6 +72,7 @@ ROUTE_MODULES = (
     resident,
     worker,
     patrol_leader,
+    areas,
 )
 
 

@@ -178,6 +178,13 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
             },
         ),
         Call("POST", "/app/patrols/{plan_id}/publish", data={"csrf_token": "{csrf_token}"}),
+        # The life circle page and its siting form (few candidates: the other facilities).
+        Call("GET", "/app/areas", params={"minutes": 15, "level": "district", "lang": "en"}),
+        Call(
+            "POST",
+            "/app/areas/siting",
+            data={"new_sites": "1", "candidates": "facilities", "csrf_token": "{csrf_token}"},
+        ),
         # The resident's pages: the form (answered by a redirect to the new report's follow-up
         # page, followed), and a report's follow-up link, ``{token}`` (its report is open: an
         # allowed rating is told it cannot be rated yet; tests/api/test_resident.py rates).

@@ -76,9 +76,11 @@ def test_error_answers_are_documented_as_sent(spec: dict[str, Any]) -> None:
                 continue
             if path.startswith("/app/") and "text/html" in answer.get("content", {}):
                 # A refused sign-in answers the form again, saying why (api/pages/routes.py);
-                # a desk action someone took first, the desk saying so (api/pages/dispatch.py),
-                # and so the worker's page (api/pages/worker.py); so does a resident's refused
-                # report or rating (api/pages/resident.py).
+                # a desk action someone took first, the desk saying so (api/pages/dispatch.py), and
+                # so the worker's page (api/pages/worker.py); so does a resident's refused report
+                # or rating (api/pages/resident.py), and
+                # the life circle page a limit or siting out of range, or a busy server
+                # (api/pages/areas.py).
                 desk = path.startswith(("/app/dispatch/", "/app/worker/")) and status == "409"
                 resident_page = path.startswith(("/app/report", "/app/follow")) and status in (
                     "400",
@@ -87,7 +89,8 @@ def test_error_answers_are_documented_as_sent(spec: dict[str, Any]) -> None:
                 )
                 # The patrol leader's page says why it did not plan or publish.
                 leader = path.startswith("/app/patrols") and status in ("404", "409", "422", "503")
-                assert status in ("401", "403") or desk or resident_page or leader, (
+                areas_page = path.startswith("/app/areas") and status in ("422", "503")
+                assert status in ("401", "403") or desk or resident_page or leader or areas_page, (
                     f"{method} {path} {status}"
                 )
             else:

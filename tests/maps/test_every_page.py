@@ -45,6 +45,7 @@ KNOWN_PAGES = {
     "/app/follow/{token}",
     "/app/worker",
     "/app/patrols",
+    "/app/areas",
 }
 
 
