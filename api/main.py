@@ -18,7 +18,7 @@ from api.compression import CompressAssets
 from api.errors import add_exception_handlers
 from api.hardening import BodyLimit, CatchAll, HeadAsGet, RequestGuard, check_parameters
 from api.heavy import HeavyPool
-from api.pages import areas, dispatch, resident
+from api.pages import areas, dispatch, resident, worker
 from api.pages import patrols as patrol_leader
 from api.pages import routes as pages
 from api.pages.docs import add_documentation
@@ -72,6 +72,7 @@ ROUTE_MODULES = (
     pages,
     dispatch,
     resident,
+    worker,
     patrol_leader,
     areas,
 )
@@ -225,6 +226,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             BodyLimit("POST", patrols.TRACK_PATH, settings.max_track_bytes),
             BodyLimit("POST", photos.PHOTOS_PATH, photos.MAX_PHOTOS_BODY_BYTES),
             BodyLimit("POST", resident.REPORT_PATH_PATTERN, photos.MAX_PHOTOS_BODY_BYTES),
+            BodyLimit(
+                "POST",
+                worker.REPORT_ACTION_PATTERN,
+                max(settings.max_body_bytes, worker.MAX_ACTION_BODY_BYTES),
+            ),
         ],
     )
     app.add_middleware(HeadAsGet)

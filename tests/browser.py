@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import httpx2
 from playwright._impl._api_structures import SetCookieParam
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, Request, Route, sync_playwright
 
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -61,6 +61,37 @@ class PageReport:
     url: str = ""
     # Serious and critical axe-core violations at the end (``load_page(axe=True)``).
     axe: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PageWatch:
+    """What a page driven by a test saw that should not happen: script and console errors,
+    answers of 400 and up, failed requests, and any request outside the server (aborted)."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def attach(self, page: Page) -> None:
+        page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
+        page.on(
+            "console",
+            lambda msg: (
+                self.problems.append(f"console: {msg.text}") if msg.type == "error" else None
+            ),
+        )
+        page.on(
+            "response",
+            lambda r: self.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+        page.on("requestfailed", lambda r: self.problems.append(f"failed {r.url}: {r.failure}"))
+
+        def route(route_obj: Route, request: Request) -> None:
+            if _is_local(request.url):
+                route_obj.continue_()
+            else:
+                self.problems.append(f"outside request {request.url}")
+                route_obj.abort()
+
+        page.route("**/*", route)
 
 
 def chromium_path() -> str:

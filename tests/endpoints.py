@@ -165,6 +165,21 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
             "/app/dispatch/reports/{report_id}",
             data={"action": "accept", "csrf_token": "{csrf_token}"},
         ),
+        # The grid worker's page; an action on a fresh report (the access matrix gives it one,
+        # still ``reported``: an allowed ``arrive`` is told what the report is now, 409), and a
+        # care visit recorded from the page (answered by a redirect to the page, followed).
+        Call("GET", "/app/worker", params={"lang": "en"}),
+        Call(
+            "POST",
+            "/app/worker/reports/{report_id}",
+            data={"action": "arrive", "csrf_token": "{csrf_token}"},
+            success=409,
+        ),
+        Call(
+            "POST",
+            "/app/worker/households/{household}/visits",
+            data={"outcome": "not_home", "note": "sample visit", "csrf_token": "{csrf_token}"},
+        ),
         # The patrol leader's page: a plan shown; planned from the form (the planted worker
         # from the district's ``{station}``, to a point; answered by a redirect to the page
         # showing it, followed); a fresh plan published (the access matrix makes one).

@@ -12,6 +12,9 @@ adds the worker's grids to the plan's codes) and listed by ``GET /patrols?publis
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
 from sqlalchemy import Connection, text
 
 from gis.core.errors import Conflict, NotFound
@@ -39,6 +42,41 @@ def publish_plan(conn: Connection, plan_id: int) -> PlanOut:
         raise NotFound(f"no patrol plan with id {plan_id}")
     conn.execute(text(_PUBLISH), {"plan_id": plan_id})
     return get_plan(conn, plan_id)
+
+
+@dataclass(frozen=True)
+class PublishedRoute:
+    """A route handed to a worker account: its plan, its seq and when it is walked."""
+
+    plan_id: int
+    seq: int
+    depart_at: datetime
+    return_at: datetime
+
+
+_PUBLISHED_ON = """
+SELECT r.plan_id, r.seq, r.depart_at, r.return_at
+FROM patrol_routes r JOIN users u ON u.id = r.published_to
+WHERE u.name = :account
+  AND (r.depart_at AT TIME ZONE CAST(:tz AS text))::date = CAST(:day AS date)
+ORDER BY r.depart_at, r.plan_id, r.seq
+"""
+
+
+def routes_published_on(
+    conn: Connection, *, account: str, day: date, zone: tzinfo
+) -> list[PublishedRoute]:
+    """The routes published to ``account`` that set off on ``day`` (a local day of ``zone``,
+    the settings' timezone), earliest first."""
+    rows = conn.execute(
+        text(_PUBLISHED_ON), {"account": account, "day": day, "tz": str(zone)}
+    ).all()
+    return [
+        PublishedRoute(
+            plan_id=int(r.plan_id), seq=int(r.seq), depart_at=r.depart_at, return_at=r.return_at
+        )
+        for r in rows
+    ]
 
 
 class PlanNotPublishable(Conflict):

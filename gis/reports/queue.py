@@ -32,8 +32,10 @@ def dispatch_queue(
     limit: int = 25,
     offset: int = 0,
     as_of: datetime | None = None,
+    worker_code: str | None = None,
 ) -> dict[str, Any]:
-    """A page of the queue: ``reports`` (each with ``next_due_at``) and ``total``."""
+    """A page of the queue: ``reports`` (each with ``next_due_at``) and ``total``; with
+    ``worker_code``, only the reports dispatched to that worker (a grid worker's own list)."""
     unknown = [s for s in statuses if s not in STATUSES]
     if unknown or not statuses:
         raise InvalidInput(
@@ -49,6 +51,9 @@ def dispatch_queue(
     if category is not None:
         clauses.append("r.category = :category")
         params["category"] = category
+    if worker_code is not None:
+        clauses.append("r.worker_id = (SELECT w.id FROM workers w WHERE w.code = :worker_code)")
+        params["worker_code"] = worker_code
     if scopes is not None:
         clauses.append(scope_condition("r"))
         params["scopes"] = list(scopes)

@@ -55,6 +55,8 @@ from tests.endpoints import (
 TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
 # The dispatch desk's action form: gated by ``report.dispatch``, it accepts a fresh report.
 DESK_ACTION = ("POST", "/app/dispatch/reports/{report_id}")
+# The worker's page's action form: gated by ``report.arrive``, it is given a fresh report.
+WORKER_ACTION = ("POST", "/app/worker/reports/{report_id}")
 # The leader's page publishes a plan once: it gets a fresh one when it is allowed to.
 PAGE_PUBLISH = ("POST", "/app/patrols/{plan_id}/publish")
 # A track is stored once per content (the same upload again answers 200): each role's call
@@ -388,7 +390,7 @@ def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> N
             if expected == "allow":
                 expected = expected_outcome(role, Permission.REPORT_ACCEPT, in_scope=in_scope)
             extra["report_id"] = world.new_report()
-        if key == DESK_ACTION:
+        if key in (DESK_ACTION, WORKER_ACTION):
             extra["report_id"] = world.new_report()
         if key == PAGE_PUBLISH and expected == "allow":
             extra["plan_id"] = world.new_plan()

@@ -77,11 +77,12 @@ def test_error_answers_are_documented_as_sent(spec: dict[str, Any]) -> None:
                 continue
             if path.startswith("/app/") and "text/html" in answer.get("content", {}):
                 # A refused sign-in answers the form again, saying why (api/pages/routes.py);
-                # a desk action someone took first, the desk saying so (api/pages/dispatch.py);
-                # so does a resident's refused report or rating (api/pages/resident.py), and
+                # a desk action someone took first, the desk saying so (api/pages/dispatch.py), and
+                # so the worker's page (api/pages/worker.py); so does a resident's refused report
+                # or rating (api/pages/resident.py), and
                 # the life circle page a limit or siting out of range, or a busy server
                 # (api/pages/areas.py).
-                desk = path.startswith("/app/dispatch/") and status == "409"
+                desk = path.startswith(("/app/dispatch/", "/app/worker/")) and status == "409"
                 resident_page = path.startswith(("/app/report", "/app/follow")) and status in (
                     "400",
                     "404",
@@ -123,12 +124,13 @@ def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> N
         for name, schema in schemas.items()
         if any(word in field for field in schema.get("properties", {}) for word in PERSONAL)
     }
-    # What a resident sends (API, Open311 and the resident's page), what staff attach (photos),
-    # and what only accounts allowed the personal data see: a report's contact, the staff
-    # directory, households.
+    # What a resident sends (API, Open311 and the resident's page), what staff attach (photos,
+    # also a worker's photo of the result on the worker's page), and what only accounts allowed
+    # the personal data see: a report's contact, the staff directory, households.
     assert personal == {
         "Body_send_report_app_report_post",
         "Body_add_photos_reports__report_id__photos_post",
+        "Body_report_action_app_worker_reports__report_id__post",
         "ReportCreate",
         "ServiceRequestForm",
         "ReportPrivate",

@@ -43,6 +43,7 @@ KNOWN_PAGES = {
     "/maps/patrols",
     "/app/report",
     "/app/follow/{token}",
+    "/app/worker",
     "/app/patrols",
     "/app/areas",
 }
