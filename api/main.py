@@ -15,10 +15,12 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from api.auth import get_principal
+from api.compression import CompressAssets
 from api.errors import add_exception_handlers
 from api.hardening import BodyLimit, CatchAll, HeadAsGet, RequestGuard, check_parameters
 from api.heavy import HeavyPool
-from api.pages import dispatch, resident
+from api.pages import areas, dispatch, resident
+from api.pages import patrols as patrol_leader
 from api.pages import routes as pages
 from api.pages.docs import add_documentation
 from api.pages.render import STATIC_DIR as PAGES_STATIC
@@ -47,7 +49,7 @@ from gis.access.tokens import signing_key
 from gis.core.db import async_pool, open_database, resolve_database_url, use_time_zone
 from gis.core.settings import Settings, get_settings
 from gis.reports.categories import get_categories
-from maps.assets import ROOTS
+from maps.assets import ROOTS, TEST_ONLY_PACKAGES
 
 # Every route module, in the order their routers are included (tests walk the same tuple).
 ROUTE_MODULES = (
@@ -69,6 +71,8 @@ ROUTE_MODULES = (
     pages,
     dispatch,
     resident,
+    patrol_leader,
+    areas,
 )
 
 
@@ -165,16 +169,25 @@ ASSET_SUFFIXES = frozenset(
 )
 
 
+ASSET_CACHE = "public, max-age=86400"
+
+
 class AssetFiles(StaticFiles):
     """``StaticFiles`` serving map assets only: a file with an asset's suffix, under no
-    hidden directory; anything else is 404, as if it were not there."""
+    hidden directory and in no test-only package; anything else is 404, as if it were not
+    there."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         parts = path.replace("\\", "/").split("/")
         suffix = "." + parts[-1].rsplit(".", 1)[-1].lower() if "." in parts[-1] else ""
-        if suffix not in ASSET_SUFFIXES or any(part.startswith(".") for part in parts):
+        hidden = any(part.startswith(".") or part in TEST_ONLY_PACKAGES for part in parts)
+        if suffix not in ASSET_SUFFIXES or hidden:
             raise HTTPException(status_code=404)
-        return await super().get_response(path, scope)
+        response = await super().get_response(path, scope)
+        # The locked npm versions change only with an upgrade: a phone keeps them for a day
+        # instead of asking again on every page (ETag revalidation after that).
+        response.headers.setdefault("Cache-Control", ASSET_CACHE)
+        return response
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -241,6 +254,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     add_documentation(app)
     add_exception_handlers(app)
     _document_errors(app, list(categories))
+    # Innermost: scripts, stylesheets and tiles leave compressed (api/compression.py).
+    app.add_middleware(CompressAssets, prefixes=("/static/", "/tiles/"))
     # Outermost last: CatchAll also answers for errors inside RequestGuard.
     app.add_middleware(
         RequestGuard,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import logging.config
 import os
@@ -228,6 +227,7 @@ def serve(
     DATABASE_URL it starts the embedded cluster and restarts it whenever it dies."""
     import uvicorn
 
+    from api.accesslog import with_masked_tokens
     from api.main import create_app
 
     settings = get_settings()
@@ -253,7 +253,8 @@ def serve(
     )
     # uvicorn's own logging, plus gridpatrol's loggers (errors, refused values, the database
     # supervisor) beside it; configured now so the supervisor logs before uvicorn starts.
-    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    # Every handler cuts the residents' follow-up tokens out of the paths it writes.
+    log_config = with_masked_tokens(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["gridpatrol"] = {
         "handlers": ["default"],
         "level": "INFO",

@@ -100,6 +100,10 @@ PAGE_ASSETS: dict[str, str] = {
     "htmx_js": "vendor/htmx.org/dist/htmx.min.js",
 }
 
+# npm packages installed with the assets for the tests only (the accessibility checker the
+# browser tests put into each page): never served to a browser.
+TEST_ONLY_PACKAGES = frozenset({"axe-core"})
+
 _SCRIPT = re.compile(r'<script src="(https?://[^"]+)"></script>')
 _STYLESHEET = re.compile(r'<link rel="stylesheet" href="(https?://[^"]+)"\s*/?>')
 _CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
@@ -193,9 +197,15 @@ def localize_html(html: str, *, mode: RenderMode, static_url: str = "/static") -
     return _STYLESHEET.sub(stylesheet, _SCRIPT.sub(script, html))
 
 
+# The language the map pages are written in (their titles, popups and legends; the layers'
+# names carry the Chinese term beside the English one). Branca writes a bare ``<html>``.
+MAP_LANGUAGE = "en"
+
+
 def render(fmap: folium.Map, *, mode: RenderMode, static_url: str = "/static") -> str:
     """The complete offline HTML page of ``fmap``."""
-    return localize_html(fmap.get_root().render(), mode=mode, static_url=static_url)
+    html = fmap.get_root().render().replace("<html>", f'<html lang="{MAP_LANGUAGE}">', 1)
+    return localize_html(html, mode=mode, static_url=static_url)
 
 
 def write(fmap: folium.Map, path: Path) -> Path:

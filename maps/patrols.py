@@ -143,6 +143,9 @@ def _plan_layer(plan: dict[str, Any], *, name: str, show: bool) -> folium.Featur
             ),
             tooltip=f"{patroller}: start {_time(route['depart_at'])}, "
             f"back {_time(route['return_at'])}",
+            # Leaflet makes a marker a keyboard button; its icon is an empty square, so the
+            # title is the button's name for a screen reader.
+            title=f"{patroller}: start",
         ).add_to(group)
         if route["geometry"] is not None:
             line = folium.PolyLine(  # type: ignore[no-untyped-call]

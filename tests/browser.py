@@ -59,6 +59,8 @@ class PageReport:
     # The page's title and address at the end (after ``actions``: a redirect, a sign-in).
     title: str = ""
     url: str = ""
+    # Serious and critical axe-core violations at the end (``load_page(axe=True)``).
+    axe: list[str] = field(default_factory=list)
 
 
 def chromium_path() -> str:
@@ -88,6 +90,8 @@ def load_page(
     cookies: Sequence[SetCookieParam] = (),
     viewport: tuple[int, int] = (1280, 860),
     wait_for: str | None = None,
+    axe: bool = False,
+    axe_exclude: Sequence[str] = (),
 ) -> PageReport:
     """Open ``url`` (http://127.0.0.1… or file://…) offline; report errors and layer counts.
 
@@ -96,7 +100,7 @@ def load_page(
     signed-in browser, see ``sign_in_cookie``); ``wait_for`` is a JavaScript expression the
     page must make true first (up to 30 s: on a loaded machine tiles draw late, and a fixed
     pause then counts too early); ``actions`` then drive the page (zoom, hover) before the
-    counting.
+    counting; ``axe`` then runs axe-core on the page (``axe_violations``).
     """
     report = PageReport()
     with sync_playwright() as p:
@@ -146,11 +150,64 @@ def load_page(
             report.tooltips = page.locator(".leaflet-tooltip").all_inner_texts()
             for name, selector in (count or {}).items():
                 report.counts[name] = page.locator(selector).count()
+            if axe:
+                report.axe = axe_violations(page, exclude=axe_exclude)
             if screenshot is not None:
                 page.screenshot(path=str(screenshot))
         finally:
             browser.close()
     return report
+
+
+# Test-only: the axe-core accessibility engine, installed from npm with the map assets but
+# never served (maps/assets.py: TEST_ONLY_PACKAGES); the tests put it into the page.
+AXE_JS = Path(__file__).resolve().parents[1] / "maps" / "node_modules" / "axe-core" / "axe.min.js"
+# Impacts that fail a page; "moderate" and "minor" ones are advice.
+AXE_FAILING = ("serious", "critical")
+_AXE_RUN = """async (exclude) => {
+  const context = exclude.length ? {include: [document], exclude: exclude.map(s => [s])}
+                                 : document;
+  const results = await axe.run(context, {resultTypes: ['violations']});
+  return results.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    targets: v.nodes.map(n => n.target.join(' ')),
+  }));
+}"""
+
+
+def axe_violations(page: Page, *, exclude: Sequence[str] = ()) -> list[str]:
+    """The page's serious and critical axe-core violations, one line each: rule id, help and
+    the nodes' CSS targets; ``exclude`` leaves out elements by CSS selector (a third-party
+    widget's internals, each excluded with the reason where it is called).
+
+    The pages' policy allows no inline script and no eval, so axe is neither added as a
+    ``<script>`` (refused) nor evaluated as an expression (Playwright eval()s those): it is
+    compiled through the DevTools protocol, which the page's policy does not govern.
+    """
+    if not AXE_JS.exists():
+        raise RuntimeError(f"{AXE_JS} is missing: run scripts/setup.sh (npm ci in maps/)")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        session = page.context.new_cdp_session(page)
+        try:
+            loaded = session.send(
+                "Runtime.evaluate", {"expression": AXE_JS.read_text(), "returnByValue": True}
+            )
+        finally:
+            session.detach()
+        if "exceptionDetails" in loaded:
+            raise RuntimeError(f"axe-core did not load: {loaded['exceptionDetails']}")
+    found: list[dict[str, Any]] = page.evaluate(_AXE_RUN, list(exclude))
+    return [
+        f"{v['impact']} {v['id']}: {v['help']} — {', '.join(v['targets'])}"
+        for v in found
+        if v["impact"] in AXE_FAILING
+    ]
+
+
+def check_axe(page: Page, *, exclude: Sequence[str] = ()) -> None:
+    """Fail on any serious or critical axe-core violation of the page as it is now."""
+    violations = axe_violations(page, exclude=exclude)
+    assert violations == [], f"axe-core on {page.url}:\n" + "\n".join(violations)
 
 
 def sign_in_cookie(base_url: str, name: str, password: str) -> SetCookieParam:

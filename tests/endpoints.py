@@ -41,8 +41,8 @@ def leaks(text: str) -> list[str]:
 class Call:
     """A request to one operation; ``{name}`` in the path and values are filled in from
     ``code`` (a grid), ``report_id``, ``service_request_id``, ``service_code``, ``plan_id``,
-    ``household``, ``account``, ``password``, ``csrf_token`` and ``token`` (a report's
-    follow-up link)."""
+    ``household``, ``account``, ``password``, ``csrf_token``, ``token`` (a report's
+    follow-up link), ``worker`` (a worker's code) and ``station`` (a service station's)."""
 
     method: str
     path: str
@@ -144,6 +144,31 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
             "POST",
             "/app/dispatch/reports/{report_id}",
             data={"action": "accept", "csrf_token": "{csrf_token}"},
+        ),
+        # The patrol leader's page: a plan shown; planned from the form (the planted worker
+        # from the district's ``{station}``, to a point; answered by a redirect to the page
+        # showing it, followed); a fresh plan published (the access matrix makes one).
+        Call("GET", "/app/patrols", params={"plan": "{plan_id}", "lang": "en"}),
+        Call(
+            "POST",
+            "/app/patrols/plan",
+            data={
+                "date": "2026-11-24",
+                "time": "18:00",
+                "station": "{station}",
+                "workers": "{worker}",
+                "points": f"{INLAND['lon'] + 0.003}, {INLAND['lat']}, gate",
+                "time_limit_s": "0.2",
+                "csrf_token": "{csrf_token}",
+            },
+        ),
+        Call("POST", "/app/patrols/{plan_id}/publish", data={"csrf_token": "{csrf_token}"}),
+        # The life circle page and its siting form (few candidates: the other facilities).
+        Call("GET", "/app/areas", params={"minutes": 15, "level": "district", "lang": "en"}),
+        Call(
+            "POST",
+            "/app/areas/siting",
+            data={"new_sites": "1", "candidates": "facilities", "csrf_token": "{csrf_token}"},
         ),
         # The resident's pages: the form (answered by a redirect to the new report's follow-up
         # page, followed), and a report's follow-up link, ``{token}`` (its report is open: an

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from api.auth import require
 from api.deps import BIGINT_MAX, CategoriesDep, EngineDep, SettingsDep
 from api.pages.i18n import LANGUAGES, negotiate, translations
+from api.pages.names import ACTION_NAMES, EVENT_NAMES, STATUS_NAMES
 from api.pages.render import page_url, render_page
 from api.routes.reports import report_scope
 from api.schemas.common import COMMON_ERRORS, error_responses
@@ -59,37 +60,6 @@ PAGE_SIZE = 20
 # The queue fragment is polled this often (seconds).
 REFRESH_S = 20
 
-
-def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark for extraction")
-    """Mark ``message`` for the catalogs; it is translated where it is shown."""
-    return message
-
-
-STATUS_NAMES: dict[str, str] = {
-    "reported": N_("reported"),
-    "accepted": N_("accepted"),
-    "rejected": N_("rejected"),
-    "duplicate": N_("duplicate"),
-    "dispatched": N_("dispatched"),
-    "in_progress": N_("in progress"),
-    "resolved": N_("resolved"),
-    "verified": N_("verified"),
-    "closed": N_("closed"),
-    "invalid": N_("invalid (spam)"),
-}
-ACTION_NAMES: dict[str, str] = {
-    "accept": N_("Accept"),
-    "reject": N_("Reject"),
-    "confirm_duplicate": N_("Confirm duplicate"),
-    "dispatch": N_("Dispatch"),
-    "arrive": N_("Arrived"),
-    "resolve": N_("Resolve"),
-    "verify": N_("Verify"),
-    "reopen": N_("Reopen"),
-    "close": N_("Close"),
-    "escalate": N_("Escalate"),
-    "mark_invalid": N_("Mark invalid (spam)"),
-}
 
 _HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 _PAGE: dict[int | str, Any] = {200: {**_HTML, "description": "the page"}}
@@ -228,7 +198,7 @@ def _report_context(
         workers = list_workers(conn, grid_code=grid) if "dispatch" in actions and grid else []
     for event in events:
         event["at_local"] = _local(event["at"], settings)
-        event["action_label"] = gettext(ACTION_NAMES.get(event["action"], event["action"]))
+        event["action_label"] = gettext(EVENT_NAMES.get(event["action"], event["action"]))
         event["to_label"] = gettext(
             STATUS_NAMES.get(event["to_status"] or "", event["to_status"] or "")
         )

@@ -65,7 +65,8 @@ def docs_policy(html: str) -> str:
 
 
 def _answer(page: HTMLResponse) -> HTMLResponse:
-    html = bytes(page.body).decode()
+    # FastAPI writes a bare <html>; the documentation is in English (the OpenAPI texts).
+    html = bytes(page.body).decode().replace("<html>", '<html lang="en">', 1)
     return HTMLResponse(html, headers={"Content-Security-Policy": docs_policy(html)})
 
 

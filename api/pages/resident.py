@@ -27,6 +27,7 @@ from sqlalchemy import text
 from api.auth import require
 from api.deps import CategoriesDep, EngineDep, SettingsDep
 from api.pages.i18n import LANGUAGES, negotiate, translations
+from api.pages.names import EVENT_NAMES, RESIDENT_STATUS_NAMES
 from api.pages.render import page_url, render_page
 from api.ratelimit import IntakeLimit
 from api.schemas.common import COMMON_ERRORS, error_responses
@@ -58,49 +59,6 @@ FOLLOW_PATH = "/app/follow"
 # The form's Idempotency-Key is namespaced: a page's retry can only replay a page's report.
 KEY_PREFIX = "app-report:"
 
-
-def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark for extraction")
-    """Mark ``message`` for the catalogs; it is translated where it is shown."""
-    return message
-
-
-# The bundled categories' names (categories.toml), for the catalogs; another file's names are
-# shown as they are written.
-CATEGORY_NAMES = (
-    N_("Sanitation"),
-    N_("Public security"),
-    N_("Neighbour dispute"),
-    N_("Parking"),
-    N_("Building leak"),
-    N_("Road or manhole damage"),
-    N_("Waste sorting point"),
-    N_("Elderly care"),
-    N_("Major structural repair"),
-)
-STATUS_NAMES = {
-    "reported": N_("Received"),
-    "accepted": N_("Accepted"),
-    "rejected": N_("Rejected"),
-    "duplicate": N_("Merged with an earlier report"),
-    "dispatched": N_("A grid worker is on the way"),
-    "in_progress": N_("Being handled on site"),
-    "resolved": N_("Resolved, being checked"),
-    "verified": N_("Checked"),
-    "closed": N_("Closed"),
-}
-ACTION_NAMES = {
-    "report": N_("Report received"),
-    "accept": N_("Accepted"),
-    "reject": N_("Rejected"),
-    "confirm_duplicate": N_("Merged with an earlier report"),
-    "dispatch": N_("Sent to a grid worker"),
-    "arrive": N_("A grid worker arrived"),
-    "resolve": N_("Resolved"),
-    "verify": N_("Checked"),
-    "reopen": N_("Reopened"),
-    "close": N_("Closed"),
-    "escalate": N_("Passed up to a higher level"),
-}
 
 _VECTORGRID = next(
     local for url, local in ASSET_FILES.items() if local and "Leaflet.VectorGrid" in url
@@ -369,12 +327,12 @@ async def _follow_page(
         follow=follow,
         report=report,
         category_name=gettext(category.name) if category else report["category"],
-        status_name=gettext(STATUS_NAMES.get(report["status"], report["status"])),
+        status_name=gettext(RESIDENT_STATUS_NAMES.get(report["status"], report["status"])),
         reported_at=_when(request, report["reported_at"], zone),
         due_resolution_at=_when(request, report["due_resolution_at"], zone),
         events=[
             {
-                "what": gettext(ACTION_NAMES.get(e["action"], e["action"])),
+                "what": gettext(EVENT_NAMES.get(e["action"], e["action"])),
                 "at": _when(request, e["at"], zone),
                 "iso": e["at"],
             }

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
@@ -21,10 +22,11 @@ from api.deps import (
     PlanId,
     SettingsDep,
 )
-from api.heavy import HeavyPoolDep
+from api.heavy import HeavyPool, HeavyPoolDep
 from api.schemas.common import COMMON_ERRORS, ErrorBody, error_responses
 from api.schemas.patrols import CoverageOut, TrackOut
 from gis.access.policy import Access, Permission
+from gis.core.settings import Settings
 from gis.core.timewindow import resolve_window
 from gis.patrols.answer import PlanOut, PlanPageOut
 from gis.patrols.coverage import CoverageSource, patrol_coverage
@@ -34,6 +36,7 @@ from gis.patrols.scope import check_plan_request, plan_codes, route_codes
 from gis.patrols.service import create_patrol_plan
 from gis.patrols.storage import get_plan, list_plans
 from gis.patrols.tracks import DEFAULT_RADIUS_M, read_track, record_track
+from gis.reports.categories import Category
 
 router = APIRouter(tags=["patrols"], responses=error_responses(*COMMON_ERRORS, 403, 404))
 
@@ -92,6 +95,28 @@ def plan(
     ``GRIDPATROL_PLAN_MAX_TIME_LIMIT_S``, and planning takes a slot of the server's bounded
     pool (503 with Retry-After when none is free).
     """
+    return make_plan(
+        access=access,
+        body=body,
+        engine=engine,
+        settings=settings,
+        categories=categories,
+        pool=pool,
+    )
+
+
+def make_plan(
+    *,
+    access: Access,
+    body: PlanRequest,
+    engine: Engine,
+    settings: Settings,
+    categories: dict[str, Category],
+    pool: HeavyPool,
+) -> PlanOut:
+    """Check the request against the account's scope, cap its solver budget, and plan it in a
+    slot of the heavy pool (``Busy``, 503, when none frees up): ``POST /patrols/plan`` and the
+    patrol leader's page (``api.pages.patrols``) both plan through here."""
     with engine.connect() as conn:
         check_plan_request(conn, body, reaches=access.allows)
     capped = body.model_copy(

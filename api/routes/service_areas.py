@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import require
-from api.deps import BIGINT_MAX, ConnDep, PageOffset, SettingsDep
+from api.deps import BIGINT_MAX, BBoxDep, ConnDep, PageOffset, SettingsDep
 from api.heavy import HeavyPoolDep, limit_anonymous_heavy
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.schemas.service_areas import GapsOut, SitingOut, SitingRequest, WalkAreaCollection
@@ -62,12 +62,15 @@ WalkParams = Annotated[dict[str, Any], Depends(walk_params)]
     response_model=WalkAreaCollection,
     dependencies=[require(Permission.READ_ANALYTICS)],
 )
-def service_areas(conn: ConnDep, params: WalkParams, pool: HeavyPoolDep) -> dict[str, Any]:
+def service_areas(
+    conn: ConnDep, params: WalkParams, pool: HeavyPoolDep, bbox: BBoxDep
+) -> dict[str, Any]:
     """One feature per facility of ``kind``: the streets reachable within ``minutes`` of
     walking (partial streets included), buffered into an area, with the buildings and
-    residents whose own walk to it is within the limit."""
+    residents whose own walk to it is within the limit. ``bbox``: only the areas meeting it
+    (what a map's view needs)."""
     with pool.slot("the walk areas"):
-        areas = walk_areas(conn, **params)
+        areas = walk_areas(conn, **params, bbox=bbox)
     return {
         "type": "FeatureCollection",
         **params,
@@ -100,6 +103,7 @@ def service_area_gaps(
     settings: SettingsDep,
     params: WalkParams,
     pool: HeavyPoolDep,
+    bbox: BBoxDep,
     limit: Annotated[
         int,
         Query(
@@ -110,9 +114,12 @@ def service_area_gaps(
 ) -> dict[str, Any]:
     """Every building beyond the walk limit from all facilities of ``kind`` (walk minutes to
     the nearest; null: not connected), totals per community and district, and the buildings
-    whose nearest facility lies in another district."""
+    whose nearest facility lies in another district. ``bbox``: the two lists hold only the
+    buildings inside it (the totals stay the whole city's)."""
     with pool.slot("the walk gaps"):
-        gaps = find_gaps(conn, **params, limit=min(limit, settings.max_page_size), offset=offset)
+        gaps = find_gaps(
+            conn, **params, limit=min(limit, settings.max_page_size), offset=offset, bbox=bbox
+        )
     return gaps.to_dict()
 
 

@@ -77,7 +77,9 @@ class GapsOut(BaseModel):
     beyond_buildings: int
     beyond_residents: int
     not_connected_buildings: int
-    gaps_matched: int = Field(description="buildings beyond the limit, over all pages")
+    gaps_matched: int = Field(
+        description="buildings beyond the limit, over all pages (inside the bbox, if given)"
+    )
     across_border_matched: int = Field(
         description="buildings whose nearest facility lies in another district, over all pages"
     )

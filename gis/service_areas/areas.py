@@ -157,19 +157,23 @@ def walk_areas(
     kind: str = DEFAULT_KIND,
     minutes: float = DEFAULT_MINUTES,
     walk_speed_kmh: float = DEFAULT_WALK_SPEED_KMH,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> list[WalkArea]:
-    """One walk area per facility of ``kind`` (geometry None when no street reaches it)."""
+    """One walk area per facility of ``kind`` (geometry None when no street reaches it);
+    with ``bbox`` (lon/lat), only the areas meeting it, computed for the facilities near it
+    alone."""
     limit = check_limit(kind=kind, minutes=minutes, walk_speed_kmh=walk_speed_kmh)
     city = load_walk_city(conn, limit)
     fac = city.facilities
+    near = np.arange(len(fac)) if bbox is None else _near(fac.lon, fac.lat, bbox, limit.limit_m)
     if city.graph is None:
-        return [_empty(city, j) for j in range(len(fac))]
+        return [_empty(city, int(j)) for j in near]
     graph = city.graph
     b_nodes, b_offsets = city.building_nodes, city.building_offsets
     f_nodes, f_offsets = city.facility_nodes, city.facility_offsets
     areas = []
-    for first in range(0, len(fac), _BATCH):
-        batch = np.arange(first, min(first + _BATCH, len(fac)))
+    for first in range(0, len(near), _BATCH):
+        batch = near[first : first + _BATCH]
         dist = graph.distances(f_nodes[batch], limit=limit.limit_m)
         for row, j in enumerate(batch):
             budget = limit.limit_m - float(f_offsets[j])
@@ -204,4 +208,27 @@ def walk_areas(
                     residents=int(city.buildings.residents[served].sum()),
                 )
             )
-    return areas
+    if bbox is None:
+        return areas
+    view = shapely.box(*bbox)
+    return [
+        a
+        for a in areas
+        if a.geometry is not None and view.intersects(shapely.geometry.shape(a.geometry))
+    ]
+
+
+def _near(
+    lon: FloatArray, lat: FloatArray, bbox: tuple[float, float, float, float], limit_m: float
+) -> Any:
+    """The facilities whose walk area can meet ``bbox``: a walk is never shorter than the
+    straight line, so an area lies within the limit (and the buffer) of its facility."""
+    reach = limit_m + AREA_BUFFER_M + _SIMPLIFY_M + 1.0
+    minx, miny, maxx, maxy = bbox
+    dlat = reach / 111_000.0
+    widest = max(abs(miny - dlat), abs(maxy + dlat))
+    dlon = reach / (111_000.0 * max(np.cos(np.radians(min(widest, 89.0))), 1e-6))
+    inside = (
+        (lon >= minx - dlon) & (lon <= maxx + dlon) & (lat >= miny - dlat) & (lat <= maxy + dlat)
+    )
+    return np.flatnonzero(inside)

@@ -167,10 +167,17 @@ def _row(city: WalkCity, walks: NearestWalks, k: int) -> GapBuilding:
 
 
 def summarize_gaps(
-    conn: Connection, city: WalkCity, walks: NearestWalks, *, limit: int | None, offset: int
+    conn: Connection,
+    city: WalkCity,
+    walks: NearestWalks,
+    *,
+    limit: int | None,
+    offset: int,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> Gaps:
     """Gaps of ``city`` given its buildings' nearest walks (lists from ``offset``, at most
-    ``limit`` rows each; None: all)."""
+    ``limit`` rows each; None: all); with ``bbox`` (lon/lat) the lists hold only the buildings
+    inside it, the totals still the whole city's."""
     b = city.buildings
     lim = city.limit
     beyond = ~walks.within(lim.limit_m)
@@ -183,12 +190,16 @@ def summarize_gaps(
     )
     fac_district = fac_number[walks.facility]  # facility -1 picks the trailing -1
     across = (fac_district >= 0) & (own_district >= 0) & (fac_district != own_district)
+    listed = np.ones(len(b), dtype=bool)
+    if bbox is not None:
+        minx, miny, maxx, maxy = bbox
+        listed = (b.lon >= minx) & (b.lon <= maxx) & (b.lat >= miny) & (b.lat <= maxy)
     # Farthest first (not connected at the very top): the worst served lead the list.
-    gap_order = np.flatnonzero(beyond)
+    gap_order = np.flatnonzero(beyond & listed)
     gap_order = gap_order[
         np.argsort(-np.nan_to_num(walks.walk_m[gap_order], posinf=1e18), kind="stable")
     ]
-    across_order = np.flatnonzero(across)
+    across_order = np.flatnonzero(across & listed)
     across_order = across_order[np.argsort(walks.walk_m[across_order], kind="stable")]
     stop = None if limit is None else offset + limit
     return Gaps(
@@ -223,8 +234,10 @@ def find_gaps(
     walk_speed_kmh: float = DEFAULT_WALK_SPEED_KMH,
     limit: int | None = None,
     offset: int = 0,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> Gaps:
-    """Buildings beyond ``minutes`` of walking from every facility of ``kind``, with totals."""
+    """Buildings beyond ``minutes`` of walking from every facility of ``kind``, with totals
+    (the lists only inside ``bbox`` when given)."""
     walk_limit = check_limit(kind=kind, minutes=minutes, walk_speed_kmh=walk_speed_kmh)
     city = load_walk_city(conn, walk_limit)
-    return summarize_gaps(conn, city, nearest_walks(city), limit=limit, offset=offset)
+    return summarize_gaps(conn, city, nearest_walks(city), limit=limit, offset=offset, bbox=bbox)

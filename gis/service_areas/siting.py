@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -48,7 +49,8 @@ MAX_GIVEN_CANDIDATES = 50_000
 MAX_USEFUL_CANDIDATES = 20_000
 DEFAULT_TIME_LIMIT_S = 60.0
 CANDIDATE_SOURCES = ("buildings", "facilities")
-_BATCH = 16
+# Candidates searched together on the part of the graph they reach (see coverage_problem).
+_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -228,9 +230,11 @@ def coverage_problem(
     demand: IntArray,
     cand_nodes: IntArray,
     cand_offsets: FloatArray,
+    cand_lonlat: FloatArray,
 ) -> tuple[CoverageProblem, IntArray]:
     """The candidates covering each ``demand`` building within the limit; also which
-    candidates cover anything (indices into ``cand_nodes``)."""
+    candidates cover anything (indices into ``cand_nodes``). ``cand_lonlat`` (n × 2, degrees)
+    only groups nearby candidates."""
     graph = city.graph
     assert graph is not None
     limit_m = city.limit.limit_m
@@ -258,15 +262,35 @@ def coverage_problem(
     rows: list[IntArray] = []
     cols: list[IntArray] = []
     d_local = local[d_nodes]
-    for first in range(0, len(useful), _BATCH):
-        batch = useful[first : first + _BATCH]
+    # scipy's Dijkstra fills a row as long as the graph per source, whatever the limit: on a
+    # city of a million buildings that, not the search, is the cost. So candidates go in
+    # compact chunks (Z-order of limit-sized cells); one multi-source search finds the part
+    # of the graph a chunk can reach within the limit, and the chunk's own searches run on
+    # that small part only.
+    order = useful[_z_order(cand_lonlat[useful], limit_m)]
+    position = np.empty(len(cand_nodes), dtype=np.int64)
+    position[useful] = np.arange(len(useful))
+    for first in range(0, len(order), _CHUNK):
+        chunk = order[first : first + _CHUNK]
+        sources = local[cand_nodes[chunk]]
+        reach = dijkstra(sub, directed=False, indices=sources, min_only=True, limit=limit_m)
+        part = np.flatnonzero(np.isfinite(reach))
+        in_part = np.full(sub.shape[0], -1, dtype=np.int64)
+        in_part[part] = np.arange(len(part))
+        d_sel = np.flatnonzero(in_part[d_local] >= 0)
+        if len(d_sel) == 0:
+            continue
         dist = np.atleast_2d(
-            dijkstra(sub, directed=False, indices=local[cand_nodes[batch]], limit=limit_m)
+            dijkstra(sub[part][:, part], directed=False, indices=in_part[sources], limit=limit_m)
         )
-        walk = dist[:, d_local] + d_offsets[None, :] + cand_offsets[batch][:, None]
+        walk = (
+            dist[:, in_part[d_local[d_sel]]]
+            + d_offsets[d_sel][None, :]
+            + cand_offsets[chunk][:, None]
+        )
         c_idx, d_idx = np.nonzero(walk <= limit_m)
-        rows.append(d_idx)
-        cols.append(first + c_idx)
+        rows.append(d_sel[d_idx])
+        cols.append(position[chunk[c_idx]])
     d_all = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     c_all = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
     by_building = coo_matrix(
@@ -296,6 +320,27 @@ def coverage_problem(
     cover = by_building[pattern_rows] if pattern_rows else csr_matrix((0, len(useful)))
     cover.data[:] = 1.0
     return CoverageProblem(np.array(weights), csr_matrix(cover), rows_of_building), useful
+
+
+def _z_order(lonlat: FloatArray, cell_m: float) -> IntArray:
+    """Indices of ``lonlat`` sorted along a Z-order curve of ``cell_m`` cells, so that
+    consecutive points are near one another."""
+    if len(lonlat) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lat0 = math.radians(float(np.mean(lonlat[:, 1])))
+    x = (lonlat[:, 0] - lonlat[:, 0].min()) * 111_320.0 * math.cos(lat0) / cell_m
+    y = (lonlat[:, 1] - lonlat[:, 1].min()) * 110_540.0 / cell_m
+    cx = np.clip(x, 0, 0xFFFF).astype(np.uint64)
+    cy = np.clip(y, 0, 0xFFFF).astype(np.uint64)
+    return np.argsort(_spread_bits(cx) | (_spread_bits(cy) << np.uint64(1)), kind="stable")
+
+
+def _spread_bits(v: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The 16 low bits of ``v`` moved to the even bit positions (Morton code half)."""
+    v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+    v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+    v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+    return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
 
 
 def _candidates(
@@ -360,7 +405,9 @@ def site_stations(
         problem = CoverageProblem(np.zeros(0), csr_matrix((0, 0)), np.full(len(demand), -1))
         useful = np.zeros(0, dtype=np.int64)
     else:
-        problem, useful = coverage_problem(city, demand, cand_nodes, cand_offsets)
+        problem, useful = coverage_problem(
+            city, demand, cand_nodes, cand_offsets, np.column_stack([lons, lats])
+        )
     chosen, status, optimal, gap = solve_max_coverage(
         problem.weights, problem.cover, new_sites, time_limit_s=time_limit_s
     )

@@ -54,6 +54,8 @@ from tests.endpoints import (
 TRANSITIONS = ("POST", "/reports/{report_id}/transitions")
 # The dispatch desk's action form: gated by ``report.dispatch``, it accepts a fresh report.
 DESK_ACTION = ("POST", "/app/dispatch/reports/{report_id}")
+# The leader's page publishes a plan once: it gets a fresh one when it is allowed to.
+PAGE_PUBLISH = ("POST", "/app/patrols/{plan_id}/publish")
 # A track is stored once per content (the same upload again answers 200): each role's call
 # starts from a plan without tracks, so an allowed upload stores anew (201).
 TRACK = ("POST", "/patrols/{plan_id}/track")
@@ -105,6 +107,10 @@ class World:
     household: str
     # The planted report's follow-up link (the resident's page).
     token: str
+    # The planted worker's code and a service station of the report's district (the patrol
+    # leader's page plans from them).
+    worker: str
+    station: str
 
     def values(self, role: Role, in_scope: bool, **extra: Any) -> dict[str, Any]:
         account = self.accounts.get((role, in_scope), self.accounts[(Role.ANALYST, True)])
@@ -121,6 +127,8 @@ class World:
                 "password": PASSWORD,
                 "csrf_token": "",
                 "token": self.token,
+                "worker": self.worker,
+                "station": self.station,
             }
             | LAYER_VALUES
             | extra
@@ -142,6 +150,18 @@ class World:
     def forget_tracks(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(text("DELETE FROM patrol_tracks WHERE plan_id = :p"), {"p": self.plan_id})
+
+    def new_plan(self) -> int:
+        """A plan of the planted worker no one has published (the page publishes once)."""
+        walked = {
+            **PATROL_PLAN,
+            "patrollers": [{**PATROL_PLAN["patrollers"][0], "worker": self.worker}],
+        }
+        planned = self.client.post(
+            "/patrols/plan", json=walked, headers=self.headers[(Role.DISPATCHER, True)]
+        )
+        assert planned.status_code == 201, planned.text
+        return int(planned.json()["id"])
 
     def new_report(self) -> int:
         body = {"category": "sanitation", "description": "a new one", **INLAND}
@@ -270,7 +290,26 @@ def world(pg_server: conftest.TestServer, templates: dict[str, str]) -> Iterator
         with engine.begin() as conn:
             token = issue_followup(conn, int(report["id"]))
         plan_id = int(planned.json()["id"])
-        yield World(client, engine, report, headers, accounts, plan_id, household, token)
+        with engine.connect() as conn:
+            station = conn.execute(
+                text(
+                    "SELECT min(code) FROM facilities "
+                    "WHERE kind = 'service_station' AND grid_code LIKE :d || '%'"
+                ),
+                {"d": district},
+            ).scalar_one()
+        yield World(
+            client,
+            engine,
+            report,
+            headers,
+            accounts,
+            plan_id,
+            household,
+            token,
+            worker_code,
+            station,
+        )
 
 
 def test_every_route_declares_exactly_one_permission(world: World) -> None:
@@ -336,6 +375,8 @@ def test_every_endpoint_role_and_scope_gets_the_policy_status(world: World) -> N
             extra["report_id"] = world.new_report()
         if key == DESK_ACTION:
             extra["report_id"] = world.new_report()
+        if key == PAGE_PUBLISH and expected == "allow":
+            extra["plan_id"] = world.new_plan()
         if key == TRACK:
             world.forget_tracks()
         url, response = world.call(key, role, in_scope, **extra)

@@ -248,3 +248,22 @@ def test_bad_input_is_named_and_changes_nothing(browser: TestClient, desk: Desk)
             {"a": report_id, "b": desk.outside},
         ).scalars()
         assert set(statuses) == {"reported"}
+
+
+def test_the_events_are_named_in_the_page_language_not_by_code(
+    browser: TestClient, desk: Desk
+) -> None:
+    report_id = _report(desk.client)["id"]
+    _sign_in(browser, "desk-dispatcher")
+    assert _act(browser, report_id, action="accept").status_code == 303
+    event = re.compile(r'<li data-action="(\w+)"><time>[^<]*</time> ([^<→]+?) → ([^<·]+?) ·')
+    en = browser.get(f"/app/dispatch?report={report_id}&lang=en", headers=HTML)
+    assert event.findall(en.text) == [
+        ("report", "Report received", "reported"),
+        ("accept", "Accepted", "accepted"),
+    ]
+    zh = browser.get(f"/app/dispatch?report={report_id}&lang=zh-CN", headers=HTML)
+    assert event.findall(zh.text) == [
+        ("report", "已收到上报", "已上报"),
+        ("accept", "已受理", "已受理"),
+    ]

@@ -4,28 +4,13 @@ real CLI (a subprocess on its own database)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli.process import run_gridpatrol
+
 HEADER = "code,building,unit,head_name,phone,members,care,visit_every_days,moved_out\n"
-
-
-def _gridpatrol(engine: Engine, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"DATABASE_URL": engine.url.render_as_string(hide_password=False)}
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_load_and_purge_households(demo_engine: Engine, tmp_path: Path) -> None:
@@ -36,13 +21,13 @@ def test_load_and_purge_households(demo_engine: Engine, tmp_path: Path) -> None:
         + "X-GONE,BLD-0000010,102,Gone Qian,13100000002,1,elderly_alone,,2026-01-15\n",
         encoding="utf-8",
     )
-    ok = _gridpatrol(demo_engine, "load", str(path), "--layer", "households", "--json")
+    ok = run_gridpatrol(demo_engine, "load", str(path), "--layer", "households", "--json")
     assert ok.returncode == 0, ok.stderr
     loaded = json.loads(ok.stdout)[0]
     assert (loaded["layer"], loaded["inserted"], loaded["updated"]) == ("households", 2, 0)
     bad_path = tmp_path / "bad.csv"
     bad_path.write_text(HEADER + "X-NEW,BLD-NOPE,1,a,,1,lonely,,\n", encoding="utf-8")
-    bad = _gridpatrol(demo_engine, "load", str(bad_path), "--layer", "households")
+    bad = run_gridpatrol(demo_engine, "load", str(bad_path), "--layer", "households")
     assert bad.returncode == 2
     assert "row 2 (X-NEW): building 'BLD-NOPE' not found" in bad.stderr
     assert "unknown care flag(s) 'lonely'" in bad.stderr
@@ -55,12 +40,12 @@ def test_load_and_purge_households(demo_engine: Engine, tmp_path: Path) -> None:
             )
         )
     # Moved out on 15 January (local midnight): kept before, purged after.
-    early = _gridpatrol(
+    early = run_gridpatrol(
         demo_engine, "purge-households", "--moved-out-before", "2026-01-15", "--json"
     )
     assert early.returncode == 0, early.stderr
     assert json.loads(early.stdout)["households"] == 0
-    purged = _gridpatrol(
+    purged = run_gridpatrol(
         demo_engine, "purge-households", "--moved-out-before", "2026-01-16", "--json"
     )
     assert purged.returncode == 0, purged.stderr
@@ -79,5 +64,5 @@ def test_load_and_purge_households(demo_engine: Engine, tmp_path: Path) -> None:
         ("X-GONE", None, None, [], None, "met"),
         ("X-STAY", "Stay Wu", "13100000001", ["disabled"], "private note", "met"),
     ]
-    refused = _gridpatrol(demo_engine, "purge-households", "--moved-out-before", "soon")
+    refused = run_gridpatrol(demo_engine, "purge-households", "--moved-out-before", "soon")
     assert refused.returncode == 2 and "moved-out-before" in refused.stderr

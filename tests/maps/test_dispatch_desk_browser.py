@@ -15,7 +15,7 @@ from playwright.sync_api import Page
 from sqlalchemy import Engine, text
 
 from tests.accounts import PASSWORD, account_headers
-from tests.browser import load_page
+from tests.browser import check_axe, load_page
 from tests.endpoints import INLAND
 from tests.live import serve_process, server_env
 
@@ -70,6 +70,7 @@ def test_a_dispatcher_accepts_and_dispatches_from_the_desk(live: Any) -> None:
 
     def work(page: Page) -> None:
         assert page.url.startswith(f"{base}/app/login")
+        check_axe(page)
         _sign_in(page, "browser-dispatcher")
         assert page.url.startswith(f"{base}/app/dispatch")
         seen["overdue"] = page.locator("#queue tbody tr").evaluate_all(
@@ -80,6 +81,7 @@ def test_a_dispatcher_accepts_and_dispatches_from_the_desk(live: Any) -> None:
         with page.expect_navigation():
             page.click("#queue tbody tr:first-child a")
         seen["opened"] = page.locator("#report-title").inner_text()
+        check_axe(page)
         page.goto(f"{base}/app/dispatch?report={report_id}&lang=en")
         with page.expect_navigation():
             page.click('form[data-action="accept"] button')
@@ -100,9 +102,10 @@ def test_a_dispatcher_accepts_and_dispatches_from_the_desk(live: Any) -> None:
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     report = load_page(
-        f"{base}/app/dispatch?lang=en", actions=work, screenshot=SCREENSHOT, wait_ms=300
+        f"{base}/app/dispatch?lang=en", actions=work, screenshot=SCREENSHOT, wait_ms=300, axe=True
     )
     assert report.blocked == [] and report.failed == [] and report.errors == []
+    assert report.axe == []
     assert [s for s, _ in report.responses if s >= 400] == []
     # Overdue first: no overdue row below one that is not.
     assert seen["overdue"] and seen["overdue"] == sorted(seen["overdue"], reverse=True)
@@ -126,7 +129,8 @@ def test_a_worker_opening_the_desk_gets_a_403_page(live: Any) -> None:
     def sign_in(page: Page) -> None:
         _sign_in(page, "browser-worker")
 
-    report = load_page(f"{base}/app/dispatch", actions=sign_in, wait_ms=200)
+    report = load_page(f"{base}/app/dispatch", actions=sign_in, wait_ms=200, axe=True)
+    assert report.axe == []
     # Chromium asks for en-US: the page answers in English.
     assert report.title.startswith("Not allowed")
     assert (403, f"{base}/app/dispatch") in report.responses

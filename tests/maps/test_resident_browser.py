@@ -25,7 +25,7 @@ from sqlalchemy import Engine, text
 
 from api.main import create_app
 from tests.accounts import account_headers
-from tests.browser import CHROMIUM_FLAGS, chromium_path
+from tests.browser import CHROMIUM_FLAGS, check_axe, chromium_path
 from tests.conftest import settings_for
 from tests.maps.conftest import serve
 
@@ -139,6 +139,7 @@ def test_a_resident_reports_from_the_phone_follows_and_rates(
                 ".length > 0",
                 timeout=30_000,
             )
+            check_axe(page)
             # A tap on the map fills the coordinates with the tapped place.
             box = page.locator("#map").bounding_box()
             assert box is not None
@@ -187,6 +188,7 @@ def test_a_resident_reports_from_the_phone_follows_and_rates(
             assert report.reporter_name == "李娜"
             assert "李娜" not in page.content()
             page.screenshot(path=str(shots / "resident-sent.png"), full_page=True)
+            check_axe(page)
 
             # Later, the link again: closed by a dispatcher through the API, rated once.
             _close_through_the_api(base, engine, admin, int(report.id))
@@ -202,10 +204,12 @@ def test_a_resident_reports_from_the_phone_follows_and_rates(
             page.get_by_label("满意", exact=True).check()
             page.get_by_label("备注（可选）").fill("很快就处理好了")
             page.screenshot(path=str(shots / "resident-rate.png"), full_page=True)
+            check_axe(page)
             page.get_by_role("button", name="提交评价").click()
             page.wait_for_url("**rated=1**")
             assert "谢谢：您的评价已保存。" in page.content()
             assert page.locator("form#rating-form").count() == 0
+            check_axe(page)
         finally:
             browser.close()
     with engine.connect() as conn:

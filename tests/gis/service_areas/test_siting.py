@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import itertools
+import math
 
+import networkx as nx
 import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 from sqlalchemy import Engine
 
 from gis.core.errors import InvalidInput
-from gis.service_areas.siting import greedy_max_coverage, site_stations, solve_max_coverage
-from tests.gis.service_areas.town import BUILDINGS, SPEED_KMH, build_town
+from gis.service_areas.gaps import nearest_walks
+from gis.service_areas.siting import (
+    coverage_problem,
+    greedy_max_coverage,
+    site_stations,
+    solve_max_coverage,
+)
+from gis.service_areas.walk import check_limit, load_walk_city
+from tests.gis.service_areas.town import BUILDINGS, SPEED_KMH, build_town, reference_graph
 from tests.gis.streets import D2, lonlat
 
 
@@ -129,3 +138,41 @@ def test_too_many_useful_candidates_are_refused(
 def test_bad_siting_input_is_named(town: Engine, options: dict[str, object], named: str) -> None:
     with town.connect() as conn, pytest.raises(InvalidInput, match=named):
         site_stations(conn, **options)  # type: ignore[arg-type]
+
+
+def test_chunked_coverage_matches_networkx(town: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Many candidate points over the town, searched three at a time on the part of the graph
+    # each chunk reaches: which demand building each covers must be what a plain Dijkstra on
+    # the whole (networkx) graph says.
+    monkeypatch.setattr("gis.service_areas.siting._CHUNK", 3)
+    limit = check_limit(minutes=10, walk_speed_kmh=SPEED_KMH)
+    spots = {
+        f"C{x:.0f}-{y:.0f}": (x, y)
+        for x in np.linspace(100.0, 1900.0, 10)
+        for y in (160.0, 320.0, 480.0, 720.0)
+    }
+    names = list(spots)
+    with town.connect() as conn:
+        city = load_walk_city(conn, limit, extra=[lonlat(*spots[n]) for n in names])
+        walks = nearest_walks(city)
+    demand = np.flatnonzero(~walks.within(limit.limit_m) & (city.buildings.residents > 0))
+    codes = [city.buildings.codes[i] for i in demand]
+    assert set(codes) == {"B-FAR", "B-FRAGMENT"}
+    lonlats = np.array([lonlat(*spots[n]) for n in names])
+    problem, useful = coverage_problem(
+        city, demand, city.extra_nodes(len(names)), city.extra_offsets(len(names)), lonlats
+    )
+    column = {int(j): k for k, j in enumerate(useful)}
+    graph = reference_graph({**spots, **{c: BUILDINGS[c][0] for c in codes}})
+    checked = 0
+    for i, code in enumerate(codes):
+        reach = nx.single_source_dijkstra_path_length(graph, code)
+        row = problem.rows_of_building[i]
+        covering = set() if row < 0 else set(problem.cover[row].indices.tolist())
+        for j, name in enumerate(names):
+            walk = reach.get(name, math.inf)
+            if abs(walk - limit.limit_m) < 2.0:
+                continue  # snapping differs from the reference by centimetres
+            assert (column.get(j) in covering) == (walk <= limit.limit_m), (code, name, walk)
+            checked += walk <= limit.limit_m
+    assert checked >= 3  # some candidates do cover the far building

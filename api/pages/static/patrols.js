@@ -1,0 +1,173 @@
+// The patrol leader's page (/app/patrols): the map of the plan. The result (#result, swapped in
+// by htmx after planning) names the plan and its compared other mode; both are read from this
+// server's GET /patrols/{id} (the session cookie) and drawn as two layers to toggle, each
+// patroller's route in its colour with numbered stops. A planning answer that is a refusal
+// (422, 409) or "busy" (503) is shown in place of the result, not dropped.
+(function () {
+  "use strict";
+  var mapEl = document.getElementById("plan-map");
+  var map = null;
+  var control = null;
+  var layers = [];
+  var drawn = null;
+
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var status = e.detail.xhr.status;
+    if (status === 403 || status === 404 || status === 409 || status === 422 || status === 503) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
+  function colourSwatches(root) {
+    root.querySelectorAll(".swatch[data-colour]").forEach(function (el) {
+      el.style.background = el.dataset.colour;
+    });
+  }
+
+  function setUp() {
+    if (map || !mapEl || typeof L === "undefined") {
+      return;
+    }
+    // Quarter zoom steps: a plan's routes fill the map instead of half of it.
+    map = L.map(mapEl, {
+      zoomControl: true,
+      attributionControl: false,
+      keyboard: true,
+      zoomSnap: 0.25,
+    });
+    var bounds = (mapEl.dataset.bounds || "").split(",").map(Number);
+    if (bounds.length === 4 && bounds.every(isFinite)) {
+      map.fitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]);
+    } else {
+      map.setView([0, 0], 2);
+    }
+    if (L.vectorGrid) {
+      L.vectorGrid.protobuf(mapEl.dataset.tiles, {
+        rendererFactory: L.svg.tile,
+        interactive: false,
+        minZoom: 10,
+        maxNativeZoom: 16,
+        vectorTileLayerStyles: {
+          grids: { weight: 1, color: "#7b8794", fill: true, fillOpacity: 0.03 },
+          grids_labels: [],
+        },
+      }).addTo(map);
+    }
+  }
+
+  function colourOf(seq) {
+    var swatch = document.querySelector('#result tr[data-route="' + seq + '"] .swatch');
+    return swatch ? swatch.dataset.colour : "#0b5394";
+  }
+
+  function stopIcon(n, colour, late) {
+    var el = document.createElement("span");
+    el.className = "gp-stop-number" + (late ? " late" : "");
+    el.textContent = String(n);
+    el.style.background = colour;
+    return L.divIcon({ html: el, className: "gp-stop", iconSize: [22, 22], iconAnchor: [11, 11] });
+  }
+
+  function planLayer(plan, label) {
+    var group = L.featureGroup();
+    var starts = {};
+    plan.routes.forEach(function (route) {
+      var key = route.start.lon + "," + route.start.lat;
+      if (!starts[key]) {
+        starts[key] = true;
+        L.marker([route.start.lat, route.start.lon], {
+          icon: L.divIcon({ className: "gp-start", iconSize: [16, 16], iconAnchor: [8, 8] }),
+          title: mapEl.getAttribute("data-label-station") || "station",
+          keyboard: false,
+        }).addTo(group);
+      }
+    });
+    plan.routes.forEach(function (route) {
+      var colour = colourOf(route.seq);
+      if (route.geometry) {
+        var line = route.geometry.coordinates.map(function (c) {
+          return [c[1], c[0]];
+        });
+        L.polyline(line, {
+          color: colour,
+          weight: plan.mode === "joint" ? 5 : 4,
+          opacity: 0.85,
+          dashArray: plan.mode === "joint" ? null : "8 6",
+          className: "gp-route gp-mode-" + plan.mode,
+        })
+          .bindTooltip(route.patroller.name + " · " + label)
+          .addTo(group);
+      }
+      route.stops.forEach(function (stop) {
+        L.marker([stop.lat, stop.lon], {
+          icon: stopIcon(stop.seq, colour, stop.late),
+          title: route.patroller.name + " #" + stop.seq + " " + (stop.label || stop.ref),
+          keyboard: true,
+        }).addTo(group);
+      });
+    });
+    return group;
+  }
+
+  function draw() {
+    var result = document.getElementById("result");
+    if (result) {
+      colourSwatches(result);
+    }
+    setUp();
+    if (!map || !result || !result.dataset.plans) {
+      return;
+    }
+    drawn = result.dataset.plans;
+    layers.forEach(function (l) {
+      map.removeLayer(l);
+    });
+    layers = [];
+    if (control) {
+      map.removeControl(control);
+    }
+    control = L.control.layers(null, null, { collapsed: false }).addTo(map);
+    var ids = result.dataset.plans.split(",");
+    Promise.all(
+      ids.map(function (id) {
+        return fetch("/patrols/" + encodeURIComponent(id), {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        }).then(function (r) {
+          if (!r.ok) {
+            throw new Error("plan " + id + ": " + r.status);
+          }
+          return r.json();
+        });
+      })
+    ).then(function (plans) {
+      var bounds = L.latLngBounds([]);
+      plans.forEach(function (plan, i) {
+        var label = mapEl.getAttribute("data-label-" + plan.mode) || plan.mode;
+        var group = planLayer(plan, label);
+        if (group.getLayers().length) {
+          bounds.extend(group.getBounds());
+        }
+        layers.push(group);
+        control.addOverlay(group, label + " · " + plan.id);
+        // The plan asked for is shown; its other mode is a tick away.
+        if (i === 0) {
+          group.addTo(map);
+        }
+      });
+      if (bounds.isValid()) {
+        map.fitBounds(bounds, { padding: [20, 20] });
+      }
+      mapEl.dataset.drawn = String(plans.length);
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var result = document.getElementById("result");
+    if (result && result.dataset.plans !== drawn) {
+      draw();
+    }
+  });
+  draw();
+})();
