@@ -38,6 +38,7 @@ from api.routes import (
     ogc,
     open311,
     patrols,
+    photos,
     reports,
     service_areas,
     tiles,
@@ -64,6 +65,7 @@ ROUTE_MODULES = (
     topology,
     coverage,
     patrols,
+    photos,
     service_areas,
     maps,
     tiles,
@@ -260,7 +262,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
-        limits=[BodyLimit("POST", patrols.TRACK_PATH, settings.max_track_bytes)],
+        limits=[
+            BodyLimit("POST", patrols.TRACK_PATH, settings.max_track_bytes),
+            BodyLimit("POST", photos.PHOTOS_PATH, photos.MAX_PHOTOS_BODY_BYTES),
+            BodyLimit("POST", resident.REPORT_PATH_PATTERN, photos.MAX_PHOTOS_BODY_BYTES),
+        ],
     )
     app.add_middleware(HeadAsGet)
     app.add_middleware(CatchAll)

@@ -176,6 +176,11 @@ def count_features(conn: Connection) -> dict[str, int]:
 TEST_SECRET_KEY = "test-signing-key-" + "x" * 32
 
 
+# Photos the tests store: content-addressed files, so tests can share one directory, kept
+# out of the checkout's .gridpatrol/ (a test checking its own files passes its own photo_dir).
+TEST_PHOTO_DIR = Path(tempfile.gettempdir()) / f"gridpatrol-test-photos-{os.getuid()}"
+
+
 def settings_for(engine: Engine, **overrides: object) -> Settings:
     """Settings pointing at ``engine``'s database, offline, with a test signing key.
 
@@ -190,6 +195,7 @@ def settings_for(engine: Engine, **overrides: object) -> Settings:
         "intake_rate_per_minute": 0,
         "heavy_rate_per_minute": 0,
         "login_rate_per_minute": 0,
+        "photo_dir": TEST_PHOTO_DIR,
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
 

@@ -6,9 +6,12 @@ agree, so a new route without a sample call here fails the suite.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from PIL import Image
 
 # Distinctive personal data: a reporter's contact and photo, and a worker's name and phone.
 PLANTED_CONTACT = {
@@ -42,13 +45,16 @@ class Call:
     """A request to one operation; ``{name}`` in the path and values are filled in from
     ``code`` (a grid), ``report_id``, ``service_request_id``, ``service_code``, ``plan_id``,
     ``household``, ``account``, ``password``, ``csrf_token``, ``token`` (a report's
-    follow-up link), ``worker`` (a worker's code) and ``station`` (a service station's)."""
+    follow-up link), ``worker`` (a worker's code), ``station`` (a service station's) and
+    ``photo_id`` (a photo of the report); ``files`` are multipart parts (field, (file name,
+    bytes, content type))."""
 
     method: str
     path: str
     params: Mapping[str, Any] = field(default_factory=dict)
     json: Mapping[str, Any] | None = None
     data: Mapping[str, Any] | None = None
+    files: tuple[tuple[str, tuple[str, bytes, str]], ...] | None = None
     success: int = 200
 
     @property
@@ -67,6 +73,8 @@ class Call:
             kwargs["json"] = {k: fill(v) for k, v in self.json.items()}
         if self.data is not None:
             kwargs["data"] = {k: fill(v) for k, v in self.data.items()}
+        if self.files is not None:
+            kwargs["files"] = list(self.files)
         return self.method, self.path.format(**values), kwargs
 
 
@@ -120,6 +128,18 @@ OPEN311_FORM = {
     "phone": PLANTED_CONTACT["reporter_phone"],
     "media_url": PLANTED_CONTACT["photo_url"],
 }
+
+
+def sample_jpeg(
+    size: tuple[int, int] = (24, 16), color: tuple[int, int, int] = (200, 40, 40)
+) -> bytes:
+    """A small JPEG made on the spot (a photo's sample)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="JPEG")
+    return out.getvalue()
+
+
+SAMPLE_PHOTO = ("photo", ("bins.jpg", sample_jpeg(), "image/jpeg"))
 
 SAMPLE_CALLS: dict[tuple[str, str], Call] = {
     (call.method, call.path): call
@@ -201,6 +221,9 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
         Call("GET", "/reports/{report_id}"),
         Call("POST", "/reports/{report_id}/transitions", json={"action": "accept"}),
         Call("GET", "/reports/{report_id}/events"),
+        Call("POST", "/reports/{report_id}/photos", files=(SAMPLE_PHOTO,), success=201),
+        Call("GET", "/reports/{report_id}/photos"),
+        Call("GET", "/reports/{report_id}/photos/{photo_id}"),
         Call("GET", "/households", params={"grid": "{code}"}),
         Call("GET", "/households/{household}/visits"),
         Call("POST", "/households/{household}/visits", json=VISIT, success=201),

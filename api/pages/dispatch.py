@@ -25,8 +25,9 @@ from sqlalchemy import Engine
 from api.auth import require
 from api.deps import BIGINT_MAX, CategoriesDep, EngineDep, SettingsDep
 from api.pages.i18n import LANGUAGES, negotiate, translations
-from api.pages.names import ACTION_NAMES, EVENT_NAMES, STATUS_NAMES
+from api.pages.names import ACTION_NAMES, EVENT_NAMES, PHOTO_SOURCE_NAMES, STATUS_NAMES
 from api.pages.render import page_url, render_page
+from api.routes.photos import photo_url
 from api.routes.reports import report_scope
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.session import check_csrf
@@ -48,6 +49,7 @@ from gis.reports.actions import ACTIONS
 from gis.reports.categories import get_categories
 from gis.reports.lifecycle import list_events, transition_report
 from gis.reports.listing import get_report
+from gis.reports.photos import list_photos
 from gis.reports.queue import dispatch_queue
 from gis.reports.workers import list_workers
 
@@ -189,6 +191,7 @@ def _report_context(
         codes = report_codes(report)
         authorize(principal, Permission.READ_REPORT_CONTACT, codes)
         events = list_events(conn, report_id)
+        photos = list_photos(conn, report_id)
         actions = [
             a
             for a in report["allowed_actions"]
@@ -215,6 +218,17 @@ def _report_context(
     return {
         "report": report,
         "events": events,
+        # Served by GET /reports/{id}/photos/{photo}: same origin, same scope rule.
+        "photos": [
+            {
+                "url": photo_url(report_id, p.id),
+                "width": p.width,
+                "height": p.height,
+                "source": gettext(PHOTO_SOURCE_NAMES.get(p.source, p.source)),
+                "at_local": _local(p.created_at, settings),
+            }
+            for p in photos
+        ],
         "actions": [
             {"name": a, "label": gettext(ACTION_NAMES[a]), "needs_note": ACTIONS[a].needs_note}
             for a in actions

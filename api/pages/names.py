@@ -78,3 +78,9 @@ EVENT_NAMES: dict[str, str] = {
     "escalate": N_("Passed up to a higher level"),
     "mark_invalid": N_("Marked invalid (spam)"),
 }
+# Who attached a photo to a report (the desk's thumbnails say it).
+PHOTO_SOURCE_NAMES: dict[str, str] = {
+    "resident": N_("resident"),
+    "worker": N_("grid worker"),
+    "staff": N_("staff"),
+}

@@ -13,16 +13,18 @@ the outcome once. Every form carries the page's CSRF token.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from babel.dates import format_datetime, format_timedelta
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import text
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.auth import require
 from api.deps import CategoriesDep, EngineDep, SettingsDep
@@ -30,10 +32,12 @@ from api.pages.i18n import LANGUAGES, negotiate, translations
 from api.pages.names import EVENT_NAMES, RESIDENT_STATUS_NAMES
 from api.pages.render import page_url, render_page
 from api.ratelimit import IntakeLimit
+from api.routes.photos import read_uploads
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.session import CsrfRefused, check_csrf
 from gis.access.policy import Access, Permission, Principal, Role
 from gis.core.errors import Conflict, InvalidInput, NotFound
+from gis.core.vocabulary import PhotoSource
 from gis.reports.categories import Category
 from gis.reports.followup import (
     MAX_RATING_NOTE_CHARS,
@@ -52,9 +56,18 @@ from gis.reports.intake import (
     locate_point,
     submit_report,
 )
+from gis.reports.photos import (
+    MAX_PHOTO_BYTES,
+    MAX_PHOTOS_PER_REQUEST,
+    PhotoRefused,
+    count_photos,
+    store_photos,
+)
 from maps.assets import ASSET_FILES
 
 REPORT_PATH = "/app/report"
+# Its form carries photos: the request guard allows this path a body as large as theirs.
+REPORT_PATH_PATTERN = re.compile(re.escape(REPORT_PATH))
 FOLLOW_PATH = "/app/follow"
 # The form's Idempotency-Key is namespaced: a page's retry can only replay a page's report.
 KEY_PREFIX = "app-report:"
@@ -143,6 +156,9 @@ async def _report_form(
             "name": MAX_NAME_CHARS,
             "phone": MAX_PHONE_CHARS,
             "key": MAX_IDEMPOTENCY_KEY_CHARS - len(KEY_PREFIX),
+            "photo_bytes": MAX_PHOTO_BYTES,
+            "photo_megabytes": MAX_PHOTO_BYTES // (1024 * 1024),
+            "photos": MAX_PHOTOS_PER_REQUEST,
         },
     )
 
@@ -180,6 +196,7 @@ def _number(raw: str) -> float | None:
 async def send_report(
     request: Request,
     engine: EngineDep,
+    settings: SettingsDep,
     cats: CategoriesDep,
     access: Annotated[Access, require(Permission.SUBMIT_REPORT)],
     _limit: IntakeLimit,
@@ -193,9 +210,18 @@ async def send_report(
         str, Form(max_length=MAX_IDEMPOTENCY_KEY_CHARS - len(KEY_PREFIX))
     ] = "",
     csrf_token: Annotated[str, Form(description="the form's CSRF token")] = "",
+    photo: Annotated[
+        # A browser sends an empty part, read as text, when no file was chosen.
+        list[UploadFile | str] | None,
+        File(
+            description=f"optional photos (multipart): JPEG or PNG, at most {MAX_PHOTO_BYTES} "
+            f"bytes each, at most {MAX_PHOTOS_PER_REQUEST}; stored without metadata"
+        ),
+    ] = None,
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> Response:
-    """Send a report from the form: the intake of ``POST /reports``, then the follow-up link."""
+    """Send a report from the form: the intake of ``POST /reports`` with its photos (all
+    stored with it, or nothing), then the follow-up link."""
     gettext = _gettext(request)
     values = {
         "category": category,
@@ -222,6 +248,9 @@ async def send_report(
         await check_csrf(request)
     except CsrfRefused:
         return await again(403, gettext("This form has expired. Please send it again."))
+    if any("\x00" in value for value in values.values()):
+        # A multipart form's text is not checked by the request guard, as a urlencoded one is.
+        return await again(400, gettext("The form holds a character that cannot be stored."))
     if category not in cats:
         return await again(400, gettext("Choose a category from the list."), "category")
     if not description.strip():
@@ -244,7 +273,11 @@ async def send_report(
         reporter_phone=reporter_phone.strip() or None,
     )
 
+    # Starlette's class: FastAPI's UploadFile is only its annotation.
+    uploads = [u for u in photo or [] if isinstance(u, StarletteUpload) and (u.filename or u.size)]
+
     def store() -> tuple[int, str] | None:
+        data, names = read_uploads(uploads)
         with engine.begin() as conn:
             where = locate_point(conn, lat=report.lat, lon=report.lon)
             if where["district_code"] is None:
@@ -257,10 +290,33 @@ async def send_report(
                 actor=access.principal.name or "resident",
             )
             report_id = int(submission.report["id"])
+            if not submission.replayed:  # a retried form's photos are stored already
+                store_photos(
+                    conn,
+                    report_id,
+                    data,
+                    source=PhotoSource.RESIDENT,
+                    settings=settings,
+                    names=names,
+                )
             return report_id, issue_followup(conn, report_id)
 
     try:
         stored = await run_in_threadpool(store)
+    except PhotoRefused as exc:
+        return await again(
+            400,
+            gettext(
+                "A photo was refused, nothing was sent: %(why)s. Attach JPEG or PNG photos "
+                "of at most %(mb)d MB, at most %(n)d."
+            )
+            % {
+                "why": exc.detail,
+                "mb": MAX_PHOTO_BYTES // (1024 * 1024),
+                "n": MAX_PHOTOS_PER_REQUEST,
+            },
+            "photo",
+        )
     except InvalidInput as exc:
         return await again(400, str(exc.detail))
     except Conflict:
@@ -299,12 +355,14 @@ async def _follow_page(
 ) -> HTMLResponse:
     gettext = _gettext(request)
 
-    def read() -> Any:
+    def read() -> tuple[Any, int]:
         with engine.connect() as conn:
-            return read_followup(conn, token)
+            follow = read_followup(conn, token)
+            # Only how many: the pictures themselves are for the staff in charge.
+            return follow, count_photos(conn, int(follow.report["id"]), source=PhotoSource.RESIDENT)
 
     try:
-        follow = await run_in_threadpool(read)
+        follow, photo_count = await run_in_threadpool(read)
     except NotFound:
         return render_page(
             request,
@@ -346,6 +404,7 @@ async def _follow_page(
         error=error,
         note=note,
         note_limit=MAX_RATING_NOTE_CHARS,
+        photo_count=photo_count,
     )
 
 

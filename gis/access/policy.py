@@ -72,6 +72,7 @@ class Permission(StrEnum):
     READ_ANALYTICS = "read_analytics"
     SIGN_IN = "sign_in"
     READ_REPORT_CONTACT = "read_report_contact"
+    ADD_REPORT_PHOTOS = "add_report_photos"
     READ_WORKERS = "read_workers"
     READ_HOUSEHOLDS = "read_households"
     RECORD_VISIT = "record_visit"
@@ -190,10 +191,16 @@ POLICY: dict[Permission, Rule] = {
         ),
         Rule(
             Permission.READ_REPORT_CONTACT,
-            "read a report's reporter name, phone and photo, its worker's name, its events' "
-            "actors and notes",
+            "read a report's reporter name, phone and photos (GET /reports/{id}/photos), its "
+            "worker's name, its events' actors and notes",
             _STAFF_IN_SCOPE,
             personal_data=True,
+        ),
+        Rule(
+            Permission.ADD_REPORT_PHOTOS,
+            "attach photos to a report (POST /reports/{id}/photos; residents attach theirs "
+            "with the report from /app/report)",
+            _STAFF_IN_SCOPE,
         ),
         *_transition_permissions(),
         Rule(

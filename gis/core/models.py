@@ -34,6 +34,8 @@ from gis.core.vocabulary import (
     ESCALATION_ORDER,
     LEVEL_TABLE,
     PARENT_LEVEL,
+    PHOTO_CONTENT_TYPES,
+    PHOTO_SOURCES,
     STATUSES,
     WORKER_ROLES,
     Level,
@@ -252,6 +254,32 @@ class ReportFollowup(Base):
             "rating_note IS NULL OR satisfied IS NOT NULL", name="report_followups_note"
         ),
         Index("ux_report_followups_token", "token_sha256", unique=True),
+    )
+
+
+class ReportPhoto(Base):
+    """A photo of a report: its file lives under the photo directory, named by ``sha256``
+    (gis/reports/photos.py; migration 0016)."""
+
+    __tablename__ = "report_photos"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    sha256: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("report_events.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="report_photos_sha256"),
+        CheckConstraint(
+            f"content_type IN ({sql_list(PHOTO_CONTENT_TYPES)})", name="report_photos_content_type"
+        ),
+        CheckConstraint(f"source IN ({sql_list(PHOTO_SOURCES)})", name="report_photos_source"),
+        CheckConstraint("bytes > 0 AND width > 0 AND height > 0", name="report_photos_dimensions"),
     )
 
 

@@ -18,12 +18,14 @@ PRIVATE_DIR_MODE = 0o700
 
 def write_private(
     path: Path,
-    data: str,
+    data: str | bytes,
     *,
     mode: int = PRIVATE_FILE_MODE,
     owner: tuple[int, int] | None = None,
+    sync: bool = True,
 ) -> None:
-    """Atomically replace ``path`` with ``data`` (mode ``mode``, optionally ``owner`` uid/gid)."""
+    """Atomically replace ``path`` with ``data`` (mode ``mode``, optionally ``owner`` uid/gid;
+    ``sync``: on disk before the rename, for state that must survive a power cut)."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
@@ -31,10 +33,11 @@ def write_private(
         os.fchmod(fd, mode)
         if owner is not None:
             os.fchown(fd, *owner)
-        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as handle:
-            handle.write(data)
+        with os.fdopen(fd, "wb", closefd=False) as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
     except BaseException:
         os.close(fd)
         temporary.unlink(missing_ok=True)

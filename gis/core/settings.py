@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     )
     # Where the embedded PostGIS cluster and other local state live (see ``default_home``).
     home: Path = Field(default_factory=default_home)
+    # Photos of reports (files named by their SHA-256); unset: ``<home>/photos``.
+    photo_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     # Basemap tiles for the maps; empty means no basemap (offline intranet).
@@ -127,6 +129,11 @@ class Settings(BaseSettings):
                     "list the reverse proxies' addresses, comma-separated"
                 ) from None
         return value
+
+    @property
+    def photo_path(self) -> Path:
+        """Where photos of reports are stored: ``photo_dir``, else ``<home>/photos``."""
+        return self.photo_dir if self.photo_dir is not None else self.home / "photos"
 
     @property
     def proxy_addresses(self) -> list[str]:

@@ -107,6 +107,20 @@ class WorkerRole(StrEnum):
 WORKER_ROLES: tuple[str, ...] = tuple(WorkerRole)
 
 
+class PhotoSource(StrEnum):
+    """Who attached a photo to a report: the resident at intake, a worker (with an arrive or
+    a resolve), or staff at the desk."""
+
+    RESIDENT = "resident"
+    WORKER = "worker"
+    STAFF = "staff"
+
+
+PHOTO_SOURCES: tuple[str, ...] = tuple(PhotoSource)
+# The formats a stored photo has (every photo is re-encoded into one of them).
+PHOTO_CONTENT_TYPES: tuple[str, ...] = ("image/jpeg", "image/png")
+
+
 class CareFlag(StrEnum):
     """Why a household is visited on a cadence (家访 of the field)."""
 

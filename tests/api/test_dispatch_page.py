@@ -18,7 +18,7 @@ from api.main import create_app
 from api.pages.dispatch import time_left
 from tests.accounts import PASSWORD, account_headers, page_csrf_token
 from tests.conftest import settings_for
-from tests.endpoints import INLAND
+from tests.endpoints import INLAND, SAMPLE_PHOTO
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 QUEUE_ROW = re.compile(r'<tr class="(overdue)?" data-report="(\d+)">')
@@ -267,3 +267,28 @@ def test_the_events_are_named_in_the_page_language_not_by_code(
         ("report", "已收到上报", "已上报"),
         ("accept", "已受理", "已受理"),
     ]
+
+
+def test_a_reports_photos_are_thumbnails_served_in_scope(browser: TestClient, desk: Desk) -> None:
+    """The report's details show its photos as <img> of the same origin, which the signed-in
+    dispatcher's session cookie fetches; the page's CSP allows them (img-src 'self')."""
+    report_id = desk.reports[0]
+    admin = account_headers(desk.engine, "desk-photo-admin", "admin", scope=desk.district)
+    added = browser.post(
+        f"/reports/{report_id}/photos", files=[SAMPLE_PHOTO, SAMPLE_PHOTO], headers=admin
+    )
+    assert added.status_code == 201, added.text
+    browser.cookies.clear()
+    _sign_in(browser, "desk-dispatcher")
+    page = browser.get(f"/app/dispatch?lang=en&report={report_id}", headers=HTML)
+    assert page.status_code == 200
+    sources = re.findall(r'<img src="([^"]+)"', page.text)
+    assert sources == [p["url"] for p in added.json()]
+    assert "img-src 'self'" in page.headers["content-security-policy"]
+    assert 'alt="Photo 1 of report' in page.text
+    for url in sources:
+        image = browser.get(url)  # the session cookie, as the browser sends it
+        assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+    # Another report without photos says so.
+    other = browser.get(f"/app/dispatch?lang=en&report={desk.reports[1]}", headers=HTML)
+    assert "No photo." in other.text and "<img" not in other.text

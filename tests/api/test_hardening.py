@@ -322,6 +322,7 @@ def test_database_down_is_503_json_on_every_endpoint(doomed_cluster: EmbeddedClu
         "password": "x" * 12,
         "token": "x" * 43,
         "csrf_token": "x" * 43,
+        "photo_id": 1,
     } | LAYER_VALUES
     try:
         app = create_app(settings_for(engine), engine=engine)

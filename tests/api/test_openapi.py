@@ -18,6 +18,7 @@ from api.schemas.open311 import ServiceRequest
 from api.schemas.reports import ReportProperties, ReportPublic
 from tests.accounts import account_headers
 from tests.conftest import demo_iso, settings_for
+from tests.endpoints import SAMPLE_PHOTO
 
 # Words no public field may contain (the reporter's name, phone or photo).
 PERSONAL = ("reporter", "phone", "photo", "media_url", "contact", "head_name")
@@ -122,10 +123,12 @@ def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> N
         for name, schema in schemas.items()
         if any(word in field for field in schema.get("properties", {}) for word in PERSONAL)
     }
-    # What a resident sends (API, Open311 and the resident's page), and what only accounts
-    # allowed the personal data see: a report's contact, the staff directory, households.
+    # What a resident sends (API, Open311 and the resident's page), what staff attach (photos),
+    # and what only accounts allowed the personal data see: a report's contact, the staff
+    # directory, households.
     assert personal == {
         "Body_send_report_app_report_post",
+        "Body_add_photos_reports__report_id__photos_post",
         "ReportCreate",
         "ServiceRequestForm",
         "ServiceRequestFormEncoded",  # the same, as a form (no nulls)
@@ -214,9 +217,16 @@ def test_every_json_get_validates_against_its_model(
         plan_response = client.post("/patrols/plan", json=plan, headers=admin)
         assert plan_response.status_code == 201, plan_response.text
         plan_id = plan_response.json()["id"]
+        # A photo of it, so that its photos are listed.
+        photographed = client.post(
+            f"/reports/{report_id}/photos", files=[SAMPLE_PHOTO], headers=admin
+        )
+        assert photographed.status_code == 201, photographed.text
         for route in routes:
-            if route.response_model is None:  # the HTML pages and the binary tiles
-                assert route.path.startswith(("/maps/", "/app/")) or route.path.endswith(".mvt")
+            if route.response_model is None:  # the HTML pages, the binary tiles and photos
+                assert route.path.startswith(("/maps/", "/app/")) or route.path.endswith(
+                    (".mvt", "/photos/{photo_id}")
+                )
                 continue
             url = _sample_path(client, route.path, report_id, plan_id)
             params: dict[str, Any] = dict(QUERY.get(route.path, {}))
@@ -234,7 +244,9 @@ def test_every_json_get_validates_against_its_model(
                 TypeAdapter(route.response_model).validate_python(body)
             checked.append(route.path)
     not_json = {
-        path for path in documented if path.startswith(("/maps/", "/app/")) or path.endswith(".mvt")
+        path
+        for path in documented
+        if path.startswith(("/maps/", "/app/")) or path.endswith((".mvt", "/photos/{photo_id}"))
     }
     # The styled overlays the grids map fetches are JSON too.
     overlays = {"/maps/grids/problems", "/maps/grids/care-visits"}

@@ -27,7 +27,7 @@ from gis.reports.followup import issue_followup
 from tests.accounts import PASSWORD, account_headers
 from tests.browser import PageReport, load_page, sign_in_cookie
 from tests.conftest import settings_for
-from tests.endpoints import LAYER_VALUES, PATROL_PLAN, SAMPLE_CALLS
+from tests.endpoints import LAYER_VALUES, PATROL_PLAN, SAMPLE_CALLS, SAMPLE_PHOTO
 from tests.maps.conftest import serve
 
 pytestmark = pytest.mark.browser
@@ -94,6 +94,10 @@ def _site(engine: Engine) -> Iterator[Site]:
     with serve(app) as base:
         planned = httpx2.post(f"{base}/patrols/plan", json=PATROL_PLAN, headers=admin, timeout=120)
         assert planned.status_code == 201, planned.text
+        photographed = httpx2.post(
+            f"{base}/reports/{report_id}/photos", files=[SAMPLE_PHOTO], headers=admin, timeout=60
+        )
+        assert photographed.status_code == 201, photographed.text
         values = LAYER_VALUES | {
             "plan_id": planned.json()["id"],
             "report_id": report_id,
@@ -103,6 +107,7 @@ def _site(engine: Engine) -> Iterator[Site]:
             "feature_id": code,
             "token": token,
             "household": household,
+            "photo_id": photographed.json()[0]["id"],
         }
         yield Site(base, app, values)
 

@@ -2,7 +2,8 @@
 server blocked, a resident taps the map, then reports from the phone's (mocked) position, gets
 the report number and the private link, follows it, and after a dispatcher closes the report
 through the API rates the outcome once. The report lands in the grid that contains the point
-by shapely; no console error, no failed or outside request on any page.
+by shapely; the photo attached (taken with GPS EXIF naming another place) is stored without
+any EXIF; no console error, no failed or outside request on any page.
 
 The screenshots of the README's "Residents" section are made here: set
 ``GRIDPATROL_SCREENSHOTS=docs/screenshots`` to write them there (else a temporary directory).
@@ -10,6 +11,7 @@ The screenshots of the README's "Residents" section are made here: set
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,21 +20,35 @@ from typing import Any
 
 import httpx2
 import pytest
+from PIL import Image
 from playwright.sync_api import Geolocation, Page, Request, Route, sync_playwright
 from shapely import wkb
 from shapely.geometry import Point
 from sqlalchemy import Engine, text
 
 from api.main import create_app
+from gis.reports.photos import open_photo
 from tests.accounts import account_headers
 from tests.browser import CHROMIUM_FLAGS, check_axe, chromium_path
 from tests.conftest import settings_for
+from tests.gis.reports.test_photos import GPS_IFD, gps_exif
 from tests.maps.conftest import serve
 
 pytestmark = pytest.mark.browser
 
 # Inside district 990101, away from grid borders (tests/endpoints.py: INLAND), a little off.
 PHONE_AT: Geolocation = {"latitude": 30.65871, "longitude": 104.04538}
+
+
+def phone_photo(path: Path) -> Path:
+    """A JPEG as a phone takes it: EXIF with the GPS position where it was taken (30°39'35"N
+    104°3'48"E, another place than the report's), the camera's make."""
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (90, 140, 60)).save(out, format="JPEG", exif=gps_exif())
+    path.write_bytes(out.getvalue())
+    with Image.open(path) as check:
+        assert GPS_IFD in check.getexif()
+    return path
 
 
 @dataclass
@@ -159,6 +175,9 @@ def test_a_resident_reports_from_the_phone_follows_and_rates(
             assert "10分钟内到场" in option and "1小时内办结" in option
             category.select_option("sanitation")
             page.get_by_label("问题描述").fill("垃圾桶满了，溢到路上")
+            # A photo from the phone (the 8 MB rule said next to it).
+            assert "8 MB" in page.locator("#photo-hint").inner_text()
+            page.get_by_label("照片（可选）").set_input_files(phone_photo(tmp_path / "IMG_1.jpg"))
             page.get_by_label("您的姓名").fill("李娜")
             page.get_by_label("您的电话").fill("13800001111")
             # Keyboard: from the phone field, Tab reaches the send button.
@@ -187,6 +206,19 @@ def test_a_resident_reports_from_the_phone_follows_and_rates(
             )
             assert report.reporter_name == "李娜"
             assert "李娜" not in page.content()
+            # The resident sees that one photo went with it, not the photo itself.
+            assert page.locator("#photo-count").get_attribute("data-count") == "1"
+            with engine.connect() as conn:
+                photo_id = conn.execute(
+                    text("SELECT id FROM report_photos WHERE report_id = :id"), {"id": report.id}
+                ).scalar_one()
+                info, stored = open_photo(
+                    conn, int(report.id), int(photo_id), settings=settings_for(engine)
+                )
+            with Image.open(stored) as image:  # read back independently of the code
+                assert len(image.getexif()) == 0 and GPS_IFD not in image.getexif()
+                assert image.size == (320, 240) and "exif" not in image.info
+            assert b"PhoneMaker" not in stored.read_bytes() and info.source == "resident"
             page.screenshot(path=str(shots / "resident-sent.png"), full_page=True)
             check_axe(page)
 

@@ -86,3 +86,26 @@
     );
   });
 })();
+
+// Photos: say at once when one is over the size limit or there are too many (the server
+// checks again; with no script the form is still sent and refused with the same reason).
+(function () {
+  "use strict";
+  var input = document.getElementById("photo");
+  if (!input) {
+    return;
+  }
+  input.addEventListener("change", function () {
+    var maxBytes = Number(input.dataset.maxBytes);
+    var maxCount = Number(input.dataset.maxCount);
+    var files = Array.prototype.slice.call(input.files || []);
+    var message = "";
+    if (files.length > maxCount) {
+      message = input.dataset.msgTooMany;
+    } else if (files.some(function (f) { return f.size > maxBytes; })) {
+      message = input.dataset.msgTooLarge;
+    }
+    input.setCustomValidity(message);
+    input.reportValidity();
+  });
+})();
