@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine
 from gis.core.settings import Settings
 from gis.core.timewindow import TimeWindow, resolve_window
 from gis.reports.categories import Category
-from gis.territory.layers import BBox, parse_bbox
+from gis.territory.layers import BBOX_DESCRIPTION, BBOX_QUERY_PATTERN, BBox, parse_bbox
 
 # Tiles, TileJSON and OGC API Features are public data: any web page (or a standalone map
 # file) may load them, and read their ETag.
@@ -88,7 +88,10 @@ async def bbox_query(
     bbox: Annotated[
         str | None,
         Query(
-            description="minx,miny,maxx,maxy in EPSG:4326", examples=["104.05,30.65,104.07,30.67"]
+            description=BBOX_DESCRIPTION,
+            examples=["104.05,30.65,104.07,30.67"],
+            # Documented, checked by parse_bbox (its messages name the problem).
+            json_schema_extra={"pattern": BBOX_QUERY_PATTERN},
         ),
     ] = None,
 ) -> BBox | None:

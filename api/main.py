@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -78,7 +79,43 @@ ROUTE_MODULES = (
 )
 
 
-def _document_errors(app: FastAPI) -> None:
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (an object's) with each ``X or null`` property made ``X``: a form-encoded
+    body cannot send a null, it leaves the field out."""
+    properties = {}
+    for name, prop in schema["properties"].items():
+        branches = prop.get("anyOf")
+        if branches and {"type": "null"} in branches:
+            kept = [b for b in branches if b != {"type": "null"}]
+            rest = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}
+            prop = {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
+        properties[name] = prop
+    return {**schema, "properties": properties}
+
+
+def _document_categories(schema: dict[str, Any], codes: list[str]) -> None:
+    """Give every input the server checks against the categories file its codes as an enum
+    (the file is read at startup, so the document is made from it too). The report list's
+    ``category`` filter takes any text (an unknown one matches nothing), so it stays open."""
+    components = schema["components"]["schemas"]
+    components["ReportCreate"]["properties"]["category"]["enum"] = codes
+    for form in ("ServiceRequestForm", open311.FORM_ENCODED):
+        components[form]["properties"]["service_code"]["enum"] = codes
+    # The hotspots take codes repeated or comma-separated, blanks ignored.
+    code = f"({'|'.join(re.escape(c) for c in codes)})?"
+    several = {"type": "string", "pattern": rf"^\s*{code}\s*(,\s*{code}\s*)*$"}
+    for path in ("/analytics/hotspots", "/maps/hotspots"):
+        for parameter in schema["paths"][path]["get"]["parameters"]:
+            if parameter["name"] == "category":
+                parameter["schema"]["anyOf"][0]["items"] = several
+    listing = schema["paths"]["/open311/v2/requests.json"]["get"]
+    for parameter in listing["parameters"]:
+        if parameter["name"] == "service_code":
+            # Empty: no filter.
+            parameter["schema"] = {"type": "string", "enum": ["", *codes]}
+
+
+def _document_errors(app: FastAPI, categories: list[str]) -> None:
     """Make ``/openapi.json`` describe the error bodies this app really sends.
 
     FastAPI documents request validation errors with its own body (``HTTPValidationError``);
@@ -99,6 +136,9 @@ def _document_errors(app: FastAPI) -> None:
                 model.__name__,
                 model.model_json_schema(ref_template="#/components/schemas/{model}"),
             )
+        components.setdefault(
+            open311.FORM_ENCODED, _without_null(components[ServiceRequestForm.__name__])
+        )
         for path, operations in schema["paths"].items():
             for operation in operations.values():
                 for status, error in operation["responses"].items():
@@ -118,6 +158,7 @@ def _document_errors(app: FastAPI) -> None:
                     answer["content"]["application/json"]["schema"] = ours
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)
+        _document_categories(schema, categories)
         app.openapi_schema = schema
         return schema
 
@@ -215,7 +256,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     add_documentation(app)
     add_exception_handlers(app)
-    _document_errors(app)
+    _document_errors(app, list(categories))
     # Innermost: scripts, stylesheets and tiles leave compressed (api/compression.py).
     app.add_middleware(CompressAssets, prefixes=("/static/", "/tiles/"))
     # Outermost last: CatchAll also answers for errors inside RequestGuard.

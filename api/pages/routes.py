@@ -128,8 +128,9 @@ async def login(
     engine: EngineDep,
     settings: SettingsDep,
     _limit: SignInLimit,
-    username: Annotated[str, Form(max_length=200)],
-    password: Annotated[str, Form(max_length=1000)],
+    # An empty field is a missing one (422), as the minimum length says.
+    username: Annotated[str, Form(min_length=1, max_length=200)],
+    password: Annotated[str, Form(min_length=1, max_length=1000)],
     csrf_token: Annotated[str, Form(description="the form's CSRF token")] = "",
     next_path: Annotated[str, Form(alias="next", description=_NEXT)] = "",
     lang: Annotated[str | None, Query(description=_LANG)] = None,

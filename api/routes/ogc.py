@@ -31,8 +31,10 @@ from gis.ogc.features import (
     read_items,
 )
 from gis.ogc.params import (
+    DATETIME_PATTERN,
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    OGC_BBOX_PATTERN,
     check_limit,
     check_offset,
     parse_datetime,
@@ -145,14 +147,20 @@ def ogc_items(
     collection_id: str,
     bbox: Annotated[
         str | None,
-        Query(description="minx,miny,maxx,maxy in CRS84 (longitude, latitude)"),
+        Query(
+            description="minx,miny,maxx,maxy in CRS84 (longitude, latitude), or with heights "
+            "minx,miny,minz,maxx,maxy,maxz; plain decimals; min must not exceed max",
+            json_schema_extra={"pattern": OGC_BBOX_PATTERN},
+        ),
     ] = None,
     datetime_: Annotated[
         str | None,
         Query(
             alias="datetime",
             description="RFC 3339 instant or interval (start/end, '..' for open) on the "
-            "report time; report collections only",
+            "report time; report collections only; a date that exists, the start not after the "
+            "end",
+            json_schema_extra={"pattern": DATETIME_PATTERN},
         ),
     ] = None,
     limit: Annotated[

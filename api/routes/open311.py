@@ -12,7 +12,7 @@ import json
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
@@ -32,6 +32,8 @@ from gis.access.policy import Permission
 from gis.core.errors import InvalidInput
 from gis.reports.intake import MAX_DESCRIPTION_CHARS, MAX_IDEMPOTENCY_KEY_CHARS
 from gis.reports.open311 import (
+    IDS_PATTERN,
+    STATUS_PATTERN,
     describe_service,
     find_service_requests,
     get_service_request,
@@ -57,16 +59,25 @@ router = APIRouter(
 _PUBLIC = [require(Permission.READ_PUBLIC)]
 # The POST body is read by hand (form or JSON, as GeoReport v2 clients send either); this
 # declares it in the OpenAPI document all the same.
+# A form has no null: an optional field is left out (api/main.py writes that variant).
 _FORM_REF = {"$ref": f"#/components/schemas/{ServiceRequestForm.__name__}"}
+FORM_ENCODED = f"{ServiceRequestForm.__name__}Encoded"
 _FORM_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/x-www-form-urlencoded": {"schema": _FORM_REF},
+            "application/x-www-form-urlencoded": {
+                "schema": {"$ref": f"#/components/schemas/{FORM_ENCODED}"}
+            },
             "application/json": {"schema": _FORM_REF},
         },
     }
 }
+
+
+def _optional(pattern: str) -> str:
+    """``pattern`` (anchored) or the empty string."""
+    return f"^({pattern.removeprefix('^').removesuffix('$')})?$"
 
 
 @router.get("/services.json", response_model=list[Service], dependencies=_PUBLIC)
@@ -91,9 +102,22 @@ def requests(
     conn: ConnDep,
     cats: CategoriesDep,
     window: Open311WindowDep,
-    service_request_id: str | None = None,
-    service_code: str | None = None,
-    status: Annotated[str | None, Query(description="open, closed or both (comma)")] = None,
+    # Documented patterns (empty: no filter), enforced by find_service_requests (400).
+    service_request_id: Annotated[
+        str | None,
+        Query(
+            description="comma-separated ids",
+            json_schema_extra={"pattern": _optional(IDS_PATTERN)},
+        ),
+    ] = None,
+    service_code: Annotated[str | None, Query(description="a code of services.json")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="open, closed or both (comma)",
+            json_schema_extra={"pattern": _optional(STATUS_PATTERN)},
+        ),
+    ] = None,
     jurisdiction_id: str | None = None,
 ) -> Any:
     """Service requests (newest first, at most 1000; last 90 days unless dates are given)."""
@@ -167,6 +191,13 @@ async def create_request(
     responses=_errors(404),
     dependencies=_PUBLIC,
 )
-def request_by_id(service_request_id: str, conn: ConnDep, cats: CategoriesDep) -> Any:
+def request_by_id(
+    service_request_id: Annotated[
+        str,
+        Path(description="the request's id", json_schema_extra={"pattern": IDS_PATTERN}),
+    ],
+    conn: ConnDep,
+    cats: CategoriesDep,
+) -> Any:
     """One service request, as a one-element list."""
     return get_service_request(conn, cats, service_request_id)

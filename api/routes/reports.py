@@ -167,7 +167,12 @@ def reports(
     bbox: BBoxDep,
     window: WindowDep,
     status: Annotated[
-        list[str] | None, Query(description=f"repeatable; one of: {', '.join(STATUSES)}")
+        list[str] | None,
+        Query(
+            description=f"repeatable; one of: {', '.join(STATUSES)}",
+            # Documented; the list checks it and names an unknown status (422).
+            json_schema_extra={"items": {"type": "string", "enum": list(STATUSES)}},
+        ),
     ] = None,
     category: str | None = None,
     grid: Annotated[str | None, Query(description="grid code")] = None,

@@ -24,6 +24,7 @@ from gis.service_areas.walk import (
     MAX_WALK_SPEED_KMH,
     MIN_WALK_SPEED_KMH,
 )
+from gis.territory.importing import FACILITY_KINDS
 
 # Every answer here walks the whole street network (seconds on a city): a heavy request,
 # rate-limited for anonymous clients (429) and computed in a slot of the server's bounded pool
@@ -36,7 +37,11 @@ router = APIRouter(
 
 
 def walk_params(
-    kind: Annotated[str, Query(description="facility kind")] = DEFAULT_KIND,
+    kind: Annotated[
+        str,
+        # Documented; the domain function checks it and names a bad value (422).
+        Query(description="facility kind", json_schema_extra={"enum": list(FACILITY_KINDS)}),
+    ] = DEFAULT_KIND,
     minutes: Annotated[
         float, Query(gt=0, le=MAX_MINUTES, description="the walk limit, minutes")
     ] = DEFAULT_MINUTES,

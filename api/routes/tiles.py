@@ -14,7 +14,7 @@ from api.lean import LeanRoute
 from api.schemas.common import error_responses
 from api.schemas.tiles import TileIndex, TileJSON
 from gis.access.policy import Permission, allows
-from gis.tiles.mvt import MEDIA_TYPE, check_tile, read_tile, tile_sql, tilejson
+from gis.tiles.mvt import MAX_ZOOM, MEDIA_TYPE, check_tile, read_tile, tile_sql, tilejson
 from gis.tiles.registry import PUBLISHED, PublishedLayer, get_published
 
 # Tiles are public data; errors are 400 for a bad coordinate or parameter, as tile servers do.
@@ -68,9 +68,26 @@ async def get_tile(
     request: Request,
     principal: PrincipalDep,
     layer: Annotated[str, Path(description="tile layer, see GET /tiles")],
-    z: Annotated[int, Path(description="zoom")],
-    x: Annotated[int, Path(description="column, from the west")],
-    y: Annotated[int, Path(description="row, from the north (XYZ)")],
+    # Documented bounds, checked by check_tile (400 naming the coordinate); what they cannot
+    # say, the descriptions do: x and y lie below 2**z at zoom z.
+    z: Annotated[
+        int,
+        Path(description="zoom", json_schema_extra={"minimum": 0, "maximum": MAX_ZOOM}),
+    ],
+    x: Annotated[
+        int,
+        Path(
+            description="column, from the west: 0 to 2**z - 1",
+            json_schema_extra={"minimum": 0, "maximum": 2**MAX_ZOOM - 1},
+        ),
+    ],
+    y: Annotated[
+        int,
+        Path(
+            description="row, from the north (XYZ): 0 to 2**z - 1",
+            json_schema_extra={"minimum": 0, "maximum": 2**MAX_ZOOM - 1},
+        ),
+    ],
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One vector tile of ``layer``: 204 when empty, 304 when the ETag still holds. Patrol

@@ -11,7 +11,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Timestamp
-from gis.reports.intake import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS, MAX_URL_CHARS
+from gis.reports.intake import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PHONE_CHARS,
+    MAX_URL_CHARS,
+    NOT_BLANK,
+)
 
 
 class ServiceRequestForm(BaseModel):
@@ -26,11 +32,18 @@ class ServiceRequestForm(BaseModel):
     service_code: str = Field(min_length=1, description="a code of services.json")
     lat: float = Field(ge=-90, le=90, description="latitude, degrees (EPSG:4326)")
     long: float = Field(ge=-180, le=180, description="longitude, degrees (EPSG:4326)")
-    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+    description: str = Field(
+        min_length=1, max_length=MAX_DESCRIPTION_CHARS, json_schema_extra={"pattern": NOT_BLANK}
+    )
     first_name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
     last_name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
     phone: str | None = Field(default=None, max_length=MAX_PHONE_CHARS)
-    media_url: str | None = Field(default=None, max_length=MAX_URL_CHARS, description="http(s)")
+    media_url: str | None = Field(
+        default=None,
+        max_length=MAX_URL_CHARS,
+        description="an http(s) URL (empty: none)",
+        json_schema_extra={"pattern": "^(https?://|$)"},
+    )
 
 
 class Service(BaseModel):

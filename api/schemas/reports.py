@@ -19,6 +19,7 @@ from gis.reports.intake import (
     MAX_NAME_CHARS,
     MAX_PHONE_CHARS,
     MAX_URL_CHARS,
+    NOT_BLANK,
 )
 
 
@@ -44,7 +45,10 @@ class ReportCreate(BaseModel):
     lat: float = Field(ge=-90, le=90, strict=True, description="latitude, degrees")
     lon: float = Field(ge=-180, le=180, strict=True, description="longitude, degrees")
     category: str = Field(min_length=1, max_length=40, description="a code of GET /categories")
-    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+    # Documented; intake refuses a blank description (422).
+    description: str = Field(
+        min_length=1, max_length=MAX_DESCRIPTION_CHARS, json_schema_extra={"pattern": NOT_BLANK}
+    )
     reporter_name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
     reporter_phone: str | None = Field(default=None, max_length=MAX_PHONE_CHARS)
     photo_url: str | None = Field(
@@ -58,7 +62,10 @@ class TransitionIn(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"action": "accept"}]})
 
-    action: str = Field(description=f"one of: {', '.join(ACTIONS)}")
+    # Documented as an enum; transition_report checks it and names an unknown action (422).
+    action: str = Field(
+        description=f"one of: {', '.join(ACTIONS)}", json_schema_extra={"enum": list(ACTIONS)}
+    )
     note: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     worker_id: int | None = Field(
         default=None, description="dispatch: the worker (default: the grid's least busy one)"

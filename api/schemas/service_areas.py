@@ -6,11 +6,12 @@ Walks are in minutes at the request's ``walk_speed_kmh``; geometries GeoJSON in 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from geojson_pydantic import Feature, FeatureCollection, MultiPolygon, Polygon
 from pydantic import BaseModel, Field
 
+from gis.reports.intake import NOT_BLANK
 from gis.service_areas.siting import MAX_GIVEN_CANDIDATES, MAX_NEW_SITES
 from gis.service_areas.walk import (
     DEFAULT_KIND,
@@ -20,6 +21,7 @@ from gis.service_areas.walk import (
     MAX_WALK_SPEED_KMH,
     MIN_WALK_SPEED_KMH,
 )
+from gis.territory.importing import FACILITY_KINDS
 
 
 class WalkAreaProperties(BaseModel):
@@ -90,19 +92,24 @@ class GapsOut(BaseModel):
 
 
 class CandidatePoint(BaseModel):
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
-    label: str = Field(min_length=1)
+    # strict: true/false are not coordinates (check_candidates refuses them as well).
+    lon: float = Field(ge=-180, le=180, strict=True)
+    lat: float = Field(ge=-90, le=90, strict=True)
+    label: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
 
 
 class SitingRequest(BaseModel):
-    kind: str = DEFAULT_KIND
+    # Documented; check_limit names an unknown kind (422).
+    kind: str = Field(default=DEFAULT_KIND, json_schema_extra={"enum": list(FACILITY_KINDS)})
     minutes: float = Field(default=DEFAULT_MINUTES, gt=0, le=MAX_MINUTES)
     walk_speed_kmh: float = Field(
         default=DEFAULT_WALK_SPEED_KMH, ge=MIN_WALK_SPEED_KMH, le=MAX_WALK_SPEED_KMH
     )
     new_sites: int = Field(ge=1, le=MAX_NEW_SITES)
-    candidates: Literal["buildings", "facilities"] | list[CandidatePoint] = Field(
+    candidates: (
+        Literal["buildings", "facilities"]
+        | Annotated[list[CandidatePoint], Field(min_length=1, max_length=MAX_GIVEN_CANDIDATES)]
+    ) = Field(
         default="buildings",
         description="every building, every facility of another kind, or the points given "
         f"(at most {MAX_GIVEN_CANDIDATES})",

@@ -6,14 +6,33 @@ the parameter and what it should look like.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from gis.core.errors import InvalidBBox, InvalidParameter
-from gis.territory.layers import BBox, parse_bbox
+from gis.territory.layers import DECIMAL_PATTERN, LAT_PATTERN, LON_PATTERN, BBox, parse_bbox
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
+
+# What the OpenAPI document says these parameters take, and what the parsers enforce. Left
+# to the descriptions: min <= max in a bbox, a start before the end of an interval, and a
+# day that exists in its month (2026-02-30 matches the pattern and is refused).
+_CORNER = f"{LON_PATTERN},{LAT_PATTERN}"
+OGC_BBOX_PATTERN = (
+    f"^({_CORNER},{_CORNER}|{_CORNER},{DECIMAL_PATTERN},{_CORNER},{DECIMAL_PATTERN})?$"
+)
+_DATE = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = (
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
+INSTANT_PATTERN = f"{_DATE}({_TIME})?"
+DATETIME_PATTERN = (
+    f"^({INSTANT_PATTERN}|{INSTANT_PATTERN}/({INSTANT_PATTERN}|\\.\\.)?"
+    f"|(\\.\\.)?/{INSTANT_PATTERN})$"
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +50,9 @@ def parse_ogc_bbox(value: str | None) -> BBox | None:
     parts = value.split(",")
     if len(parts) == 6:
         # minx,miny,minz,maxx,maxy,maxz: the layers are 2D, heights do not filter.
+        for height in (parts[2], parts[5]):
+            if not re.fullmatch(DECIMAL_PATTERN, height):
+                raise InvalidParameter(f"bbox: a height must be a number, got {height!r}")
         value = ",".join((parts[0], parts[1], parts[3], parts[4]))
     try:
         return parse_bbox(value)
@@ -40,6 +62,15 @@ def parse_ogc_bbox(value: str | None) -> BBox | None:
 
 def _instant(text: str, *, end: bool) -> datetime:
     """An RFC 3339 date-time (with an offset) or a date (its first or last instant)."""
+    if not re.fullmatch(INSTANT_PATTERN, text):
+        if re.fullmatch(f"{_DATE}T[0-9:.]+", text):
+            raise InvalidParameter(
+                f"datetime: {text!r} has no time zone; add Z or an offset such as +08:00"
+            )
+        raise InvalidParameter(
+            f"datetime: {text!r} is not an RFC 3339 date-time such as 2026-11-24T08:00:00Z"
+            " (or a date such as 2026-11-24)"
+        )
     try:
         if "T" not in text.upper():
             day = date.fromisoformat(text)

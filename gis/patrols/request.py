@@ -8,12 +8,15 @@ are refused, so a misspelt option is a 422 naming it rather than silently ignore
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
-from typing import Literal
+from functools import cache
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gis.core.timewindow import in_zone
 from gis.core.vocabulary import CODE_DIGITS, Level
+from gis.territory.importing import FACILITY_KINDS
 
 Mode = Literal["joint", "by_district"]
 Objective = Literal["balanced", "shortest"]
@@ -116,9 +119,27 @@ def _codes_of(level: Level, codes: list[str] | None) -> list[str] | None:
     """``codes`` when each is a code of ``level`` (its digits, nothing else)."""
     digits = CODE_DIGITS[level]
     for code in codes or []:
-        if not (len(code) == digits and code.isdigit()):
+        if not (len(code) == digits and code.isascii() and code.isdigit()):
             raise ValueError(f"{level} code {code!r} must be {digits} digits")
     return codes
+
+
+@cache
+def zone_names() -> frozenset[str]:
+    """The IANA time zone names this system knows (the document lists them)."""
+    return frozenset(available_timezones())
+
+
+def _enum_of_strings(schema: dict[str, Any], values: list[str]) -> None:
+    """Document a ``str | None`` field's strings as one of ``values``."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch["enum"] = values
+
+
+def _or_boolean(schema: dict[str, Any]) -> None:
+    """Document that ``true`` (the defaults) and ``false`` (none) are taken too."""
+    schema.setdefault("anyOf", []).append({"type": "boolean"})
 
 
 class CareVisitsIn(_Strict):
@@ -136,25 +157,40 @@ class CareVisitsIn(_Strict):
         default=None,
         max_length=64,
         description="IANA zone whose calendar days count (default: GRIDPATROL_TIMEZONE)",
+        json_schema_extra=lambda schema: _enum_of_strings(schema, sorted(zone_names())),
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in zone_names():
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai")
+        return value
 
 
 class StopsIn(_Strict):
     """The kinds of stop to plan; at least one must be chosen."""
 
     open_reports: bool = False
-    hot_grids: HotGridsIn | None = None
-    stale_grids: StaleGridsIn | None = None
-    facilities: list[str] = Field(default_factory=list, description="facility kinds")
+    hot_grids: HotGridsIn | None = Field(default=None, json_schema_extra=_or_boolean)
+    stale_grids: StaleGridsIn | None = Field(default=None, json_schema_extra=_or_boolean)
+    # Documented; the stop loader names an unknown kind (422).
+    facilities: list[Annotated[str, Field(json_schema_extra={"enum": list(FACILITY_KINDS)})]] = (
+        Field(default_factory=list, description="facility kinds")
+    )
     buildings: list[str] = Field(default_factory=list, description="building codes")
     points: list[PointStopIn] = Field(default_factory=list)
-    care_visits: CareVisitsIn | None = None
-    districts: list[str] | None = Field(
-        default=None,
-        description="open reports, hot grids and facilities lying in these districts "
-        "(default: the patrollers' districts)",
+    care_visits: CareVisitsIn | None = Field(default=None, json_schema_extra=_or_boolean)
+    districts: list[Annotated[str, Field(json_schema_extra={"pattern": "^[0-9]{6}$"})]] | None = (
+        Field(
+            default=None,
+            description="open reports, hot grids and facilities lying in these districts "
+            "(default: the patrollers' districts)",
+        )
     )
-    communities: list[str] | None = Field(
+    communities: (
+        list[Annotated[str, Field(json_schema_extra={"pattern": "^[0-9]{12}$"})]] | None
+    ) = Field(
         default=None,
         description="… and, if given, lying in these communities (e.g. one straddling districts)",
     )

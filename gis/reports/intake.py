@@ -33,6 +33,8 @@ MAX_NAME_CHARS = 100
 MAX_PHONE_CHARS = 32
 MAX_URL_CHARS = 2000
 MAX_IDEMPOTENCY_KEY_CHARS = 200
+# A description holds something besides white space (a JSON Schema pattern, searched).
+NOT_BLANK = r"\S"
 # A point farther than this from every district is not a report of this city (swapped lat and
 # lon, a test, spam): refused at intake. Between the districts' edge and this distance a report
 # is kept unlocated for a dispatcher (a resident just outside the boundary).

@@ -5,6 +5,7 @@ Public by design: nothing here ever carries the reporter's name or phone.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,10 @@ OPEN311_STATUSES = {
     "open": OPEN_STATUSES,
     "closed": tuple(s for s in STATUSES if s not in OPEN_STATUSES),
 }
+# The filters' syntax, as the OpenAPI document gives it and the parsers enforce it:
+# comma-separated ids (at most 18 digits: bigint) and statuses, spaces around commas allowed.
+IDS_PATTERN = r"^ *[0-9]{1,18} *(, *[0-9]{1,18} *)*$"
+STATUS_PATTERN = r"^ *(open|closed) *(, *(open|closed) *)*$"
 
 
 def list_services(categories: dict[str, Category]) -> list[dict[str, Any]]:
@@ -96,18 +101,16 @@ def find_service_requests(
     dates time-zone aware, ``start_date <= requested < end_date``)."""
     ids: tuple[int, ...] | None = None
     if service_request_id:
-        try:
-            ids = tuple(int(part) for part in service_request_id.split(",") if part.strip())
-        except ValueError:
+        if not re.fullmatch(IDS_PATTERN, service_request_id):
             raise InvalidInput(
                 f"service_request_id: expected comma-separated numbers, got {service_request_id!r}"
-            ) from None
+            )
+        ids = tuple(int(part) for part in service_request_id.split(","))
     statuses: tuple[str, ...] | None = None
     if status:
-        wanted = [s.strip() for s in status.split(",") if s.strip()]
-        unknown = [s for s in wanted if s not in OPEN311_STATUSES]
-        if unknown:
-            raise InvalidInput(f"status: expected open or closed, got {unknown[0]!r}")
+        if not re.fullmatch(STATUS_PATTERN, status):
+            raise InvalidInput(f"status: expected open, closed or both (comma), got {status!r}")
+        wanted = [s.strip() for s in status.split(",")]
         statuses = tuple(s for w in wanted for s in OPEN311_STATUSES[w])
     if service_code and service_code not in categories:
         raise InvalidInput(f"service_code: no service {service_code!r}")

@@ -6,6 +6,7 @@ by PostGIS so a page of a million-building table costs one indexed query.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -161,21 +162,37 @@ def get_layer(name: str) -> Layer:
         ) from None
 
 
+# The numbers a bbox takes: plain decimals ("104.05", "-0.5"; no exponent, sign "+" or
+# leading zeros), each within its range. The OpenAPI document gives this pattern, so clients
+# see exactly what is accepted; the order (min <= max) it cannot say, and its description does.
+LON_PATTERN = r"-?(180(\.0+)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]+)?)"
+LAT_PATTERN = r"-?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?)"
+DECIMAL_PATTERN = r"-?[0-9]+(\.[0-9]+)?"
+BBOX_PATTERN = f"^{LON_PATTERN},{LAT_PATTERN},{LON_PATTERN},{LAT_PATTERN}$"
+# As a query parameter: empty means no bbox.
+BBOX_QUERY_PATTERN = f"^({LON_PATTERN},{LAT_PATTERN},{LON_PATTERN},{LAT_PATTERN})?$"
+BBOX_DESCRIPTION = (
+    "minx,miny,maxx,maxy in EPSG:4326 degrees (longitude, latitude), plain decimals; "
+    "min must not exceed max (no box across the antimeridian)"
+)
+
+
 def parse_bbox(value: str | None) -> BBox | None:
-    """Parse ``minx,miny,maxx,maxy`` (EPSG:4326 degrees)."""
+    """Parse ``minx,miny,maxx,maxy`` (EPSG:4326 degrees, as ``BBOX_PATTERN`` and in order)."""
     if value is None or value == "":
         return None
     parts = value.split(",")
     if len(parts) != 4:
         raise InvalidBBox(f"bbox must be minx,miny,maxx,maxy (4 numbers), got {value!r}")
-    try:
-        minx, miny, maxx, maxy = (float(p) for p in parts)
-    except ValueError:
-        raise InvalidBBox(f"bbox must hold numbers, got {value!r}") from None
+    if not all(re.fullmatch(DECIMAL_PATTERN, part) for part in parts):
+        raise InvalidBBox(f"bbox must hold numbers (plain decimals such as 104.05), got {value!r}")
+    minx, miny, maxx, maxy = (float(p) for p in parts)
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
         raise InvalidBBox(f"bbox longitudes must lie in [-180, 180], got {value!r}")
     if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
         raise InvalidBBox(f"bbox latitudes must lie in [-90, 90], got {value!r}")
+    if not re.fullmatch(BBOX_PATTERN, value):
+        raise InvalidBBox(f"bbox numbers must be written without leading zeros, got {value!r}")
     if minx > maxx or miny > maxy:
         raise InvalidBBox(f"bbox min must not exceed max, got {value!r}")
     return (minx, miny, maxx, maxy)
