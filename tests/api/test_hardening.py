@@ -323,6 +323,8 @@ def test_database_down_is_503_json_on_every_endpoint(doomed_cluster: EmbeddedClu
         "token": "x" * 43,
         "csrf_token": "x" * 43,
         "photo_id": 1,
+        "station": "SS-0001",
+        "worker": "W-0001",
     } | LAYER_VALUES
     try:
         app = create_app(settings_for(engine), engine=engine)
