@@ -32,7 +32,7 @@ from api.auth import require
 from api.deps import EngineDep
 from api.heavy import HeavyPool, get_heavy_pool
 from api.pages.i18n import LANGUAGES, negotiate, translations
-from api.pages.render import page_url, render_page
+from api.pages.render import REFUSED_CONTENT, page_url, render_page
 from api.pages.resident import MAP_ASSETS, _city_bounds
 from api.schemas.common import COMMON_ERRORS, error_responses
 from api.session import check_csrf
@@ -85,15 +85,16 @@ CANDIDATE_NAMES: dict[str, str] = {
     "points": N_("points I type in"),
 }
 
-_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+_HTML: dict[str, Any] = {"content": {"text/html": {"schema": {"type": "string"}}}}
+_REFUSED: dict[str, Any] = {"content": REFUSED_CONTENT}
 _PAGE: dict[int | str, Any] = {
     200: {**_HTML, "description": "the page"},
-    422: {**_HTML, "description": "a walk limit out of range: the page, saying which"},
+    422: {**_REFUSED, "description": "a walk limit out of range: the page, saying which"},
     503: {**_HTML, "description": "the heavy computations are all busy: try again (Retry-After)"},
 }
 _SITING: dict[int | str, Any] = {
     200: {**_HTML, "description": "the siting's result (htmx: the fragment; else the page)"},
-    422: {**_HTML, "description": "bad input: the form's answer names it"},
+    422: {**_REFUSED, "description": "bad input: the form's answer names it"},
     503: {**_HTML, "description": "the heavy computations are all busy: try again (Retry-After)"},
 }
 _LANG = "the page's language: zh-CN (default) or en; else the browser's Accept-Language"
@@ -380,6 +381,16 @@ async def _page(
 
 
 _Text = Annotated[str | None, Query(max_length=40)]
+# The form's fields are text the page checks itself, naming a bad one in the page; the document
+# says what they take (the pattern and enum documented, not enforced by the framework).
+_KIND = "facility kind (empty: service_station)"
+_KINDS: dict[str, Any] = {"enum": ["", *FACILITY_KINDS]}
+_DECIMAL: dict[str, Any] = {"pattern": "^([0-9]{1,3}(\\.[0-9]{1,3})?)?$"}
+_MINUTES = f"the walk limit, minutes from 0.1 to {MAX_MINUTES:g} (empty: {DEFAULT_MINUTES:g})"
+_SPEED = (
+    f"walking speed, km/h from {MIN_WALK_SPEED_KMH:g} to {MAX_WALK_SPEED_KMH:g} "
+    f"(empty: {DEFAULT_WALK_SPEED_KMH:g})"
+)
 
 
 @router.get(AREAS_PATH, responses={**_PAGE, **error_responses(401)})
@@ -387,14 +398,13 @@ async def areas_page(
     request: Request,
     engine: EngineDep,
     access: Annotated[Access, require(PAGE_PERMISSION)],
-    kind: Annotated[str | None, Query(max_length=40, description="facility kind")] = None,
+    kind: Annotated[str, Query(max_length=40, description=_KIND, json_schema_extra=_KINDS)] = "",
     minutes: Annotated[
-        str | None,
-        Query(max_length=40, description="the walk limit, minutes"),
-    ] = None,
+        str, Query(max_length=40, description=_MINUTES, json_schema_extra=_DECIMAL)
+    ] = "",
     walk_speed_kmh: Annotated[
-        str | None, Query(max_length=40, description="walking speed, km/h")
-    ] = None,
+        str, Query(max_length=40, description=_SPEED, json_schema_extra=_DECIMAL)
+    ] = "",
     level: Annotated[
         str, Query(pattern="^(community|district)$", description="the gaps table's units")
     ] = "community",
@@ -455,16 +465,37 @@ async def areas_siting(
     request: Request,
     engine: EngineDep,
     access: Annotated[Access, require(PAGE_PERMISSION)],
-    new_sites: Annotated[str, Form(max_length=40, description="new stations, 1 to 100")],
+    new_sites: Annotated[
+        str,
+        Form(
+            max_length=40,
+            description=f"new stations, a whole number from 1 to {MAX_NEW_SITES}",
+            json_schema_extra={"pattern": "^[0-9]{1,3}$"},
+        ),
+    ],
     candidates: Annotated[
-        str, Form(max_length=20, description="buildings, facilities or points")
+        str,
+        Form(
+            max_length=20,
+            description="buildings, facilities or points",
+            json_schema_extra={"enum": list(CANDIDATE_CHOICES)},
+        ),
     ] = "buildings",
     points: Annotated[
-        str, Form(max_length=200_000, description="points: one lon,lat,label a line")
+        str,
+        Form(
+            max_length=200_000,
+            description=f"with candidates=points: one lon,lat[,label] a line (longitude -180 "
+            f"to 180, latitude -90 to 90), 1 to {MAX_POINT_LINES} lines",
+        ),
     ] = "",
-    kind: Annotated[str | None, Form(max_length=40)] = None,
-    minutes: Annotated[str | None, Form(max_length=40)] = None,
-    walk_speed_kmh: Annotated[str | None, Form(max_length=40)] = None,
+    kind: Annotated[str, Form(max_length=40, description=_KIND, json_schema_extra=_KINDS)] = "",
+    minutes: Annotated[
+        str, Form(max_length=40, description=_MINUTES, json_schema_extra=_DECIMAL)
+    ] = "",
+    walk_speed_kmh: Annotated[
+        str, Form(max_length=40, description=_SPEED, json_schema_extra=_DECIMAL)
+    ] = "",
     csrf_token: Annotated[str, Form(description="the page's CSRF token")] = "",
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> HTMLResponse:

@@ -32,7 +32,7 @@ from api.deps import BIGINT_MAX, CategoriesDep, EngineDep, PlanId, SettingsDep
 from api.heavy import HeavyPoolDep
 from api.pages.dispatch import category_names
 from api.pages.i18n import LANGUAGES, negotiate, translations
-from api.pages.render import page_url, render_page
+from api.pages.render import REFUSED_CONTENT, page_url, render_page
 from api.pages.resident import MAP_ASSETS
 from api.routes.patrols import make_plan, plan_scope
 from api.schemas.common import COMMON_ERRORS, error_responses
@@ -43,10 +43,11 @@ from gis.core.settings import Settings
 from gis.patrols.answer import PlanOut, RouteOut
 from gis.patrols.choices import PlanningChoices, planning_choices
 from gis.patrols.publishing import PlanNotPublishable, publish_plan_once
-from gis.patrols.request import DEFAULT_SHIFT_MINUTES, PlanRequest
+from gis.patrols.request import DEFAULT_SHIFT_MINUTES, MAX_PATROLLERS, PlanRequest
 from gis.patrols.scope import plan_codes
 from gis.patrols.storage import get_plan
 from gis.reports.categories import Category
+from gis.territory.importing import FACILITY_KINDS
 from maps.patrols import patroller_colour
 
 PATROLS_PATH = "/app/patrols"
@@ -85,7 +86,7 @@ _PLAN_ANSWERS: dict[int | str, Any] = {
     200: {**_HTML, "description": "htmx: the plan (summary, comparison, map) as a fragment"},
     303: {"description": "done: on to the page showing the plan"},
     404: {**_HTML, "description": "a worker, station, building or facility named is unknown"},
-    422: {**_HTML, "description": "the form is not a valid plan: what to fix"},
+    422: {"content": REFUSED_CONTENT, "description": "the form is not a valid plan: what to fix"},
     503: {**_HTML, "description": "every planning slot is busy: try again in N s (Retry-After)"},
 }
 _PUBLISH_ANSWERS: dict[int | str, Any] = {
@@ -110,7 +111,8 @@ def _gettext(request: Request) -> Callable[[str], str]:
 _Text = Annotated[str, Field(max_length=200)]
 _Number = Annotated[str, Field(max_length=20)]
 _Flag = Annotated[str, Field(max_length=10, description="a checkbox: present when ticked")]
-_Codes = Annotated[list[str], Field(max_length=1000)]
+# Starlette parses at most 1,000 fields a form (a JSON 422 beyond): the lists stay well below.
+_Codes = Annotated[list[str], Field(max_length=100)]
 
 
 class PlanForm(BaseModel):
@@ -125,7 +127,9 @@ class PlanForm(BaseModel):
     shift_minutes: _Number = ""
     station: str = Field(default="", max_length=100, description="the station's code")
     workers: list[str] = Field(
-        default_factory=list, max_length=1000, description="the patrollers' worker codes"
+        default_factory=list,
+        max_length=MAX_PATROLLERS,
+        description="the patrollers' worker codes",
     )
     mode: str = Field(default="joint", max_length=20, description="joint or by_district")
     compare: _Flag = ""
@@ -144,7 +148,7 @@ class PlanForm(BaseModel):
     stale_grids: _Flag = ""
     stale_days: _Number = ""
     stale_dwell_minutes: _Number = ""
-    facilities: _Codes = []
+    facilities: Annotated[list[str], Field(max_length=len(FACILITY_KINDS))] = []
     buildings: str = Field(default="", max_length=100_000, description="building codes")
     points: str = Field(
         default="", max_length=100_000, description="one a line: lon, lat, label[, minutes]"

@@ -29,6 +29,13 @@ STATIC_URL = "/static/pages"
 # Each language named in itself, for the switcher (not translated).
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
+# A page's 422: the page naming the field, or JSON when the framework refuses the request
+# before the page (a malformed form, a parameter given twice, a NUL character).
+REFUSED_CONTENT: dict[str, Any] = {
+    "text/html": {"schema": {"type": "string"}},
+    "application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrorBody"}},
+}
+
 PAGE_POLICY = "; ".join(
     (
         "default-src 'none'",
