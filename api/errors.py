@@ -170,10 +170,29 @@ def _route_table(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
     return table
 
 
+def literal_methods(request: Request) -> frozenset[str] | None:
+    """The methods of the routes whose path is the request's path as written (no parameter),
+    or None when no route's is: OpenAPI matches such a concrete path before any templated one
+    (``POST /patrols/plan`` before ``GET /patrols/{plan_id}``)."""
+    table: dict[str, frozenset[str]] | None = getattr(request.app.state, "literal_methods", None)
+    if table is None:
+        table = {}
+        for context in iter_route_contexts(request.app.routes):
+            if context.path is not None and "{" not in context.path:
+                methods = frozenset(context.methods or ())
+                table[context.path] = table.get(context.path, frozenset()) | methods
+        request.app.state.literal_methods = table
+    return table.get(request.url.path)
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app takes on the request's path (HEAD with GET)."""
+    """Every method some route of the app takes on the request's path (HEAD with GET); on a
+    concrete path, those of its own routes only (a templated route's parameter would refuse
+    the literal segment)."""
     path = request.url.path
-    methods = {m for pattern, ms in _route_table(request.app) if pattern.match(path) for m in ms}
+    methods = set(literal_methods(request) or ()) or {
+        m for pattern, ms in _route_table(request.app) if pattern.match(path) for m in ms
+    }
     if "GET" in methods:
         methods.add("HEAD")
     order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import BIGINT_MAX, walk_dependants
-from api.errors import error_content
+from api.errors import error_content, literal_methods
 from api.kinds import Kind, parameter_kind
 from gis.core.errors import InvalidInput
 
@@ -307,10 +307,15 @@ def _check_value(name: str, kind: Kind, value: str) -> None:
 
 
 async def check_parameters(request: Request) -> None:
-    """Refuse repeated scalars, out-of-range integers, non-finite floats, numbers as dates."""
+    """Refuse repeated scalars, out-of-range integers, non-finite floats, numbers as dates;
+    a method that a concrete path does not take, matched by a templated route instead
+    (``GET /patrols/plan`` by ``GET /patrols/{plan_id}``), is a 405, not that route's 422."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
+    literal = literal_methods(request)
+    if literal is not None and request.method not in literal:
+        raise HTTPException(405)  # api.errors lists the concrete path's methods in Allow
     query, path = _route_kinds(route)
     for name, kind in query.items():
         values = request.query_params.getlist(name)

@@ -75,6 +75,10 @@ def test_links_use_the_configured_public_url(shared_demo_engine: Engine, path: s
         ("GET", "/reports/1/transitions", "POST"),
         ("PATCH", "/patrols", "GET, HEAD"),
         ("DELETE", "/open311/v2/requests.json", "GET, HEAD, POST"),
+        # A concrete path is matched before a templated one (/patrols/{plan_id} takes GET):
+        # a 405 naming its own methods, not the template's 422 for plan_id=plan.
+        ("GET", "/patrols/plan", "POST"),
+        ("DELETE", "/patrols/plan", "POST"),
     ],
 )
 def test_405_lists_every_allowed_method(base: str, method: str, path: str, allow: str) -> None:
