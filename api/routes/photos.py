@@ -147,9 +147,10 @@ def add_photos(
     responses=error_responses(403, 404),
 )
 def photos(
+    # The role first: an anonymous call is refused before a connection is taken.
+    access: Annotated[Access, require(Permission.READ_REPORT_CONTACT)],
     conn: ConnDep,
     report_id: ReportId,
-    access: Annotated[Access, require(Permission.READ_REPORT_CONTACT)],
 ) -> Any:
     """A report's photos, oldest first, for accounts whose scope reaches it (else 404)."""
     _in_scope(conn, access, report_id)
@@ -171,11 +172,11 @@ def photos(
     },
 )
 def photo_bytes(
+    access: Annotated[Access, require(Permission.READ_REPORT_CONTACT)],
     conn: ConnDep,
     settings: SettingsDep,
     report_id: ReportId,
     photo_id: PhotoId,
-    access: Annotated[Access, require(Permission.READ_REPORT_CONTACT)],
 ) -> FileResponse:
     """One photo's bytes, for accounts whose scope reaches its report (else 404); private to
     the browser's cache, never sniffed as another type."""
