@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var mapEl = document.getElementById("map");
-  if (!mapEl || typeof L === "undefined") {
+  if (!mapEl || typeof L === "undefined" || !window.gridpatrolMap) {
     return;
   }
   var status = document.getElementById("map-status");
@@ -14,33 +14,19 @@
     [minutes * 2, "#f46d43", "band2"],
     [Infinity, "#a50026", "band3"],
   ];
-  var map = L.map(mapEl, { zoomControl: true, attributionControl: false, keyboard: true });
-  var bounds = (mapEl.dataset.bounds || "").split(",").map(Number);
-  if (bounds.length === 4 && bounds.every(isFinite)) {
-    map.fitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]);
-  } else {
-    map.setView([0, 0], 2);
-  }
+  var map = window.gridpatrolMap.gridMap(mapEl, mapEl.dataset.grids, {
+    weight: 0.5,
+    color: "#7b8794",
+    fill: false,
+  });
   if (L.vectorGrid) {
-    L.vectorGrid.protobuf(mapEl.dataset.grids, {
-      rendererFactory: L.svg.tile,
-      interactive: false,
-      minZoom: 10,
-      maxNativeZoom: 16,
-      vectorTileLayerStyles: {
-        grids: { weight: 0.5, color: "#7b8794", fill: false },
-        grids_labels: [],
-      },
-    }).addTo(map);
-    L.vectorGrid.protobuf(mapEl.dataset.districts, {
-      rendererFactory: L.svg.tile,
-      interactive: false,
-      maxNativeZoom: 16,
-      vectorTileLayerStyles: {
-        districts: { weight: 3, color: "#111111", fill: false },
-        districts_labels: [],
-      },
-    }).addTo(map);
+    window.gridpatrolMap
+      .gridLayer(
+        mapEl.dataset.districts,
+        { districts: { weight: 3, color: "#111111", fill: false }, districts_labels: [] },
+        { minZoom: 0 }
+      )
+      .addTo(map);
   }
 
   function fill(template, values) {

@@ -30,30 +30,12 @@
       return;
     }
     // Quarter zoom steps: a plan's routes fill the map instead of half of it.
-    map = L.map(mapEl, {
-      zoomControl: true,
-      attributionControl: false,
-      keyboard: true,
-      zoomSnap: 0.25,
-    });
-    var bounds = (mapEl.dataset.bounds || "").split(",").map(Number);
-    if (bounds.length === 4 && bounds.every(isFinite)) {
-      map.fitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]);
-    } else {
-      map.setView([0, 0], 2);
-    }
-    if (L.vectorGrid) {
-      L.vectorGrid.protobuf(mapEl.dataset.tiles, {
-        rendererFactory: L.svg.tile,
-        interactive: false,
-        minZoom: 10,
-        maxNativeZoom: 16,
-        vectorTileLayerStyles: {
-          grids: { weight: 1, color: "#7b8794", fill: true, fillOpacity: 0.03 },
-          grids_labels: [],
-        },
-      }).addTo(map);
-    }
+    map = window.gridpatrolMap.gridMap(
+      mapEl,
+      mapEl.dataset.tiles,
+      { weight: 1, color: "#7b8794", fill: true, fillOpacity: 0.03 },
+      { zoomSnap: 0.25 }
+    );
   }
 
   function colourOf(seq) {

@@ -8,28 +8,15 @@
   var lon = document.getElementById("lon");
   var locate = document.getElementById("locate");
   var status = document.getElementById("locate-status");
-  if (!mapEl || !lat || !lon || typeof L === "undefined") {
+  if (!mapEl || !lat || !lon || typeof L === "undefined" || !window.gridpatrolMap) {
     return;
   }
-  var map = L.map(mapEl, { zoomControl: true, attributionControl: false, keyboard: true });
-  var bounds = (mapEl.dataset.bounds || "").split(",").map(Number);
-  if (bounds.length === 4 && bounds.every(isFinite)) {
-    map.fitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]);
-  } else {
-    map.setView([0, 0], 2);
-  }
-  if (L.vectorGrid) {
-    L.vectorGrid.protobuf(mapEl.dataset.tiles, {
-      rendererFactory: L.svg.tile,
-      interactive: false,
-      minZoom: 10,
-      maxNativeZoom: 16,
-      vectorTileLayerStyles: {
-        grids: { weight: 1, color: "#0b5394", fill: true, fillOpacity: 0.05 },
-        grids_labels: [],
-      },
-    }).addTo(map);
-  }
+  var map = window.gridpatrolMap.gridMap(mapEl, mapEl.dataset.tiles, {
+    weight: 1,
+    color: "#0b5394",
+    fill: true,
+    fillOpacity: 0.05,
+  });
   var marker = null;
 
   function place(latitude, longitude, message) {

@@ -14,21 +14,14 @@
   var mapEl = document.getElementById("route-map");
   var map = null;
   var walked = null;
-  if (mapEl && typeof L !== "undefined") {
+  if (mapEl && typeof L !== "undefined" && window.gridpatrolMap) {
     var drawn = JSON.parse(mapEl.dataset.route || "{}");
-    map = L.map(mapEl, { zoomControl: true, attributionControl: false, keyboard: true });
-    if (L.vectorGrid) {
-      L.vectorGrid.protobuf(mapEl.dataset.tiles, {
-        rendererFactory: L.svg.tile,
-        interactive: false,
-        minZoom: 10,
-        maxNativeZoom: 16,
-        vectorTileLayerStyles: {
-          grids: { weight: 1, color: "#0b5394", fill: true, fillOpacity: 0.04 },
-          grids_labels: [],
-        },
-      }).addTo(map);
-    }
+    map = window.gridpatrolMap.gridMap(mapEl, mapEl.dataset.tiles, {
+      weight: 1,
+      color: "#0b5394",
+      fill: true,
+      fillOpacity: 0.04,
+    });
     var bounds = L.latLngBounds([]);
     if (drawn.path && drawn.path.length > 1) {
       var path = L.polyline(drawn.path, { color: "#c2410c", weight: 5, opacity: 0.85 });
