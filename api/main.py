@@ -79,18 +79,30 @@ ROUTE_MODULES = (
 )
 
 
+def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """``prop`` with an ``X or null`` made ``X``: a form field, query parameter or header
+    cannot carry a null, it is left out (FastAPI documents ``str | None`` as nullable)."""
+    branches = prop.get("anyOf")
+    if not branches or {"type": "null"} not in branches:
+        return prop
+    kept = [b for b in branches if b != {"type": "null"}]
+    rest = {k: v for k, v in prop.items() if k != "anyOf" and (k, v) != ("default", None)}
+    # What was said beside the anyOf (json_schema_extra: an enum for the items) wins.
+    return {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+
+
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` (an object's) with each ``X or null`` property made ``X``: a form-encoded
-    body cannot send a null, it leaves the field out."""
-    properties = {}
-    for name, prop in schema["properties"].items():
-        branches = prop.get("anyOf")
-        if branches and {"type": "null"} in branches:
-            kept = [b for b in branches if b != {"type": "null"}]
-            rest = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}
-            prop = {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
-        properties[name] = prop
-    return {**schema, "properties": properties}
+    """``schema`` (an object's) with each ``X or null`` property made ``X`` (a form)."""
+    return {**schema, "properties": {k: _not_null(v) for k, v in schema["properties"].items()}}
+
+
+def _parameters_without_null(schema: dict[str, Any]) -> None:
+    """Query, path and header parameters documented without their null branch: a client
+    sending "null" would be sending the text, which the parameter may well refuse."""
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _not_null(parameter["schema"])
 
 
 def _document_categories(schema: dict[str, Any], codes: list[str]) -> None:
@@ -159,6 +171,7 @@ def _document_errors(app: FastAPI, categories: list[str]) -> None:
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)
         _document_categories(schema, categories)
+        _parameters_without_null(schema)
         app.openapi_schema = schema
         return schema
 

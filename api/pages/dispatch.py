@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -44,7 +44,7 @@ from gis.access.policy import (
 from gis.access.scope import load_report_codes, report_codes
 from gis.core.errors import InvalidInput, InvalidTransition
 from gis.core.settings import Settings
-from gis.core.vocabulary import OPEN_STATUSES, STATUSES
+from gis.core.vocabulary import OPEN_STATUSES, STATUSES, ReportStatus
 from gis.reports.actions import ACTIONS
 from gis.reports.categories import get_categories
 from gis.reports.lifecycle import list_events, transition_report
@@ -68,7 +68,19 @@ _PAGE: dict[int | str, Any] = {200: {**_HTML, "description": "the page"}}
 _ACTION_ANSWERS: dict[int | str, Any] = {
     303: {"description": "done: back to the report on the desk"},
     409: {**_HTML, "description": "someone acted first: the desk again, saying what happened"},
+    # A malformed form is the framework's JSON; an action the report refuses (a note missing,
+    # an unknown worker) is the desk again, saying why, for the person who sent it.
+    422: {
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrorBody"}},
+            **_HTML["content"],
+        },
+        "description": "a malformed form (JSON, `detail` names it), or an action the report "
+        "refused (the desk again, saying why)",
+    },
 }
+# An id typed in a form field: digits, blank for none (surrounding spaces are ignored).
+_ID_TEXT = r"^\s*[0-9]{0,19}\s*$"
 _LANG = "the page's language: zh-CN (default) or en; else the browser's Accept-Language"
 
 router = APIRouter(
@@ -116,7 +128,10 @@ def _statuses(status: str | None) -> tuple[str, ...]:
     return (status,)
 
 
-_Status = Annotated[str | None, Query(description="open (default) or one status")]
+# "open" (every status still being worked on) or one status: the document lists them.
+_Status = Annotated[
+    Literal["open"] | ReportStatus | None, Query(description="open (default) or one status")
+]
 _Category = Annotated[str | None, Query(description="a category code")]
 _Page = Annotated[int, Query(ge=1, le=100_000, description="the queue's page, from 1")]
 
@@ -327,11 +342,22 @@ async def desk_action(
     settings: SettingsDep,
     categories: CategoriesDep,
     access: Annotated[Access, require(DESK_PERMISSION, scope_of=report_scope)],
-    action: Annotated[str, Form(max_length=40)],
+    action: Annotated[
+        str,
+        Form(
+            max_length=40,
+            description=f"one of: {', '.join(ACTIONS)}",
+            json_schema_extra={"enum": list(ACTIONS)},
+        ),
+    ],
     csrf_token: Annotated[str, Form(description="the page's CSRF token")] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
-    worker_id: Annotated[str, Form(description="dispatch: the worker")] = "",
-    duplicate_of: Annotated[str, Form(description="confirm_duplicate: the original")] = "",
+    worker_id: Annotated[
+        str, Form(pattern=_ID_TEXT, description="dispatch: the worker's id (blank: the grid's)")
+    ] = "",
+    duplicate_of: Annotated[
+        str, Form(pattern=_ID_TEXT, description="confirm_duplicate: the original's id")
+    ] = "",
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> Response:
     """Take ``action`` on the report as the signed-in account; 403 without the CSRF token."""

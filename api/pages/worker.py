@@ -371,7 +371,14 @@ async def report_action(
     settings: SettingsDep,
     access: Annotated[Access, require(PAGE_PERMISSION, scope_of=report_scope)],
     report_id: ReportId,
-    action: Annotated[str, Form(max_length=40, description="arrive or resolve")],
+    action: Annotated[
+        str,
+        Form(
+            max_length=40,
+            description="arrive or resolve",
+            json_schema_extra={"enum": list(PAGE_ACTIONS)},
+        ),
+    ],
     csrf_token: Annotated[str, Form(description="the page's CSRF token")] = "",
     note: Annotated[str, Form(max_length=MAX_ACTION_NOTE_CHARS)] = "",
     version: Annotated[
@@ -484,7 +491,14 @@ async def visit_form(
     # then recording a visit's own permission on the household's grid.
     access: Annotated[Access, require(PAGE_PERMISSION, scope_of=household_scope)],
     household: Annotated[str, Path(max_length=100, description="the household's code")],
-    outcome: Annotated[str, Form(max_length=20, description="met, not_home or refused")],
+    outcome: Annotated[
+        str,
+        Form(
+            max_length=20,
+            description=", ".join(VISIT_OUTCOMES),
+            json_schema_extra={"enum": list(VISIT_OUTCOMES)},
+        ),
+    ],
     csrf_token: Annotated[str, Form(description="the page's CSRF token")] = "",
     note: Annotated[str, Form(max_length=MAX_NOTE_CHARS * 2)] = "",
     lang: Annotated[str | None, Query(description=_LANG)] = None,

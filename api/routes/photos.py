@@ -31,6 +31,7 @@ from gis.core.errors import NotFound
 from gis.core.vocabulary import PHOTO_CONTENT_TYPES, PhotoSource
 from gis.reports.photos import (
     MAX_PHOTO_BYTES,
+    MAX_PHOTOS_PER_REPORT,
     MAX_PHOTOS_PER_REQUEST,
     PhotoInfo,
     list_photos,
@@ -117,8 +118,11 @@ def add_photos(
     photo: Annotated[
         list[UploadFile],
         File(
+            min_length=1,
+            max_length=MAX_PHOTOS_PER_REQUEST,
             description=f"one part per photo: JPEG or PNG, at most {MAX_PHOTO_BYTES} bytes "
-            f"each, at most {MAX_PHOTOS_PER_REQUEST} per request; stored without metadata"
+            f"each, at most {MAX_PHOTOS_PER_REQUEST} per request and {MAX_PHOTOS_PER_REPORT} per "
+            "report; stored without metadata",
         ),
     ],
 ) -> Any:

@@ -4,6 +4,7 @@ with what happened, the CSRF token required, bad input named."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -214,6 +215,30 @@ def test_accept_then_dispatch_and_the_events_show_it(browser: TestClient, desk: 
     ]
 
 
+def test_the_reporter_row_says_who_reported_or_that_nobody_said(
+    browser: TestClient, desk: Desk
+) -> None:
+    _sign_in(browser, "desk-dispatcher")
+    report_id = desk.reports[2]
+    page = browser.get(f"/app/dispatch?report={report_id}&lang=en", headers=HTML)
+    row = re.search(r'id="report-reporter">(.*?)</dd>', page.text, re.S)
+    assert row is not None and row.group(1).strip() == "anonymous: no name or phone given"
+    with desk.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE reports SET reporter_phone = '13800001111' WHERE id = :id"),
+            {"id": report_id},
+        )
+    try:
+        page = browser.get(f"/app/dispatch?report={report_id}&lang=en", headers=HTML)
+        row = re.search(r'id="report-reporter">(.*?)</dd>', page.text, re.S)
+        assert row is not None and '<a href="tel:13800001111">13800001111</a>' in row.group(1)
+    finally:
+        with desk.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE reports SET reporter_phone = NULL WHERE id = :id"), {"id": report_id}
+            )
+
+
 def test_a_form_without_the_csrf_token_is_refused(browser: TestClient, desk: Desk) -> None:
     _sign_in(browser, "desk-dispatcher")
     report_id = desk.reports[1]
@@ -235,7 +260,15 @@ def test_bad_input_is_named_and_changes_nothing(browser: TestClient, desk: Desk)
     no_note = _act(browser, report_id, action="reject")
     assert no_note.status_code == 422 and "needs a note" in no_note.text
     not_number = _act(browser, report_id, action="confirm_duplicate", duplicate_of="abc")
-    assert not_number.status_code == 422 and "duplicate_of: not a number" in not_number.text
+    # The form's field takes digits only (the browser checks it too): named, as documented.
+    assert not_number.status_code == 422 and "duplicate_of: " in not_number.json()["detail"]
+    spec = browser.get("/openapi.json").json()
+    body = next(v for k, v in spec["components"]["schemas"].items() if k.startswith("Body_desk"))
+    assert not re.fullmatch(body["properties"]["duplicate_of"]["pattern"], "abc")
+    # A status the filter does not know is refused, and the document lists those it knows.
+    params = spec["paths"]["/app/dispatch"]["get"]["parameters"]
+    documented = json.dumps(next(p for p in params if p["name"] == "status"))
+    assert '"open"' in documented and "ReportStatus" in documented
     assert browser.get("/app/dispatch?status=lost", headers=HTML).status_code == 422
     assert browser.get("/app/dispatch?page=0", headers=HTML).status_code == 422
     assert browser.get("/app/dispatch?report=999999999", headers=HTML).status_code == 404

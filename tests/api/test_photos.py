@@ -164,6 +164,23 @@ def test_refused_upload_names_the_photo_and_stores_nothing(
     assert site.rows() == before and site.files() == files
 
 
+def test_more_photos_than_a_request_takes_is_422_as_documented(site: Site) -> None:
+    """The document says how many parts a request takes (maxItems), and the API holds to it."""
+    schema = site.client.get("/openapi.json").json()["components"]["schemas"]
+    body = next(v for k, v in schema.items() if k.startswith("Body_add_photos"))
+    most = body["properties"]["photo"]["maxItems"]
+    assert body["properties"]["photo"]["minItems"] == 1
+    before, files = site.rows(), site.files()
+    refused = site.client.post(
+        f"/reports/{site.report_id}/photos",
+        files=[_part(jpeg_with_gps(), f"p{i}.jpg") for i in range(most + 1)],
+        headers=site.inside,
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"].startswith("photo: ") and f"at most {most}" in refused.text
+    assert site.rows() == before and site.files() == files
+
+
 def test_a_body_beyond_the_route_limit_is_413(site: Site) -> None:
     huge = b"\xff\xd8\xff" + b"\x00" * (MAX_PHOTO_BYTES * 7)
     refused = site.client.post(
