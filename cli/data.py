@@ -29,7 +29,7 @@ from cli.patrols import load_track
 from cli.supervisor import ClusterSupervisor
 from data import DEMO_DIR
 from gis.city import load_city
-from gis.core.db import make_engine, migrate
+from gis.core.db import make_engine, migrate, refresh_statistics
 from gis.core.errors import InvalidInput
 from gis.core.settings import get_settings
 from gis.households.registry import LAYER as HOUSEHOLDS_LAYER
@@ -168,6 +168,7 @@ def load(
                 return import_workers_csv(conn, path)
 
         print_results([run(load_workers)], as_json)
+        refresh_statistics(engine)
         return
     if layer == HOUSEHOLDS_LAYER:
         # The household registry: a CSV keyed by building code (gis/households/registry.py).
@@ -176,6 +177,7 @@ def load(
                 return import_households_csv(conn, path, zone=settings.zone)
 
         print_results([run(load_households)], as_json)
+        refresh_statistics(engine)
         return
 
     def action() -> ImportResult:
@@ -193,6 +195,7 @@ def load(
 
     try:
         print_results([run(action)], as_json)
+        refresh_statistics(engine)
     finally:
         engine.dispose()
 

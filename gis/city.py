@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from data import DEMO_DIR
+from gis.core.db import refresh_statistics
 from gis.core.errors import ImportRejected
 from gis.households.registry import import_households_csv
 from gis.households.visits import import_visit_history
@@ -123,4 +124,5 @@ def load_city(
                     progress=report_progress,
                 )
             )
+    refresh_statistics(engine)
     return results
