@@ -33,7 +33,7 @@ from gis.core.errors import InvalidInput
 from gis.core.settings import get_settings
 from gis.core.timewindow import in_zone
 from gis.households.retention import purge_moved_out
-from gis.reports.retention import purge_contacts
+from gis.reports.retention import purge_contacts, remove_photo_files
 
 users_app = typer.Typer(help="Accounts that sign in (workers, dispatchers, analysts, admins).")
 app.add_typer(users_app, name="users")
@@ -181,14 +181,18 @@ def purge_contacts_command(
     ],
     as_json: Annotated[bool, json_option("machine-readable result")] = False,
 ) -> None:
-    """Blank reporter name, phone and photo of reports closed more than DAYS days ago
-    (the reports and their event log stay)."""
-    engine = open_engine(get_settings())
+    """Blank reporter name, phone and photo of reports closed more than DAYS days ago, and
+    delete the photos the resident attached (the reports, their event log and the photos of
+    the work stay)."""
+    settings = get_settings()
+    engine = open_engine(settings)
 
     def purge() -> dict[str, int]:
         with engine.begin() as conn:
             result = purge_contacts(conn, older_than_days=older_than)
-        return dataclasses.asdict(result)
+        files = remove_photo_files(engine, result.files, settings=settings)
+        counts = {k: v for k, v in dataclasses.asdict(result).items() if k != "files"}
+        return counts | {"photo_files": files}
 
     result = run(purge)
     if as_json:
@@ -197,7 +201,8 @@ def purge_contacts_command(
         console.print(
             f"blanked the contact of {result['reports']} closed report(s) older than "
             f"{older_than} day(s); {result['events']} intake event(s) no longer name the "
-            "reporter",
+            f"reporter; deleted {result['photos']} resident's photo(s) "
+            f"({result['photo_files']} file(s))",
             highlight=False,
         )
 

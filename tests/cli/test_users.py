@@ -17,7 +17,9 @@ from api.main import create_app
 from cli.main import app
 from gis.reports.intake import ReportInput, submit_report
 from gis.reports.lifecycle import transition_report
+from gis.reports.photos import photo_file, store_photos
 from tests.conftest import CATEGORIES, settings_for
+from tests.gis.reports.test_photos import jpeg_with_gps
 
 runner = CliRunner()
 PASSWORD = "a long enough password"
@@ -133,7 +135,13 @@ def test_purge_contacts_blanks_old_closed_reports_only(
         )
     code, out, err = _invoke(["purge-contacts", "--older-than", "365", "--json"])
     assert code == 0, err
-    assert json.loads(out) == {"reports": 1, "events": 1, "older_than_days": 365}
+    assert json.loads(out) == {
+        "reports": 1,
+        "events": 1,
+        "photos": 0,
+        "photo_files": 0,
+        "older_than_days": 365,
+    }
     with city_engine.connect() as conn:
         rows = {
             r.id: r
@@ -208,3 +216,49 @@ def test_unknown_crs_is_rejected_and_json_says_so(
     assert plain.exit_code == 2 and plain.stdout == ""
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM districts")).scalar_one() == 0
+
+
+def test_purge_contacts_deletes_the_residents_photos_not_the_works(
+    city_engine: Engine,
+    use_database: Callable[[Engine], None],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A resident's photos go with their contact (rows and files); a file another report's
+    photo shares stays, and so do the photos a worker took of the work."""
+    use_database(city_engine)
+    monkeypatch.setenv("GRIDPATROL_PHOTO_DIR", str(tmp_path))
+    settings = settings_for(city_engine, photo_dir=tmp_path)
+    old, recent = _submit(city_engine), _submit(city_engine)
+    own, shared, work = (jpeg_with_gps((40 + 8 * i, 24)) for i in range(3))
+    with city_engine.begin() as conn:
+        for rid in (old, recent):
+            transition_report(conn, rid, action="reject", actor="li", note="not ours")
+        conn.execute(
+            text("UPDATE reports SET closed_at = :at WHERE id = :id"),
+            {"at": datetime.now(UTC) - timedelta(days=400), "id": old},
+        )
+        ids = store_photos(conn, old, [own, shared], source="resident", settings=settings)
+        ids += store_photos(conn, old, [work], source="worker", settings=settings)
+        store_photos(conn, recent, [shared], source="resident", settings=settings)
+        own_file, shared_file, work_file = (
+            photo_file(
+                tmp_path,
+                *conn.execute(
+                    text("SELECT sha256, content_type FROM report_photos WHERE id = :id"), {"id": i}
+                ).one(),
+            )
+            for i in ids
+        )
+    assert own_file.exists() and shared_file.exists() and work_file.exists()
+    code, out, err = _invoke(["purge-contacts", "--older-than", "365", "--json"])
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["reports"], result["photos"], result["photo_files"]) == (1, 2, 1)
+    with city_engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT report_id, source FROM report_photos ORDER BY report_id, source")
+        ).all()
+    assert [tuple(r) for r in left] == [(old, "worker"), (recent, "resident")]
+    assert not own_file.exists()
+    assert shared_file.exists() and work_file.exists()  # the recent report's, the work's
