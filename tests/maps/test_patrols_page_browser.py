@@ -12,6 +12,7 @@ The screenshots of the README's "Patrol leader" section are made here: set
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,18 @@ def test_a_leader_plans_compares_and_publishes(live: tuple[str, Engine], tmp_pat
             "() => window.L && document.querySelector('#plan-map.leaflet-container')"
         )
         check_axe(page)
-        for code in workers:
-            page.check(f'input[name=workers][value="{code}"]')
+        everyone = page.locator("#workers li").count()
+        for ticked, code in enumerate(workers, 1):
+            # Found by the filter (the district), ticked; the count of those ticked follows.
+            box = f'input[name=workers][value="{code}"]'
+            district = page.get_attribute(box, "data-district") or ""
+            page.fill("#worker-filter", district)
+            shown = page.locator("#workers li:not([hidden])").all_inner_texts()
+            assert 0 < len(shown) < everyone and all(district in t for t in shown), shown
+            page.check(box)
+            assert re.search(rf"\b{ticked}\b", page.inner_text("#workers-ticked"))
+        page.fill("#worker-filter", "")
+        assert page.locator("#workers li:not([hidden])").count() == everyone
         page.select_option("#station", station)
         page.uncheck("#open_reports")
         page.fill("#buildings", " ".join(buildings))

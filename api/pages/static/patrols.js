@@ -19,6 +19,30 @@
     }
   });
 
+  // The patrollers' list may hold hundreds of workers: a filter narrows what is shown (a ticked
+  // worker stays ticked when hidden), and the count of those ticked stays in sight.
+  var filter = document.getElementById("worker-filter");
+  var ticked = document.getElementById("workers-ticked");
+  var workerList = document.getElementById("workers");
+  function countTicked() {
+    if (!ticked || !workerList) {
+      return;
+    }
+    var n = workerList.querySelectorAll('input[name="workers"]:checked').length;
+    ticked.textContent = ticked.dataset.template.replace("{n}", String(n));
+  }
+  if (filter && workerList) {
+    filter.addEventListener("input", function () {
+      var words = filter.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+      workerList.querySelectorAll("li").forEach(function (li) {
+        var text = li.textContent.toLowerCase();
+        li.hidden = !words.every(function (w) { return text.indexOf(w) !== -1; });
+      });
+    });
+    workerList.addEventListener("change", countTicked);
+    countTicked();
+  }
+
   function colourSwatches(root) {
     root.querySelectorAll(".swatch[data-colour]").forEach(function (el) {
       el.style.background = el.dataset.colour;
