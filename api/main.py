@@ -280,6 +280,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             BodyLimit("POST", patrols.TRACK_PATH, settings.max_track_bytes),
             BodyLimit("POST", photos.PHOTOS_PATH, photos.MAX_PHOTOS_BODY_BYTES),
             BodyLimit("POST", resident.REPORT_PATH_PATTERN, photos.MAX_PHOTOS_BODY_BYTES),
+            BodyLimit("POST", resident.FOLLOW_PHOTOS_PATTERN, photos.MAX_PHOTOS_BODY_BYTES),
             BodyLimit(
                 "POST",
                 worker.REPORT_ACTION_PATTERN,

@@ -227,6 +227,13 @@ SAMPLE_CALLS: dict[tuple[str, str], Call] = {
             data={"satisfied": "yes", "note": "quick", "csrf_token": "{csrf_token}"},
             success=409,
         ),
+        # More photos from the link while the report is open (a redirect back, followed).
+        Call(
+            "POST",
+            "/app/follow/{token}/photos",
+            data={"csrf_token": "{csrf_token}"},
+            files=(SAMPLE_PHOTO,),
+        ),
         *(Call("GET", f"/{layer}", params={"limit": 5}) for layer in _LAYERS),
         Call("GET", "/grids/{code}"),
         Call("GET", "/workers", params={"grid": "{code}"}),

@@ -7,8 +7,8 @@ leaves a name and phone. The form goes through the same intake as ``POST /report
 (validation, Idempotency-Key, the anonymous rate limit) and, first, refuses a point outside
 every district, which intake would store unlocated. The answer is a redirect to the report's
 private follow-up link (``gis.reports.followup``: only the token's hash is stored), where the
-resident sees the status and the events' public view and, once the report is closed, rates
-the outcome once. Every form carries the page's CSRF token.
+resident sees the status and the events' public view, adds photos while the report is open
+and, once it is closed, rates the outcome once. Every form carries the page's CSRF token.
 """
 
 from __future__ import annotations
@@ -37,12 +37,14 @@ from api.schemas.common import COMMON_ERRORS, error_responses
 from api.session import CsrfRefused, check_csrf
 from gis.access.policy import Access, Permission, Principal, Role
 from gis.core.errors import Conflict, InvalidInput, NotFound
-from gis.core.vocabulary import PhotoSource
+from gis.core.vocabulary import OPEN_STATUSES, PhotoSource
 from gis.reports.categories import Category
 from gis.reports.followup import (
     MAX_RATING_NOTE_CHARS,
     MAX_TOKEN_CHARS,
     AlreadyRated,
+    NoLongerOpen,
+    add_followup_photos,
     issue_followup,
     rate_outcome,
     read_followup,
@@ -58,6 +60,7 @@ from gis.reports.intake import (
 )
 from gis.reports.photos import (
     MAX_PHOTO_BYTES,
+    MAX_PHOTOS_PER_REPORT,
     MAX_PHOTOS_PER_REQUEST,
     PhotoRefused,
     count_photos,
@@ -69,6 +72,8 @@ REPORT_PATH = "/app/report"
 # Its form carries photos: the request guard allows this path a body as large as theirs.
 REPORT_PATH_PATTERN = re.compile(re.escape(REPORT_PATH))
 FOLLOW_PATH = "/app/follow"
+# The follow-up link's photo form: as large a body as the report form's.
+FOLLOW_PHOTOS_PATTERN = re.compile(re.escape(FOLLOW_PATH) + r"/[^/]+/photos")
 # The form's Idempotency-Key is namespaced: a page's retry can only replay a page's report.
 KEY_PREFIX = "app-report:"
 
@@ -405,7 +410,16 @@ async def _follow_page(
         note=note,
         note_limit=MAX_RATING_NOTE_CHARS,
         photo_count=photo_count,
+        photos_added=_count_param(request.query_params.get("photos")),
+        can_add_photos=report["status"] in OPEN_STATUSES,
+        photos_url=page_url(f"{FOLLOW_PATH}/{token}/photos", lang=LANGUAGES[negotiate(request)]),
+        photo_limits={"mb": MAX_PHOTO_BYTES // (1024 * 1024), "n": MAX_PHOTOS_PER_REQUEST},
     )
+
+
+def _count_param(raw: str | None) -> int:
+    """A small count from the query string (the redirect's ``photos=N``), 0 if it is not one."""
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) <= 2 else 0
 
 
 TokenPath = Annotated[str, Path(max_length=MAX_TOKEN_CHARS, description=_TOKEN)]
@@ -424,6 +438,9 @@ async def follow_page(
     _access: Annotated[Access, require(Permission.READ_PUBLIC)],
     sent: Annotated[str | None, Query(description="1: the report was just sent")] = None,
     rated: Annotated[str | None, Query(description="1: the rating was just stored")] = None,
+    photos: Annotated[
+        str | None, Query(max_length=10, description="how many photos were just added")
+    ] = None,
     lang: Annotated[str | None, Query(description=_LANG)] = None,
 ) -> HTMLResponse:
     """A report's private follow-up page: status, events' public view, the rating form."""
@@ -490,3 +507,85 @@ async def rate_report(
         return await again(409, message)
     target = page_url(f"{FOLLOW_PATH}/{token}", rated="1", lang=LANGUAGES[negotiate(request)])
     return RedirectResponse(target, status_code=303)
+
+
+@router.post(
+    FOLLOW_PATH + "/{token}/photos",
+    responses={
+        303: {"description": "added: back to the follow-up page, saying how many"},
+        403: {**_HTML, "description": "the form's CSRF token is missing or stale"},
+        404: {**_HTML, "description": "no report has this link"},
+        409: {**_HTML, "description": "the report is solved or closed; nothing stored"},
+        400: {**_HTML, "description": "no photo chosen, or one refused; nothing stored"},
+        **error_responses(429),
+    },
+)
+async def add_photos_from_the_link(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    cats: CategoriesDep,
+    token: TokenPath,
+    _access: Annotated[Access, require(Permission.SUBMIT_REPORT)],
+    _limit: IntakeLimit,
+    csrf_token: Annotated[str, Form(description="the form's CSRF token")] = "",
+    photo: Annotated[
+        # A browser sends an empty part, read as text, when no file was chosen.
+        list[UploadFile | str] | None,
+        File(
+            description=f"photos (multipart): JPEG or PNG, at most {MAX_PHOTO_BYTES} bytes "
+            f"each, at most {MAX_PHOTOS_PER_REQUEST} at once and {MAX_PHOTOS_PER_REPORT} a "
+            "report; stored without metadata"
+        ),
+    ] = None,
+    lang: Annotated[str | None, Query(description=_LANG)] = None,
+) -> Response:
+    """Add photos to an open report from its follow-up link (the same checks as the report
+    form's); the page again saying why when they are refused."""
+    gettext = _gettext(request)
+
+    async def again(status_code: int, error: str) -> HTMLResponse:
+        return await _follow_page(
+            request, engine, settings, cats, token, status_code=status_code, error=error
+        )
+
+    try:
+        await check_csrf(request)
+    except CsrfRefused:
+        return await again(403, gettext("This form has expired. Please send it again."))
+    uploads = [u for u in photo or [] if isinstance(u, StarletteUpload) and (u.filename or u.size)]
+    if not uploads:
+        return await again(400, gettext("Choose one or more photos to add."))
+
+    def store() -> int:
+        data, names = read_uploads(uploads)
+        with engine.begin() as conn:
+            add_followup_photos(conn, token, data, settings=settings, names=names)
+        return len(data)
+
+    try:
+        added = await run_in_threadpool(store)
+    except NotFound:
+        return await again(404, "")
+    except NoLongerOpen:
+        return await again(
+            409,
+            gettext("This report is solved or closed: photos can be added while it is open."),
+        )
+    except PhotoRefused as exc:
+        return await again(
+            400,
+            gettext(
+                "A photo was refused, nothing was added: %(why)s. Attach JPEG or PNG photos "
+                "of at most %(mb)d MB, at most %(n)d at once."
+            )
+            % {
+                "why": exc.detail,
+                "mb": MAX_PHOTO_BYTES // (1024 * 1024),
+                "n": MAX_PHOTOS_PER_REQUEST,
+            },
+        )
+    target = page_url(
+        f"{FOLLOW_PATH}/{token}", photos=str(added), lang=LANGUAGES[negotiate(request)]
+    )
+    return RedirectResponse(f"{target}#photo-count", status_code=303)

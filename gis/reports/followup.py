@@ -5,22 +5,26 @@ A report sent from the resident's page (``/app/report``) gets a random token
 SHA-256, so neither a database reader nor a guess opens someone's link. Whoever holds the link
 sees the report's public view and its events without actors, notes or worker, and once the
 report is closed rates the outcome once: satisfied or not, with a note. The ratings are the
-KPIs' satisfaction rate (``gis.reports.kpis``).
+KPIs' satisfaction rate (``gis.reports.kpis``). While the report is open (someone still has to
+act on site), the link also takes more photos: the one forgotten, or the problem grown.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from gis.core.errors import Conflict, InvalidInput, NotFound
-from gis.core.vocabulary import ReportStatus
+from gis.core.settings import Settings
+from gis.core.vocabulary import OPEN_STATUSES, PhotoSource, ReportStatus
 from gis.reports.lifecycle import list_events
 from gis.reports.listing import get_report, public_report
+from gis.reports.photos import store_photos
 
 TOKEN_BYTES = 32
 MAX_TOKEN_CHARS = 100
@@ -56,6 +60,10 @@ class AlreadyRated(Conflict):
 
 class NotClosedYet(Conflict):
     """The report is not closed: its outcome cannot be rated yet."""
+
+
+class NoLongerOpen(Conflict):
+    """The report is solved or closed: photos of the problem come too late."""
 
 
 @dataclass(frozen=True)
@@ -150,5 +158,37 @@ def rate_outcome(conn: Connection, token: str, *, satisfied: bool, note: str | N
             "rated_at = now() WHERE report_id = :id"
         ),
         {"satisfied": satisfied, "note": cleaned, "id": row.report_id},
+    )
+    return int(row.report_id)
+
+
+def add_followup_photos(
+    conn: Connection,
+    token: str,
+    photos: Sequence[bytes],
+    *,
+    settings: Settings | None = None,
+    names: Sequence[str] | None = None,
+) -> int:
+    """Attach the resident's ``photos`` to the report behind ``token`` (all or none, as
+    ``store_photos``: at most 6 at once and 20 a report); returns the report id.
+
+    ``NotFound`` for a bad token, ``NoLongerOpen`` once the report is solved or closed,
+    ``PhotoRefused`` naming a refused photo. Run in a transaction (the report is locked)."""
+    row = _find(conn, token)
+    status = conn.execute(
+        text("SELECT status FROM reports WHERE id = :id FOR UPDATE"), {"id": row.report_id}
+    ).scalar_one()
+    if status not in OPEN_STATUSES:
+        raise NoLongerOpen(
+            f"report {row.report_id} is {status}: photos can be added while it is open"
+        )
+    store_photos(
+        conn,
+        int(row.report_id),
+        photos,
+        source=PhotoSource.RESIDENT,
+        settings=settings,
+        names=names,
     )
     return int(row.report_id)

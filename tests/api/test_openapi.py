@@ -133,8 +133,10 @@ def test_only_privileged_schemas_have_personal_fields(spec: dict[str, Any]) -> N
     }
     # What a resident sends (API, Open311 and the resident's page), what staff attach (photos,
     # also a worker's photo of the result on the worker's page), and what only accounts allowed
-    # the personal data see: a report's contact, the staff directory, households.
+    # the personal data see: a report's contact, the staff directory, households. A resident
+    # also adds photos from the report's follow-up link.
     assert personal == {
+        "Body_add_photos_from_the_link_app_follow__token__photos_post",
         "Body_send_report_app_report_post",
         "Body_add_photos_reports__report_id__photos_post",
         "Body_report_action_app_worker_reports__report_id__post",

@@ -4,6 +4,7 @@ exist; a resident attaches theirs with the report from the page, all or nothing.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,7 @@ def test_refused_upload_names_the_photo_and_stores_nothing(
 def test_more_photos_than_a_request_takes_is_422_as_documented(site: Site) -> None:
     """The document says how many parts a request takes (maxItems), and the API holds to it."""
     schema = site.client.get("/openapi.json").json()["components"]["schemas"]
-    body = next(v for k, v in schema.items() if k.startswith("Body_add_photos"))
+    body = next(v for k, v in schema.items() if k.startswith("Body_add_photos_reports"))
     most = body["properties"]["photo"]["maxItems"]
     assert body["properties"]["photo"]["minItems"] == 1
     before, files = site.rows(), site.files()
@@ -242,3 +243,74 @@ def test_resident_form_without_photo_still_works(site: Site) -> None:
     # Multipart text is not checked by the request guard: the page refuses it itself.
     nul = _send(site, [("photo", ("", b"", "application/octet-stream"))], description="a\x00b")
     assert nul.status_code == 400, nul.text
+
+
+def _add_from_the_link(site: Site, token: str, files: list[tuple[str, Any]], **form: str) -> Any:
+    csrf = page_csrf_token(site.client, f"/app/follow/{token}?lang=en")
+    return site.client.post(
+        f"/app/follow/{token}/photos?lang=en",
+        data={"csrf_token": csrf} | form,
+        files=files,
+        headers=HTML,
+    )
+
+
+def test_resident_adds_photos_from_the_follow_up_link_while_open(site: Site) -> None:
+    sent = _send(site, [_part(jpeg_with_gps(), "first.jpg")])
+    token = sent.headers["location"].split("/app/follow/")[1].split("?")[0]
+    report_id = _report_of(site, token)
+    later = [_part(jpeg_with_gps((48, 48)), "later.jpg"), _part(jpeg_with_gps((24, 80)), "b.jpg")]
+    added = _add_from_the_link(site, token, later)
+    assert added.status_code == 303, added.text
+    assert "photos=2" in added.headers["location"]
+    page = site.client.get(added.headers["location"], headers=HTML)
+    assert "Thank you: 2 photos were added." in page.text and 'data-count="3"' in page.text
+    with site.engine.connect() as conn:
+        sources = conn.execute(
+            text("SELECT source FROM report_photos WHERE report_id = :id"), {"id": report_id}
+        ).scalars()
+        assert list(sources) == ["resident"] * 3
+
+    # Refused, each saying why, nothing stored: no photo, not a photo, a stale form, no link.
+    before, files = site.rows(), site.files()
+    empty = _add_from_the_link(site, token, [("photo", ("", b"", "application/octet-stream"))])
+    assert empty.status_code == 400 and "Choose one or more photos" in empty.text
+    fake = _add_from_the_link(site, token, [_part(b"%PDF-1.4 not a photo", "scan.jpg")])
+    assert fake.status_code == 400 and "scan.jpg" in fake.text and "nothing was added" in fake.text
+    forged = site.client.post(
+        f"/app/follow/{token}/photos",
+        data={"csrf_token": "forged"},
+        files=later,
+        headers=HTML,
+    )
+    assert forged.status_code == 403
+    csrf = page_csrf_token(site.client, f"/app/follow/{token}?lang=en")
+    lost = site.client.post(
+        "/app/follow/not-a-token/photos?lang=en",
+        data={"csrf_token": csrf},
+        files=later,
+        headers=HTML,
+    )
+    assert lost.status_code == 404 and "No report has this follow-up link" in lost.text
+    assert site.rows() == before and site.files() == files
+
+    # Solved or closed: photos of the problem come too late.
+    with site.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE reports SET status = 'resolved' WHERE id = :id"), {"id": report_id}
+        )
+    # (The form of the page as it was while open: the page no longer shows one.)
+    late = site.client.post(
+        f"/app/follow/{token}/photos?lang=en", data={"csrf_token": csrf}, files=later, headers=HTML
+    )
+    assert late.status_code == 409 and "while it is open" in late.text
+    page = site.client.get(f"/app/follow/{token}?lang=en", headers=HTML)
+    assert 'id="photo-form"' not in page.text
+    assert site.rows() == before
+
+
+def _report_of(site: Site, token: str) -> int:
+    page = site.client.get(f"/app/follow/{token}?lang=en", headers=HTML)
+    found = re.search(r"Report No\. (\d+)", page.text)
+    assert found, page.text
+    return int(found.group(1))

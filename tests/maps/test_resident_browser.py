@@ -221,6 +221,14 @@ def test_a_resident_reports_from_the_phone_follows_and_rates(
             assert b"PhoneMaker" not in stored.read_bytes() and info.source == "resident"
             page.screenshot(path=str(shots / "resident-sent.png"), full_page=True)
             check_axe(page)
+            # While it is open, one more photo from the link: the count follows.
+            page.get_by_label("问题照片").set_input_files(phone_photo(tmp_path / "IMG_2.jpg"))
+            with page.expect_navigation():
+                page.click("#add-photos")
+            assert "photos=1" in page.url
+            assert page.locator("#photo-count").get_attribute("data-count") == "2"
+            assert "已添加 1 张照片" in page.locator("#photos-added").inner_text()
+            check_axe(page)
 
             # Later, the link again: closed by a dispatcher through the API, rated once.
             _close_through_the_api(base, engine, admin, int(report.id))
