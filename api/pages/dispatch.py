@@ -20,13 +20,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from api.auth import require
 from api.deps import BIGINT_MAX, CategoriesDep, EngineDep, SettingsDep
 from api.pages.i18n import LANGUAGES, negotiate, translations
 from api.pages.names import ACTION_NAMES, EVENT_NAMES, PHOTO_SOURCE_NAMES, STATUS_NAMES
 from api.pages.render import page_url, render_page
+from api.pages.resident import MAP_ASSETS
 from api.routes.photos import photo_url
 from api.routes.reports import report_scope
 from api.schemas.common import COMMON_ERRORS, error_responses
@@ -152,6 +153,20 @@ def _queue_query(status: _Status = None, category: _Category = None, page: _Page
 QueueDep = Annotated[QueueQuery, Depends(_queue_query)]
 
 
+def scope_bounds(conn: Connection, scopes: list[str] | None) -> str:
+    """The lon/lat box of the grids ``scopes`` reach ("minlon,minlat,maxlon,maxlat", the
+    desk map's first view; empty when there are none)."""
+    row = conn.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) "
+            "AS e FROM grids WHERE CAST(:scopes AS text[]) IS NULL "
+            "OR code ^@ ANY(CAST(:scopes AS text[]))) x"
+        ),
+        {"scopes": scopes},
+    ).one()
+    return "" if row[0] is None else ",".join(f"{float(v):.6f}" for v in row)
+
+
 def category_names(settings: Settings, gettext: Callable[[str], str]) -> dict[str, str]:
     """Each category's name in the page's language (the bundled ones are in the catalogs)."""
     return {code: gettext(c.name) for code, c in get_categories(settings.categories_file).items()}
@@ -269,6 +284,9 @@ async def _desk(
 ) -> HTMLResponse:
     def build() -> dict[str, Any]:
         context = _queue_context(request, engine, settings, principal, query)
+        with engine.connect() as conn:
+            scopes = list_scopes(principal, DESK_PERMISSION)
+            context["bounds"] = scope_bounds(conn, None if scopes is None else list(scopes))
         if report_id is not None:
             context |= _report_context(request, engine, settings, principal, report_id)
         return context
@@ -279,6 +297,7 @@ async def _desk(
         request,
         "dispatch.html",
         principal=principal,
+        assets=MAP_ASSETS,
         status_code=status_code,
         notice=notice,
         status_choices=[("open", gettext("open"))]

@@ -22,7 +22,7 @@ from tests.conftest import settings_for
 from tests.endpoints import INLAND, SAMPLE_PHOTO
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
-QUEUE_ROW = re.compile(r'<tr class="(overdue)?" data-report="(\d+)">')
+QUEUE_ROW = re.compile(r'<tr class="(overdue)?" data-report="(\d+)"[^>]*>')
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -220,7 +221,7 @@ def test_the_catalogs_hold_every_string_and_are_compiled() -> None:
                 ("api/pages/templates/**.html", "jinja2.ext.babel_extract"),
             ],
             options_map={"api/pages/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
-            keywords={"_": None, "gettext": None, "N_": None},
+            keywords={"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)},
         )
     }
     assert {"Sign in", "Password", "grid worker"} <= marked
@@ -232,6 +233,20 @@ def test_the_catalogs_hold_every_string_and_are_compiled() -> None:
             po = read_po(po_file)
         with (folder / "messages.mo").open("rb") as mo_file:
             mo = read_mo(mo_file)
-        translated = {m.id: m.string for m in po if m.id and m.string and not m.fuzzy}
-        assert marked <= set(translated), sorted(marked - set(translated))
-        assert {m.id: m.string for m in mo if m.id} == translated, locale.name
+        translated = {
+            _key(m.id): _key(m.string) for m in po if m.id and _done(m.string) and not m.fuzzy
+        }
+        assert {_key(m) for m in marked} <= set(translated), sorted(
+            map(str, {_key(m) for m in marked} - set(translated))
+        )
+        assert {_key(m.id): _key(m.string) for m in mo if m.id} == translated, locale.name
+
+
+def _done(string: Any) -> bool:
+    """A translation given: the string, or every plural form of it, not empty."""
+    return all(string) if isinstance(string, list | tuple) else bool(string)
+
+
+def _key(message: Any) -> Any:
+    """A catalog's message id or string; a plural one (singular and plural forms) as a tuple."""
+    return tuple(message) if isinstance(message, list | tuple) else message

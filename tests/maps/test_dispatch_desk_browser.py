@@ -76,6 +76,19 @@ def test_a_dispatcher_accepts_and_dispatches_from_the_desk(live: Any) -> None:
         seen["overdue"] = page.locator("#queue tbody tr").evaluate_all(
             "rows => rows.map(r => r.classList.contains('overdue'))"
         )
+        # The map beside the queue: a marker per located report of the page, red if overdue.
+        page.wait_for_function("() => document.getElementById('desk-map').dataset.markers")
+        located = page.locator("#queue tbody tr[data-lat]").count()
+        seen["markers"] = (page.get_attribute("#desk-map", "data-markers"), str(located))
+        fills = page.locator("#desk-map path.leaflet-interactive").evaluate_all(
+            "paths => paths.map(p => p.getAttribute('fill'))"
+        )
+        seen["red"] = (fills.count("#c0392b"), sum(seen["overdue"]))
+        # A marker opens its report as the row's link does.
+        with page.expect_navigation():
+            page.locator("#desk-map path.leaflet-interactive").first.click(force=True)
+        seen["from_map"] = page.locator("#report-title").inner_text()
+        page.go_back()
         # The queue's first report opens beside it; the new one (not on the first page among
         # the demo city's overdue ones) by its link.
         with page.expect_navigation():
@@ -83,6 +96,13 @@ def test_a_dispatcher_accepts_and_dispatches_from_the_desk(live: Any) -> None:
         seen["opened"] = page.locator("#report-title").inner_text()
         check_axe(page)
         page.goto(f"{base}/app/dispatch?report={report_id}&lang=en")
+        # Not on the queue's first page: drawn on the map all the same, larger.
+        page.wait_for_function("() => document.getElementById('desk-map').dataset.markers")
+        seen["own"] = (
+            page.get_attribute("#desk-map", "data-markers"),
+            page.locator("#queue tbody tr[data-lat]").count(),
+            page.locator(f'#queue tr[data-report="{report_id}"]').count(),
+        )
         with page.expect_navigation():
             page.click('form[data-action="accept"] button')
         page.select_option("select[name=worker_id]", str(worker_id))
@@ -99,6 +119,7 @@ def test_a_dispatcher_accepts_and_dispatches_from_the_desk(live: Any) -> None:
                 "{target: '#queue', swap: 'outerHTML'})"
             )
         seen["poll"] = polled.value.status
+        page.evaluate("() => window.scrollTo(0, 0)")  # the screenshot: the queue beside its map
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     report = load_page(
@@ -110,6 +131,11 @@ def test_a_dispatcher_accepts_and_dispatches_from_the_desk(live: Any) -> None:
     # Overdue first: no overdue row below one that is not.
     assert seen["overdue"] and seen["overdue"] == sorted(seen["overdue"], reverse=True)
     assert seen["opened"].startswith("Report ")
+    assert seen["markers"][0] == seen["markers"][1] != "0"
+    assert seen["red"][0] == seen["red"][1]
+    assert seen["from_map"].startswith("Report ")
+    markers, rows, listed = seen["own"]
+    assert int(markers) == rows + (1 - listed)
     assert seen["events"][-2:] == ["accept", "dispatch"]
     assert seen["worker"] == worker_name
     assert seen["poll"] == 200

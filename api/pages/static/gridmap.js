@@ -40,5 +40,8 @@
     );
   }
 
-  window.gridpatrolMap = { gridMap: gridMap, gridLayer: gridLayer };
+  // Grids as a quiet background under a page's own layers (a plan's routes, the desk's reports).
+  var QUIET_GRIDS = { weight: 1, color: "#7b8794", fill: true, fillOpacity: 0.03 };
+
+  window.gridpatrolMap = { gridMap: gridMap, gridLayer: gridLayer, QUIET_GRIDS: QUIET_GRIDS };
 })();

@@ -57,7 +57,7 @@
     map = window.gridpatrolMap.gridMap(
       mapEl,
       mapEl.dataset.tiles,
-      { weight: 1, color: "#7b8794", fill: true, fillOpacity: 0.03 },
+      window.gridpatrolMap.QUIET_GRIDS,
       { zoomSnap: 0.25 }
     );
   }
