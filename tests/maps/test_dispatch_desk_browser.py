@@ -44,6 +44,12 @@ def _new_report(engine: Engine, base: str) -> int:
     return int(created.json()["id"])
 
 
+def _settle(page: Page) -> None:
+    """Let the map's tile requests finish before leaving the page: a navigation aborts the
+    ones still in flight, which the page report would count as failed requests."""
+    page.wait_for_load_state("networkidle")
+
+
 def _sign_in(page: Page, name: str) -> None:
     page.fill("#username", name)
     page.fill("#password", PASSWORD)
@@ -85,16 +91,20 @@ def test_a_dispatcher_accepts_and_dispatches_from_the_desk(live: Any) -> None:
         )
         seen["red"] = (fills.count("#c0392b"), sum(seen["overdue"]))
         # A marker opens its report as the row's link does.
+        _settle(page)
         with page.expect_navigation():
             page.locator("#desk-map path.leaflet-interactive").first.click(force=True)
         seen["from_map"] = page.locator("#report-title").inner_text()
+        _settle(page)
         page.go_back()
         # The queue's first report opens beside it; the new one (not on the first page among
         # the demo city's overdue ones) by its link.
+        _settle(page)
         with page.expect_navigation():
             page.click("#queue tbody tr:first-child a")
         seen["opened"] = page.locator("#report-title").inner_text()
         check_axe(page)
+        _settle(page)
         page.goto(f"{base}/app/dispatch?report={report_id}&lang=en")
         # Not on the queue's first page: drawn on the map all the same, larger.
         page.wait_for_function("() => document.getElementById('desk-map').dataset.markers")
@@ -103,9 +113,11 @@ def test_a_dispatcher_accepts_and_dispatches_from_the_desk(live: Any) -> None:
             page.locator("#queue tbody tr[data-lat]").count(),
             page.locator(f'#queue tr[data-report="{report_id}"]').count(),
         )
+        _settle(page)
         with page.expect_navigation():
             page.click('form[data-action="accept"] button')
         page.select_option("select[name=worker_id]", str(worker_id))
+        _settle(page)
         with page.expect_navigation():
             page.click('form[data-action="dispatch"] button')
         seen["events"] = page.locator("#events li").evaluate_all(
